@@ -1,0 +1,213 @@
+//! The `tdd-orchestrator` binary.
+
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use tdd_core::analysis::{Options, analyze_bytes};
+use tdd_core::config::Language;
+use tdd_engine::project;
+
+#[derive(Parser)]
+#[command(name = "tdd-orchestrator", version, about = "Turns PRDs into tested code through test-driven development.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create .tdd/config.toml (with comments) and .tdd/.gitignore in the current project.
+    Init {
+        #[arg(long, value_enum, default_value_t = LanguageArg::Python)]
+        language: LanguageArg,
+        /// Overwrite an existing configuration.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a template PRD that validates clean.
+    InitPrd {
+        /// Where to write it.
+        #[arg(default_value = "PRD.md")]
+        path: PathBuf,
+        #[arg(long, default_value = "New feature")]
+        title: String,
+        #[arg(long, value_enum, default_value_t = LanguageArg::Python)]
+        language: LanguageArg,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate PRD files and print diagnostics; exits 1 when any file has errors.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+        /// Files larger than this are reported instead of validated.
+        #[arg(long, default_value_t = 2048)]
+        max_file_kib: usize,
+    },
+    /// Convert a legacy plain-text spec into the canonical Markdown PRD format.
+    Convert {
+        input: PathBuf,
+        /// Output file; standard output when omitted.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a JSON Schema: the PRD's YAML/JSON form, or .tdd/config.toml.
+    Schema {
+        #[arg(value_enum)]
+        which: SchemaArg,
+    },
+    /// Run the language server on stdin/stdout.
+    Lsp {
+        /// Accepted for clients that always pass it; stdio is the only transport.
+        #[arg(long)]
+        stdio: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaArg {
+    Prd,
+    Config,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LanguageArg {
+    Python,
+    Rust,
+    Typescript,
+    Go,
+}
+
+impl From<LanguageArg> for Language {
+    fn from(arg: LanguageArg) -> Self {
+        match arg {
+            LanguageArg::Python => Language::Python,
+            LanguageArg::Rust => Language::Rust,
+            LanguageArg::Typescript => Language::Typescript,
+            LanguageArg::Go => Language::Go,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Logs go to stderr (stdout is data, or JSON-RPC under `lsp`). Level from `TDD_LOG`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TDD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Init { language, force } => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            let root = project::find_root(&cwd);
+            for path in project::init(&root, language.into(), force)? {
+                println!("created {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::InitPrd { path, title, language, force } => {
+            let text = tdd_core::template::prd_template(&title, Language::from(language).as_str());
+            project::write_new(&path, &text, force)?;
+            println!("created {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { files, format, max_file_kib } => validate(&files, format, max_file_kib),
+        Command::Convert { input, output, force } => convert(&input, output.as_deref(), force),
+        Command::Schema { which } => {
+            print!("{}", match which {
+                SchemaArg::Prd => tdd_core::schema::prd_schema_json(),
+                SchemaArg::Config => tdd_core::config::config_schema_json(),
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lsp { stdio: _ } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(tdd_lsp::serve_stdio());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn validate(files: &[PathBuf], format: OutputFormat, max_file_kib: usize) -> Result<ExitCode> {
+    let options = Options { max_bytes: max_file_kib.saturating_mul(1024) };
+    let mut reports = Vec::new();
+    let mut unreadable = false;
+    for path in files {
+        match project::read_file(path) {
+            Ok(bytes) => {
+                let name = path.display().to_string();
+                let analysis = analyze_bytes(&name, &bytes, &options);
+                reports.push(report::FileReport::new(name, bytes, analysis));
+            }
+            Err(err) => {
+                eprintln!("error: cannot read {err}");
+                unreadable = true;
+            }
+        }
+    }
+    match format {
+        OutputFormat::Text => print!("{}", report::text(&reports)),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report::json(&reports))?),
+    }
+    Ok(if unreadable {
+        ExitCode::from(2)
+    } else if reports.iter().any(|r| r.analysis.has_errors()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn convert(input: &Path, output: Option<&Path>, force: bool) -> Result<ExitCode> {
+    let bytes = project::read_file(input)?;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        bail!("{} is not valid UTF-8; save it as UTF-8 first", input.display());
+    };
+    let (prd, diags) = tdd_core::parse::legacy::parse(text);
+    if prd.requirements.is_empty() && prd.nfrs.is_empty() {
+        bail!("{} has no legacy requirements (`FR-1: Title` lines) to convert", input.display());
+    }
+    for d in diags {
+        eprintln!("warning: {}: {}", input.display(), d.message);
+    }
+    let markdown = tdd_core::render::to_markdown(&prd);
+    match output {
+        Some(path) => {
+            project::write_new(path, &markdown, force)?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{markdown}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

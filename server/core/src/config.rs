@@ -1,0 +1,150 @@
+//! The project configuration, `.tdd/config.toml`. `schemas/config.schema.json`
+//! is generated from these types.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Files treated as PRDs when no configuration says otherwise.
+pub const DEFAULT_PRD_GLOBS: &[&str] =
+    &["**/*.prd.md", "docs/prd/**", "**/PRD*.md", "**/*.prd.yaml", "**/*.prd.yml", "**/*.prd.json", "**/*_spec.txt"];
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "tdd-orchestrator project configuration (.tdd/config.toml)")]
+pub struct Config {
+    #[serde(default)]
+    pub project: ProjectConfig,
+    #[serde(default)]
+    pub prd: PrdConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// Implementation language of the project.
+    #[serde(default)]
+    pub language: Language,
+    /// Branch that PRD feature branches start from.
+    #[serde(default = "default_base_branch")]
+    pub base_branch: String,
+    /// Prefix of task keys, e.g. `LOANS` gives `LOANS-TDD-01-01`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+impl Default for ProjectConfig {
+    fn default() -> Self {
+        ProjectConfig { language: Language::default(), base_branch: default_base_branch(), prefix: None }
+    }
+}
+
+fn default_base_branch() -> String {
+    "main".to_string()
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Python,
+    Rust,
+    Typescript,
+    Go,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::Rust => "rust",
+            Language::Typescript => "typescript",
+            Language::Go => "go",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrdConfig {
+    /// Glob patterns (relative to the project root) of files validated as PRDs.
+    #[serde(default = "default_globs")]
+    pub globs: Vec<String>,
+    /// Files larger than this are reported instead of validated.
+    #[serde(default = "default_max_file_kib")]
+    #[schemars(range(min = 1))]
+    pub max_file_kib: u32,
+}
+
+impl Default for PrdConfig {
+    fn default() -> Self {
+        PrdConfig { globs: default_globs(), max_file_kib: default_max_file_kib() }
+    }
+}
+
+pub fn default_globs() -> Vec<String> {
+    DEFAULT_PRD_GLOBS.iter().map(|g| g.to_string()).collect()
+}
+
+fn default_max_file_kib() -> u32 {
+    (crate::analysis::DEFAULT_MAX_BYTES / 1024) as u32
+}
+
+/// A config file error with its byte span, if TOML gave one.
+#[derive(Clone, Debug)]
+pub struct ConfigError {
+    pub span: Option<std::ops::Range<usize>>,
+    pub message: String,
+}
+
+pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError { span: e.span(), message: e.message().to_string() })
+}
+
+pub fn config_schema_json() -> String {
+    crate::schema::pretty(schemars::schema_for!(Config))
+}
+
+/// The commented file `init` writes. It parses to the defaults.
+pub fn config_template(language: Language) -> String {
+    let globs = DEFAULT_PRD_GLOBS.iter().map(|g| format!("\"{g}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        r#"# tdd-orchestrator project configuration.
+# Schema: schemas/config.schema.json in the tdd-orchestrator repository.
+
+[project]
+# Implementation language: python, rust, typescript or go.
+language = "{language}"
+# Branch that each PRD's feature branch starts from.
+base_branch = "main"
+# Prefix of task keys (defaults to the PRD id).
+# prefix = "LOANS"
+
+[prd]
+# Files validated as PRDs, relative to the project root.
+globs = [{globs}]
+# Files larger than this many KiB are reported instead of validated.
+max_file_kib = {max}
+"#,
+        language = language.as_str(),
+        max = default_max_file_kib(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_defaults() {
+        let config = parse_config(&config_template(Language::Rust)).unwrap();
+        assert_eq!(config.project.language, Language::Rust);
+        assert_eq!(config.prd, PrdConfig::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_positions() {
+        let err = parse_config("[project]\nlanguag = \"go\"\n").unwrap_err();
+        assert!(err.message.contains("unknown field"), "{}", err.message);
+        assert_eq!(err.span, Some(10..17));
+    }
+}

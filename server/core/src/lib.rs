@@ -1,0 +1,13 @@
+pub mod analysis;
+pub mod config;
+pub mod diagnostic;
+pub mod ears;
+pub mod ids;
+pub mod model;
+pub mod parse;
+pub mod render;
+pub mod rules;
+pub mod schema;
+pub mod template;
+pub mod text;
+pub mod wording;

@@ -1,0 +1,157 @@
+//! Vague or unmeasurable wording, and measurable targets (a number with a unit).
+
+use crate::text::Span;
+
+/// Phrases that make a requirement unmeasurable, with a hint for each.
+pub const VAGUE: &[(&str, &str)] = &[
+    ("fast", "state a time limit, e.g. `within 200 ms`"),
+    ("quick", "state a time limit, e.g. `within 2 s`"),
+    ("quickly", "state a time limit, e.g. `within 2 s`"),
+    ("slow", "state a time limit"),
+    ("responsive", "state a response time, e.g. `within 100 ms`"),
+    ("user-friendly", "name the observable behaviour a user relies on"),
+    ("easy", "name the observable behaviour or the number of steps"),
+    ("easily", "name the observable behaviour or the number of steps"),
+    ("simple", "name the observable behaviour or the number of steps"),
+    ("intuitive", "name the observable behaviour a user relies on"),
+    ("robust", "name the failure it must survive and what happens then"),
+    ("reliable", "state an availability or error-rate target"),
+    ("scalable", "state the load it must handle, e.g. `1,000 requests/s`"),
+    ("efficient", "state a resource or time budget"),
+    ("flexible", "name the variations it must support"),
+    ("seamless", "name the observable behaviour"),
+    ("seamlessly", "name the observable behaviour"),
+    ("secure", "name the threat and the required control"),
+    ("modern", "name the concrete requirement"),
+    ("optimal", "state the target value"),
+    ("etc.", "list every case explicitly"),
+    ("etc", "list every case explicitly"),
+    ("and/or", "say `and` or `or`, or list the combinations"),
+    ("as appropriate", "state the rule that decides what is appropriate"),
+    ("as needed", "state the condition"),
+    ("as required", "state the condition"),
+    ("if possible", "say whether it is required"),
+    ("where possible", "say whether it is required"),
+    ("if necessary", "state the condition"),
+    ("appropriate", "state the rule that decides"),
+    ("reasonable", "state the limit"),
+    ("sufficient", "state the amount"),
+    ("adequate", "state the amount"),
+    ("various", "list them"),
+    ("several", "give the number"),
+    ("tbd", "decide it, or move it to an open-questions section"),
+    ("tbc", "decide it, or move it to an open-questions section"),
+    ("todo", "decide it, or move it to an open-questions section"),
+    ("state-of-the-art", "name the concrete requirement"),
+    ("best-in-class", "name the concrete requirement"),
+];
+
+/// Every vague phrase in `text` (outside backtick code spans): (span relative
+/// to `text`, phrase as listed, hint).
+pub fn find_vague(text: &str) -> Vec<(Span, &'static str, &'static str)> {
+    let lower = text.to_ascii_lowercase();
+    let code = code_spans(text);
+    let mut found: Vec<(Span, &'static str, &'static str)> = Vec::new();
+    for &(phrase, hint) in VAGUE {
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(phrase) {
+            let start = from + pos;
+            let end = start + phrase.len();
+            from = end;
+            let before_ok = lower[..start].chars().next_back().is_none_or(|c| !is_word(c));
+            let after_ok = lower[end..].chars().next().is_none_or(|c| !is_word(c) || phrase.ends_with('.'));
+            let in_code = code.iter().any(|s| s.start <= start && end <= s.end);
+            let covered = found.iter().any(|(s, _, _)| s.start <= start && end <= s.end);
+            if before_ok && after_ok && !in_code && !covered {
+                found.retain(|(s, _, _)| !(start <= s.start && s.end <= end));
+                found.push((Span::new(start, end), phrase, hint));
+            }
+        }
+    }
+    found.sort_by_key(|(s, _, _)| s.start);
+    found
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '-' || c == '_' || c == '/'
+}
+
+fn code_spans(text: &str) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut open = None;
+    for (i, c) in text.char_indices() {
+        if c == '`' {
+            match open.take() {
+                Some(start) => spans.push(Span::new(start, i + 1)),
+                None => open = Some(i),
+            }
+        }
+    }
+    spans
+}
+
+const UNITS: &[&str] = &[
+    "ms", "msec", "millisecond", "milliseconds", "s", "sec", "secs", "second", "seconds", "min", "mins", "minute",
+    "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "week", "weeks", "%", "percent", "b", "byte",
+    "bytes", "kb", "kib", "mb", "mib", "gb", "gib", "tb", "rps", "qps", "tps", "fps", "hz", "req/s", "requests",
+    "request", "users", "user", "connections", "concurrent", "records", "rows", "items", "files", "lines",
+    "errors", "attempts", "retries", "times", "x", "ops", "operations", "transactions", "messages", "events",
+    "sessions", "members", "books", "tasks", "workers", "nines", "mbps", "gbps", "kbps", "cpu", "cores", "µs",
+    "us", "ns", "characters", "chars", "tokens", "pages", "steps", "clicks", "dollars", "usd", "€", "$",
+];
+
+/// True when `text` has a number followed by a unit (`200 ms`, `99.9%`, `1,000 requests`).
+pub fn has_measurable_target(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let preceded_by_currency = lower[..i].ends_with('$') || lower[..i].ends_with('€');
+        while i < bytes.len() && (bytes[i].is_ascii_digit() || matches!(bytes[i], b'.' | b',')) {
+            i += 1;
+        }
+        if preceded_by_currency {
+            return true;
+        }
+        let rest = lower[i..].trim_start_matches([' ', '\u{a0}']);
+        let unit: String = rest.chars().take_while(|c| c.is_alphanumeric() || matches!(c, '%' | '/' | 'µ')).collect();
+        let unit = unit.trim_end_matches('.');
+        if UNITS.contains(&unit) || rest.starts_with('%') {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vague_words_have_their_own_range() {
+        let text = "The page SHALL be fast and user-friendly, etc. See `fast_path`.";
+        let found = find_vague(text);
+        let words: Vec<&str> = found.iter().map(|(s, _, _)| s.slice(text)).collect();
+        assert_eq!(words, ["fast", "user-friendly", "etc."]);
+    }
+
+    #[test]
+    fn longest_phrase_wins() {
+        let found = find_vague("Retry as appropriate.");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].1, "as appropriate");
+    }
+
+    #[test]
+    fn targets() {
+        assert!(has_measurable_target("p95 latency under 200 ms"));
+        assert!(has_measurable_target("99.9% availability"));
+        assert!(has_measurable_target("handles 1,000 requests per second"));
+        assert!(!has_measurable_target("The system shall be fast"));
+        assert!(!has_measurable_target("Version 2 of the API"));
+    }
+}

@@ -1,0 +1,46 @@
+//! `workspace/executeCommand` commands. Every one is listed in
+//! `executeCommandProvider`, so Helix's picker and Neovim's `exec_cmd` see them.
+
+use tdd_core::model::Format;
+
+pub struct CommandInfo {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// Code action kind when offered on a PRD.
+    pub kind: &'static str,
+    /// False for commands whose engine has not shipped yet: they answer with a clear error.
+    pub available: bool,
+}
+
+pub const VALIDATE: &str = "tdd.validate";
+pub const CONVERT: &str = "tdd.convertToMarkdown";
+
+pub const COMMANDS: &[CommandInfo] = &[
+    CommandInfo { name: VALIDATE, title: "Validate PRD", kind: "source.tdd.validate", available: true },
+    CommandInfo { name: CONVERT, title: "Convert legacy spec to Markdown PRD", kind: "source.tdd.convert", available: true },
+    CommandInfo { name: "tdd.decompose", title: "Decompose PRD into TDD tasks", kind: "source.tdd.decompose", available: false },
+    CommandInfo { name: "tdd.decomposeDryRun", title: "Preview PRD decomposition (dry run)", kind: "source.tdd.decompose.dryRun", available: false },
+    CommandInfo { name: "tdd.run", title: "Run PRD tasks", kind: "source.tdd.run", available: false },
+    CommandInfo { name: "tdd.resume", title: "Resume PRD run", kind: "source.tdd.resume", available: false },
+    CommandInfo { name: "tdd.pause", title: "Pause PRD run", kind: "source.tdd.pause", available: false },
+    CommandInfo { name: "tdd.cancel", title: "Cancel PRD run", kind: "source.tdd.cancel", available: false },
+    CommandInfo { name: "tdd.status", title: "Show PRD status", kind: "source.tdd.status", available: false },
+    CommandInfo { name: "tdd.resetBreaker", title: "Reset circuit breaker", kind: "source.tdd.resetBreaker", available: false },
+];
+
+pub fn names() -> Vec<String> {
+    COMMANDS.iter().map(|c| c.name.to_string()).collect()
+}
+
+pub fn find(name: &str) -> Option<&'static CommandInfo> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+/// Commands offered as code actions on a PRD of this format.
+pub fn document_actions(format: Format) -> impl Iterator<Item = &'static CommandInfo> {
+    COMMANDS.iter().filter(move |c| match c.name {
+        CONVERT => format == Format::Legacy,
+        "tdd.decompose" | "tdd.decomposeDryRun" | "tdd.run" | "tdd.resume" => true,
+        _ => false,
+    })
+}

@@ -1,0 +1,306 @@
+//! The session actor. It owns every open document and handles LSP events one
+//! at a time, in arrival order. Diagnostics are computed after the event
+//! queue drains (so a burst of edits costs one analysis) and sent through an
+//! ordered outbox, so the actor never waits on the client.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tdd_core::analysis::Options;
+use tokio::sync::{mpsc, oneshot};
+use tower_lsp_server::Client;
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+
+use crate::commands;
+use crate::document::Document;
+use crate::features;
+use crate::settings::{self, PrdMatcher, Settings};
+
+type Reply<T> = oneshot::Sender<T>;
+
+/// Everything the session reacts to. Closed, so the loop is exhaustive.
+pub enum Event {
+    Initialize { root: Option<PathBuf>, options: Option<Value> },
+    Initialized,
+    Configuration(Value),
+    Open(DidOpenTextDocumentParams),
+    Change(DidChangeTextDocumentParams),
+    Save(DidSaveTextDocumentParams),
+    Close(DidCloseTextDocumentParams),
+    Hover(HoverParams, Reply<Option<Hover>>),
+    Definition(GotoDefinitionParams, Reply<Option<GotoDefinitionResponse>>),
+    Symbols(DocumentSymbolParams, Reply<Option<DocumentSymbolResponse>>),
+    Completion(CompletionParams, Reply<Option<CompletionResponse>>),
+    CodeAction(CodeActionParams, Reply<Option<CodeActionResponse>>),
+    Execute(ExecuteCommandParams, Reply<Result<Option<Value>>>),
+}
+
+/// Messages to the client, sent in order by one task.
+enum Outgoing {
+    Diagnostics(Uri, Vec<Diagnostic>, Option<i32>),
+    Message(MessageType, String),
+}
+
+pub struct Session {
+    client: Client,
+    /// Our own queue, for answers of spawned client requests.
+    events: mpsc::WeakUnboundedSender<Event>,
+    outbox: mpsc::UnboundedSender<Outgoing>,
+    documents: HashMap<Uri, Document>,
+    /// Documents changed since their diagnostics were last published.
+    dirty: BTreeSet<Uri>,
+    root: Option<PathBuf>,
+    settings: Settings,
+    matcher: PrdMatcher,
+}
+
+pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (outbox, outgoing) = mpsc::unbounded_channel();
+    tokio::spawn(send_outgoing(client.clone(), outgoing));
+    let settings = Settings::default();
+    let matcher = PrdMatcher::new(None, &settings.prd_globs);
+    let events = tx.downgrade();
+    let session =
+        Session { client, events, outbox, documents: HashMap::new(), dirty: BTreeSet::new(), root: None, settings, matcher };
+    tokio::spawn(session.run(rx));
+    tx
+}
+
+async fn send_outgoing(client: Client, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+    while let Some(message) = rx.recv().await {
+        match message {
+            Outgoing::Diagnostics(uri, diags, version) => client.publish_diagnostics(uri, diags, version).await,
+            Outgoing::Message(kind, text) => client.show_message(kind, text).await,
+        }
+    }
+}
+
+impl Session {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
+        while let Some(event) = rx.recv().await {
+            self.handle_timed(event);
+            // Drain what is already queued before publishing: a burst of edits costs one analysis.
+            while let Ok(event) = rx.try_recv() {
+                self.handle_timed(event);
+            }
+            self.publish_dirty();
+        }
+    }
+
+    fn handle_timed(&mut self, event: Event) {
+        let started = Instant::now();
+        self.handle(event);
+        let took = started.elapsed();
+        if took > Duration::from_millis(50) {
+            tracing::warn!(?took, "slow session turn");
+        }
+    }
+
+    fn options(&self) -> Options {
+        Options { max_bytes: self.settings.max_file_kib as usize * 1024 }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Initialize { root, options } => self.initialize(root, options),
+            Event::Initialized => self.pull_configuration(),
+            Event::Configuration(value) => self.apply_settings(&value),
+            Event::Open(p) => {
+                let doc = p.text_document;
+                let path = doc.uri.to_file_path().map(|p| p.into_owned());
+                let is_prd = self.matcher.is_prd(path.as_deref(), &doc.text);
+                let name = display_path(&doc.uri);
+                self.documents.insert(doc.uri.clone(), Document::new(name, doc.text, doc.version, is_prd));
+                self.dirty.insert(doc.uri);
+            }
+            Event::Change(p) => {
+                let uri = p.text_document.uri;
+                let Some(doc) = self.documents.get_mut(&uri) else {
+                    tracing::warn!(uri = uri.as_str(), "change for a document that is not open; ignored");
+                    return;
+                };
+                doc.apply(p.content_changes, p.text_document.version);
+                self.dirty.insert(uri);
+            }
+            Event::Save(p) => {
+                if let Some(text) = p.text
+                    && let Some(doc) = self.documents.get_mut(&p.text_document.uri)
+                    && doc.text != text
+                {
+                    let version = doc.version;
+                    doc.apply(vec![TextDocumentContentChangeEvent { range: None, range_length: None, text }], version);
+                    self.dirty.insert(p.text_document.uri);
+                }
+            }
+            Event::Close(p) => {
+                self.documents.remove(&p.text_document.uri);
+                self.dirty.remove(&p.text_document.uri);
+                let _ = self.outbox.send(Outgoing::Diagnostics(p.text_document.uri, Vec::new(), None));
+            }
+            Event::Hover(p, reply) => {
+                let at = p.text_document_position_params;
+                let _ = reply.send(self.with_prd(&at.text_document.uri, |doc, a| features::hover(doc, a, at.position)));
+            }
+            Event::Definition(p, reply) => {
+                let at = p.text_document_position_params;
+                let uri = at.text_document.uri.clone();
+                let _ = reply.send(self.with_prd(&uri, |doc, a| features::definition(doc, &uri, a, at.position)));
+            }
+            Event::Symbols(p, reply) => {
+                let result = self.with_prd(&p.text_document.uri, |doc, a| {
+                    Some(DocumentSymbolResponse::Nested(features::symbols(doc, a)))
+                });
+                let _ = reply.send(result);
+            }
+            Event::Completion(p, reply) => {
+                let at = p.text_document_position;
+                let result = self.with_prd(&at.text_document.uri, |doc, a| features::completion(doc, a, at.position));
+                let _ = reply.send(result);
+            }
+            Event::CodeAction(p, reply) => {
+                let uri = p.text_document.uri.clone();
+                let _ = reply.send(self.with_prd(&uri, |doc, a| Some(features::code_actions(doc, &uri, a, p.range))));
+            }
+            Event::Execute(p, reply) => {
+                let _ = reply.send(self.execute(p));
+            }
+        }
+    }
+
+    /// Runs `f` on a PRD document with an up-to-date analysis.
+    fn with_prd<T>(&mut self, uri: &Uri, f: impl FnOnce(&Document, &tdd_core::analysis::Analysis) -> Option<T>) -> Option<T> {
+        let options = self.options();
+        let doc = self.documents.get_mut(uri).filter(|d| d.is_prd)?;
+        let analysis = doc.analysis(&options);
+        f(doc, &analysis)
+    }
+
+    fn initialize(&mut self, root: Option<PathBuf>, options: Option<Value>) {
+        self.root = root;
+        if let Some(root) = &self.root {
+            match tdd_engine::project::load_config(root) {
+                Ok(config) => {
+                    self.settings.prd_globs = config.prd.globs;
+                    self.settings.max_file_kib = config.prd.max_file_kib;
+                }
+                Err(err) => self.tell(MessageType::WARNING, format!("tdd-orchestrator: {err}; using defaults")),
+            }
+        }
+        match options {
+            Some(value) => self.apply_settings(&value),
+            None => self.matcher = PrdMatcher::new(self.root.clone(), &self.settings.prd_globs),
+        }
+    }
+
+    fn apply_settings(&mut self, value: &Value) {
+        let parsed = settings::parse(value, &self.settings);
+        for key in &parsed.unknown {
+            tracing::info!(key, "ignoring unknown setting");
+        }
+        for problem in &parsed.invalid {
+            self.tell(MessageType::WARNING, format!("tdd-orchestrator setting {problem}"));
+        }
+        self.settings = parsed.settings;
+        self.matcher = PrdMatcher::new(self.root.clone(), &self.settings.prd_globs);
+        for (uri, doc) in &mut self.documents {
+            let path = uri.to_file_path().map(|p| p.into_owned());
+            doc.is_prd = self.matcher.is_prd(path.as_deref(), &doc.text);
+            self.dirty.insert(uri.clone());
+        }
+    }
+
+    /// Asks the client for its settings without blocking the session: the
+    /// request runs in its own task with a timeout, and the answer comes back
+    /// as an event. A client that never answers changes nothing.
+    fn pull_configuration(&self) {
+        let client = self.client.clone();
+        let Some(events) = self.events.upgrade() else { return };
+        tokio::spawn(async move {
+            let item = ConfigurationItem { scope_uri: None, section: Some("tddOrchestrator".to_string()) };
+            let answer = tokio::time::timeout(Duration::from_secs(5), client.configuration(vec![item])).await;
+            match answer {
+                Ok(Ok(mut values)) if values.first().is_some_and(|v| !v.is_null()) => {
+                    let _ = events.send(Event::Configuration(values.swap_remove(0)));
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => tracing::debug!(%err, "client did not provide configuration"),
+                Err(_) => tracing::warn!("client did not answer workspace/configuration within 5 s; keeping settings"),
+            }
+        });
+    }
+
+    fn tell(&self, kind: MessageType, text: String) {
+        let _ = self.outbox.send(Outgoing::Message(kind, text));
+    }
+
+    fn publish_dirty(&mut self) {
+        let options = self.options();
+        for uri in std::mem::take(&mut self.dirty) {
+            let Some(doc) = self.documents.get_mut(&uri) else { continue };
+            let diags = if doc.is_prd {
+                let analysis = doc.analysis(&options);
+                features::diagnostics(doc, &uri, &analysis)
+            } else {
+                Vec::new()
+            };
+            let _ = self.outbox.send(Outgoing::Diagnostics(uri, diags, Some(doc.version)));
+        }
+    }
+
+    fn execute(&mut self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        let Some(command) = commands::find(&params.command) else {
+            return Err(Error::invalid_params(format!("unknown command `{}`", params.command)));
+        };
+        if !command.available {
+            return Err(Error {
+                // LSP `RequestFailed`: the request was valid but cannot be served.
+                code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
+                message: format!(
+                    "`{}` ({}) is not available in this version of tdd-orchestrator yet: it arrives with the execution engine",
+                    command.name, command.title
+                )
+                .into(),
+                data: None,
+            });
+        }
+        let uri = params
+            .arguments
+            .first()
+            .and_then(|a| a.get("uri").or(Some(a)))
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Uri>().ok());
+        match command.name {
+            commands::VALIDATE => {
+                let targets: Vec<Uri> = match uri {
+                    Some(uri) => vec![uri],
+                    None => self.documents.keys().cloned().collect(),
+                };
+                let options = self.options();
+                let mut counts = serde_json::Map::new();
+                for uri in targets {
+                    let Some(doc) = self.documents.get_mut(&uri).filter(|d| d.is_prd) else { continue };
+                    let analysis = doc.analysis(&options);
+                    counts.insert(uri.as_str().to_string(), analysis.diagnostics.len().into());
+                    self.dirty.insert(uri);
+                }
+                Ok(Some(Value::Object(counts)))
+            }
+            commands::CONVERT => {
+                let uri = uri.ok_or_else(|| Error::invalid_params("tdd.convertToMarkdown needs a document uri argument"))?;
+                let markdown = self
+                    .with_prd(&uri, |_, a| Some(tdd_core::render::to_markdown(&a.prd)))
+                    .ok_or_else(|| Error::invalid_params(format!("{} is not an open PRD", uri.as_str())))?;
+                Ok(Some(serde_json::json!({ "markdown": markdown })))
+            }
+            _ => Err(Error::internal_error()),
+        }
+    }
+}
+
+fn display_path(uri: &Uri) -> String {
+    uri.to_file_path().map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string())
+}

@@ -117,11 +117,20 @@ pub fn has_measurable_target(text: &str) -> bool {
         if preceded_by_currency {
             return true;
         }
-        let rest = lower[i..].trim_start_matches([' ', '\u{a0}']);
-        let unit: String = rest.chars().take_while(|c| c.is_alphanumeric() || matches!(c, '%' | '/' | 'µ')).collect();
-        let unit = unit.trim_end_matches('.');
-        if UNITS.contains(&unit) || rest.starts_with('%') {
+        let rest = &lower[i..];
+        if rest.starts_with('%') || rest.trim_start().starts_with('%') {
             return true;
+        }
+        // The unit may follow after up to two words: "0 lost records", "10,000 concurrent users".
+        let words = rest.split(|c: char| c.is_whitespace() || c == '\u{a0}').filter(|w| !w.is_empty()).take(3);
+        for word in words {
+            let unit: String = word.chars().take_while(|c| c.is_alphanumeric() || matches!(c, '%' | '/' | 'µ')).collect();
+            if UNITS.contains(&unit.as_str()) {
+                return true;
+            }
+            if word.starts_with(|c: char| c.is_ascii_digit()) {
+                break;
+            }
         }
     }
     false
@@ -153,5 +162,7 @@ mod tests {
         assert!(has_measurable_target("handles 1,000 requests per second"));
         assert!(!has_measurable_target("The system shall be fast"));
         assert!(!has_measurable_target("Version 2 of the API"));
+        assert!(has_measurable_target("A restart SHALL lose 0 loan records."));
+        assert!(has_measurable_target("under 200ms"));
     }
 }

@@ -124,6 +124,9 @@ impl Session {
                     return;
                 };
                 doc.apply(p.content_changes, p.text_document.version);
+                // Front matter may have made it a PRD (or stopped it being one).
+                let path = uri.to_file_path().map(|p| p.into_owned());
+                doc.is_prd = self.matcher.is_prd(path.as_deref(), &doc.text);
                 self.dirty.insert(uri);
             }
             Event::Save(p) => {

@@ -43,16 +43,115 @@ impl YamlError {
     }
 }
 
+/// Nesting allowed in a YAML/JSON PRD. The deepest real path is about 6
+/// (`requirements[0].acceptance_criteria[0].text`); the bound keeps recursion
+/// far inside a 2 MiB thread stack even in debug builds.
+pub const MAX_DEPTH: usize = 12;
+
 /// Parse YAML (or JSON, a subset serde-saphyr reads) into a node tree.
-/// Nesting depth and alias expansion are bounded by serde-saphyr's default budget.
+/// Nesting depth is bounded by `MAX_DEPTH`, alias expansion by serde-saphyr's default budget.
 pub fn parse_yaml(text: &str) -> Result<Node, YamlError> {
     if text.trim().is_empty() {
         return Ok(Node { value: NodeValue::Null, span: Span::empty(0) });
     }
-    serde_saphyr::from_str::<Node>(text).map_err(|err| {
+    if let Some(offset) = too_deep_flow(text, MAX_DEPTH).or_else(|| too_deep_block(text, MAX_DEPTH)) {
+        let before = &text[..offset];
+        let line = before.matches('\n').count() as u64 + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
+        let message = format!("nesting deeper than {MAX_DEPTH} levels; a PRD never needs this, so flatten the document");
+        return Err(YamlError { line_col: Some((line, col)), message });
+    }
+    let options = serde_saphyr::options! { budget: serde_saphyr::budget! { max_depth: MAX_DEPTH } };
+    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|err| {
         let line_col = err.location().map(|loc| (loc.line(), loc.column())).filter(|(line, _)| *line > 0);
         YamlError { line_col, message: strip_position(&first_line(&err.to_string())) }
     })
+}
+
+/// The offset of the first `[` or `{` nested deeper than `max`, outside quotes
+/// and comments. A linear pre-scan: serde-saphyr's parser recurses on flow
+/// collections before its depth budget applies, so very deep input must be
+/// refused before it gets there.
+fn too_deep_flow(text: &str, max: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut previous = b'\n';
+    let mut comment = false;
+    let mut escaped = false;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        if comment {
+            comment = b != b'\n';
+        } else if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' && q == b'"' {
+                escaped = true;
+            } else if b == q {
+                quote = None;
+            }
+        } else {
+            match b {
+                b'"' | b'\'' => quote = Some(b),
+                b'#' if previous.is_ascii_whitespace() => comment = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > max {
+                        return Some(i);
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        previous = b;
+    }
+    None
+}
+
+/// The offset of the first line nested deeper than `max` block levels, judged
+/// by indentation (each leading `- ` is a level too). Block scalar bodies
+/// (`|`, `>`) are skipped. The YAML parser recurses per block level before
+/// serde-saphyr's budget applies, so this runs first.
+fn too_deep_block(text: &str, max: usize) -> Option<usize> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut scalar_body: Option<usize> = None;
+    let mut offset = 0;
+    for raw in text.split_inclusive('\n') {
+        let line_start = offset;
+        offset += raw.len();
+        let line = raw.trim_end_matches(['\n', '\r']);
+        let content = line.trim_start_matches(' ');
+        let indent = line.len() - content.len();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        if let Some(body) = scalar_body {
+            if indent > body {
+                continue;
+            }
+            scalar_body = None;
+        }
+        while indents.last().is_some_and(|&top| top > indent) {
+            indents.pop();
+        }
+        if indents.last() != Some(&indent) {
+            indents.push(indent);
+        }
+        let mut rest = content;
+        let mut dashes = 0;
+        while let Some(after) = rest.strip_prefix("- ") {
+            dashes += 1;
+            rest = after.trim_start_matches(' ');
+        }
+        if indents.len() + dashes > max {
+            return Some(line_start + indent);
+        }
+        let tail = line.split(" #").next().unwrap_or(line).trim_end();
+        if tail.ends_with(['|', '>']) || tail.rsplit(' ').next().is_some_and(|t| t.starts_with(['|', '>']) && t.len() <= 3) {
+            scalar_body = Some(indent);
+        }
+    }
+    None
 }
 
 fn first_line(message: &str) -> String {
@@ -249,6 +348,20 @@ mod tests {
         let err = parse_yaml(text).unwrap_err();
         assert_eq!(err.offset(text), Some(text.find("b:").unwrap() + 1), "{err:?}");
         assert!(!err.message.starts_with("error"), "{}", err.message);
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_with_its_position() {
+        let text = format!("a: {}", "{\"b\": ".repeat(30));
+        let err = parse_yaml(&text).unwrap_err();
+        assert_eq!(err.line_col, Some((1, 3 + 6 * MAX_DEPTH as u64 + 1)));
+        assert!(too_deep_flow("t: \"[[[[[[[[\" # [[[[[[\n", 3).is_none());
+        let deep: String = (0..20).map(|i| format!("{}- a:\n", "  ".repeat(i))).collect();
+        // Line i has i + 1 indentation levels plus its dash: line 11 is the first past 12.
+        let line_11: usize = deep.lines().take(11).map(|l| l.len() + 1).sum();
+        assert_eq!(too_deep_block(&deep, MAX_DEPTH), Some(line_11 + 22));
+        let scalar = "a: |\n    x\n        y\n            z\nb: 1\n";
+        assert!(too_deep_block(scalar, 2).is_none());
     }
 
     #[test]

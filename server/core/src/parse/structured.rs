@@ -11,6 +11,9 @@ use crate::text::{ColumnUnit, LineCol, LineIndex, Span, Spanned, floor_char_boun
 pub fn parse(text: &str, format: Format) -> (Prd, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let empty = Prd::empty(format);
+    if text.trim().is_empty() {
+        return (empty, diags); // The rules say it has no requirements.
+    }
     if format == Format::Json {
         if let Err(err) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
             let at = json_error_offset(text, &err);
@@ -28,6 +31,9 @@ pub fn parse(text: &str, format: Format) -> (Prd, Vec<Diagnostic>) {
             return (empty, diags);
         }
     };
+    if root.value == NodeValue::Null {
+        return (empty, diags); // An empty document: the rules say it has no requirements.
+    }
     if !matches!(root.value, NodeValue::Map(_)) {
         diags.push(Diagnostic::new(
             Code::SchemaViolation,

@@ -52,14 +52,39 @@ fn schema_errors(text: &str, root: &Node, diags: &mut Vec<Diagnostic>) {
         let pointer = error.instance_path().as_str().to_string();
         let segments: Vec<String> =
             pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
+        let at = if pointer.is_empty() { "the document".to_string() } else { format!("`{pointer}`") };
+        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = error.kind() {
+            // One diagnostic per unknown key, on the key itself.
+            for key in unexpected {
+                let span = key_span(root, &segments, key).unwrap_or_else(|| root.locate(segments.iter().map(String::as_str)));
+                let message = format!("unknown key `{key}` in {at}: remove it or check its spelling (see schemas/prd.schema.json)");
+                diags.push(Diagnostic::new(Code::SchemaViolation, span, message));
+            }
+            continue;
+        }
         let span = root.locate(segments.iter().map(String::as_str));
         let span = if span.start == span.end { point(text, span.start) } else { span };
-        let at = if pointer.is_empty() { "the document".to_string() } else { format!("`{pointer}`") };
         diags.push(Diagnostic::new(
             Code::SchemaViolation,
             span,
             format!("{at} does not match the PRD schema: {error} (see schemas/prd.schema.json)"),
         ));
+    }
+}
+
+/// The span of key `key` in the mapping at `path`.
+fn key_span(root: &Node, path: &[String], key: &str) -> Option<Span> {
+    let mut node = root;
+    for segment in path {
+        node = match &node.value {
+            NodeValue::Map(entries) => &entries.iter().find(|(k, _)| k.scalar_text().as_deref() == Some(segment))?.1,
+            NodeValue::Seq(items) => items.get(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    match &node.value {
+        NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, _)| k.span),
+        _ => None,
     }
 }
 

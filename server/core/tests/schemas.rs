@@ -1,0 +1,44 @@
+//! The checked-in JSON Schemas must equal the ones generated from the Rust
+//! types. After changing the types, regenerate with
+//! `UPDATE_SCHEMAS=1 cargo test -p tdd-core --test schemas`.
+
+use std::path::PathBuf;
+
+fn check(file: &str, generated: String) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas").join(file);
+    if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "schemas/{file} is out of date with the Rust types: run `UPDATE_SCHEMAS=1 cargo test -p tdd-core --test schemas` and commit it"
+    );
+}
+
+#[test]
+fn prd_schema_is_current() {
+    check("prd.schema.json", tdd_core::schema::prd_schema_json());
+}
+
+#[test]
+fn config_schema_is_current() {
+    check("config.schema.json", tdd_core::config::config_schema_json());
+}
+
+#[test]
+fn the_schema_accepts_a_complete_document_and_rejects_a_broken_one() {
+    let validator = tdd_core::schema::prd_validator();
+    let good = serde_json::json!({
+        "title": "Loans",
+        "requirements": [{
+            "id": "REQ-1", "title": "Borrow", "tests": ["tests/test_loans.py"], "depends_on": [],
+            "acceptance_criteria": [{"id": "AC-1.1", "text": "WHEN x THE SYSTEM SHALL y"}]
+        }],
+        "non_functional": [{"id": "NFR-1", "text": "within 200 ms"}]
+    });
+    assert!(validator.is_valid(&good));
+    let bad = serde_json::json!({"requirements": [{"id": "not an id", "title": ""}], "extra": 1});
+    assert!(validator.iter_errors(&bad).count() >= 3);
+}

@@ -9,7 +9,12 @@ use crate::parse::node::{Node, parse_yaml};
 use crate::text::{Span, Spanned, lines_with_spans};
 
 pub fn parse(text: &str) -> (Prd, Vec<Diagnostic>) {
-    let mut parser = Parser { text, prd: Prd::empty(Format::Markdown), diags: Vec::new(), state: State::default() };
+    let mut parser = Parser {
+        text,
+        prd: Prd::empty(Format::Markdown),
+        diags: Vec::new(),
+        state: State::default(),
+    };
     let body_start = parser.front_matter();
     parser.body(body_start);
     (parser.prd, parser.diags)
@@ -25,7 +30,10 @@ pub fn front_matter_block(text: &str) -> Option<(Span, Span)> {
     }
     for (span, line) in lines {
         if matches!(line.trim_end(), "---" | "...") {
-            return Some((Span::new(first.end + 1, span.start), Span::new(first.start, span.end)));
+            return Some((
+                Span::new(first.end + 1, span.start),
+                Span::new(first.start, span.end),
+            ));
         }
     }
     None
@@ -54,6 +62,7 @@ struct State {
     /// The NFR heading whose paragraph is being collected.
     nfr_heading: bool,
     fence: Option<String>,
+    in_comment: bool,
 }
 
 struct Parser<'a> {
@@ -67,7 +76,9 @@ impl Parser<'_> {
     /// Reads front matter into `meta`; returns where the body starts.
     fn front_matter(&mut self) -> usize {
         let text = self.text;
-        let Some(first) = text.lines().next() else { return 0 };
+        let Some(first) = text.lines().next() else {
+            return 0;
+        };
         if first.trim_start_matches('\u{feff}').trim_end() != "---" {
             return 0;
         }
@@ -85,7 +96,10 @@ impl Parser<'_> {
             Err(err) => {
                 let yaml = inner.slice(text);
                 let at = err.offset(yaml).unwrap_or(0) + inner.start;
-                let span = Span::new(at, crate::text::floor_char_boundary(text, (at + 1).min(inner.end)).max(at));
+                let span = Span::new(
+                    at,
+                    crate::text::floor_char_boundary(text, (at + 1).min(inner.end)).max(at),
+                );
                 self.diags.push(Diagnostic::new(
                     Code::SyntaxError,
                     span,
@@ -101,7 +115,11 @@ impl Parser<'_> {
             let value = node.get(key)?;
             Some(Spanned::new(value.scalar_text()?, value.span.shift(base)))
         };
-        self.prd.meta = Meta { id: field("id"), title: field("title"), language: field("language") };
+        self.prd.meta = Meta {
+            id: field("id"),
+            title: field("title"),
+            language: field("language"),
+        };
     }
 
     fn body(&mut self, start: usize) {
@@ -110,7 +128,7 @@ impl Parser<'_> {
             if span.start < start {
                 continue;
             }
-            if self.fence(line) {
+            if self.fence(line) || self.html_comment(line) {
                 continue;
             }
             self.line(span, line);
@@ -118,17 +136,39 @@ impl Parser<'_> {
         self.close_requirement();
     }
 
+    /// Tracks HTML comments (`<!-- … -->`) that start a line; true when the
+    /// line is part of one. Comments are notes to readers, not requirements.
+    fn html_comment(&mut self, line: &str) -> bool {
+        if self.state.in_comment {
+            self.state.in_comment = !line.contains("-->");
+            return true;
+        }
+        let Some(rest) = line.trim_start().strip_prefix("<!--") else {
+            return false;
+        };
+        self.state.in_comment = !rest.contains("-->");
+        true
+    }
+
     /// Tracks fenced code blocks; true when the line is inside (or opens/closes) one.
     fn fence(&mut self, line: &str) -> bool {
         let trimmed = line.trim_start();
-        let marker: String = trimmed.chars().take_while(|c| *c == '`' || *c == '~').collect();
+        let marker: String = trimmed
+            .chars()
+            .take_while(|c| *c == '`' || *c == '~')
+            .collect();
         if let Some(open) = &self.state.fence {
-            if marker.len() >= open.len() && marker.starts_with(&open[..1]) && trimmed[marker.len()..].trim().is_empty() {
+            if marker.len() >= open.len()
+                && marker.starts_with(&open[..1])
+                && trimmed[marker.len()..].trim().is_empty()
+            {
                 self.state.fence = None;
             }
             return true;
         }
-        if marker.len() >= 3 && (marker.chars().all(|c| c == '`') || marker.chars().all(|c| c == '~')) {
+        if marker.len() >= 3
+            && (marker.chars().all(|c| c == '`') || marker.chars().all(|c| c == '~'))
+        {
             self.state.fence = Some(marker);
             self.state.open_item = None;
             return true;
@@ -144,7 +184,10 @@ impl Parser<'_> {
         if let Some((level, text_start)) = heading(line) {
             self.state.open_item = None;
             self.state.nfr_heading = false;
-            let content = line[text_start..].trim_end().trim_end_matches('#').trim_end();
+            let content = line[text_start..]
+                .trim_end()
+                .trim_end_matches('#')
+                .trim_end();
             self.heading(span, level, span.start + text_start, content);
             return;
         }
@@ -181,12 +224,19 @@ impl Parser<'_> {
             if ids::is_nfr(&id.value) {
                 self.close_requirement();
                 let span = Span::new(line.start, line.end);
-                self.prd.nfrs.push(Nfr { id, text: title, span });
+                self.prd.nfrs.push(Nfr {
+                    id,
+                    text: title,
+                    span,
+                });
                 self.state.nfr_heading = true;
                 return;
             }
             self.close_requirement();
-            if matches!(self.state.section, Section::None | Section::Other | Section::SharedCriteria | Section::Nfr) {
+            if matches!(
+                self.state.section,
+                Section::None | Section::Other | Section::SharedCriteria | Section::Nfr
+            ) {
                 self.state.section = Section::Requirements;
                 self.state.section_level = level.saturating_sub(1);
             }
@@ -205,7 +255,8 @@ impl Parser<'_> {
             });
             return;
         }
-        let is_criteria = lower.starts_with("acceptance criteria") || lower.starts_with("acceptance");
+        let is_criteria =
+            lower.starts_with("acceptance criteria") || lower.starts_with("acceptance");
         if is_criteria && self.state.req.is_some() && level > self.state.req_level {
             self.state.in_criteria = true;
             return;
@@ -214,7 +265,10 @@ impl Parser<'_> {
             return; // a sub-section inside the requirement
         }
         self.close_requirement();
-        let section = if lower.contains("non-functional") || lower.contains("nonfunctional") || lower.contains("non functional") {
+        let section = if lower.contains("non-functional")
+            || lower.contains("nonfunctional")
+            || lower.contains("non functional")
+        {
             Section::Nfr
         } else if lower.contains("requirements") || lower.contains("user stories") {
             Section::Requirements
@@ -226,7 +280,10 @@ impl Parser<'_> {
         } else {
             Section::Other
         };
-        if section == Section::Other && self.state.section != Section::None && level > self.state.section_level {
+        if section == Section::Other
+            && self.state.section != Section::None
+            && level > self.state.section_level
+        {
             return; // a sub-heading of a known section that is not an element
         }
         if self.state.section == Section::Requirements {
@@ -237,7 +294,12 @@ impl Parser<'_> {
     }
 
     fn missing_requirement_id(&mut self, line: Span, start: usize, content: &str) {
-        let taken: Vec<&str> = self.prd.requirements.iter().map(|r| r.id.value.as_str()).collect();
+        let taken: Vec<&str> = self
+            .prd
+            .requirements
+            .iter()
+            .map(|r| r.id.value.as_str())
+            .collect();
         let id = ids::next_free("REQ-", &taken);
         let name = content.trim();
         self.diags.push(
@@ -281,7 +343,11 @@ impl Parser<'_> {
                     ));
                     return;
                 };
-                self.prd.nfrs.push(Nfr { id, text, span: line });
+                self.prd.nfrs.push(Nfr {
+                    id,
+                    text,
+                    span: line,
+                });
                 self.state.open_item = Some(indent);
             }
             Section::SharedCriteria if self.state.req.is_none() => {
@@ -291,9 +357,12 @@ impl Parser<'_> {
             }
             _ => {
                 let in_criteria = self.state.in_criteria;
-                let Some(req) = self.state.req.as_mut() else { return };
+                let Some(req) = self.state.req.as_mut() else {
+                    return;
+                };
                 req.span.end = line.end;
-                let looks_like_criterion = id.is_some() || in_criteria || crate::ears::classify(raw).is_testable();
+                let looks_like_criterion =
+                    id.is_some() || in_criteria || crate::ears::classify(raw).is_testable();
                 if !looks_like_criterion {
                     return;
                 }
@@ -337,13 +406,18 @@ impl Parser<'_> {
     /// Returns true when the line was consumed.
     fn key_line(&mut self, span: Span, line: &str) -> bool {
         let text = self.text;
-        let Some(req) = self.state.req.as_mut() else { return false };
+        let Some(req) = self.state.req.as_mut() else {
+            return false;
+        };
         let trimmed_start = line.len() - line.trim_start().len();
         let Some((key, value_start)) = key_value(line) else {
             let lower = line.trim().to_ascii_lowercase();
             if lower.starts_with("as a ") || lower.starts_with("as an ") {
                 let start = span.start + trimmed_start;
-                req.story = Some(Spanned::new(line.trim().to_string(), Span::new(start, span.end)));
+                req.story = Some(Spanned::new(
+                    line.trim().to_string(),
+                    Span::new(start, span.end),
+                ));
                 req.span.end = span.end;
                 return true;
             }
@@ -360,12 +434,21 @@ impl Parser<'_> {
             "depends on" | "depends-on" | "dependencies" | "dependency" | "requires" => {
                 req.depends_on = split_list(text, value)
                     .into_iter()
-                    .filter(|d| !matches!(d.value.to_ascii_lowercase().as_str(), "none" | "-" | "n/a" | "—"))
+                    .filter(|d| {
+                        !matches!(
+                            d.value.to_ascii_lowercase().as_str(),
+                            "none" | "-" | "n/a" | "—"
+                        )
+                    })
                     .collect();
                 req.depends_line = Some(span);
             }
-            "story" | "user story" => req.story = Some(Spanned::new(value.slice(text).to_string(), value)),
-            k if k.starts_with("acceptance criteria") || k == "acceptance" => self.state.in_criteria = true,
+            "story" | "user story" => {
+                req.story = Some(Spanned::new(value.slice(text).to_string(), value))
+            }
+            k if k.starts_with("acceptance criteria") || k == "acceptance" => {
+                self.state.in_criteria = true
+            }
             _ => {
                 req.span.end = span.end;
                 return false;
@@ -378,10 +461,23 @@ impl Parser<'_> {
     }
 }
 
-fn make_criterion(id: Option<(Spanned<String>, Spanned<String>)>, content: Span, raw: &str, line: Span) -> Criterion {
+fn make_criterion(
+    id: Option<(Spanned<String>, Spanned<String>)>,
+    content: Span,
+    raw: &str,
+    line: Span,
+) -> Criterion {
     match id {
-        Some((id, text)) => Criterion { id: Some(id), text, span: line },
-        None => Criterion { id: None, text: Spanned::new(raw.trim().to_string(), content), span: line },
+        Some((id, text)) => Criterion {
+            id: Some(id),
+            text,
+            span: line,
+        },
+        None => Criterion {
+            id: None,
+            text: Spanned::new(raw.trim().to_string(), content),
+            span: line,
+        },
     }
 }
 
@@ -409,7 +505,10 @@ fn heading(line: &str) -> Option<(usize, usize)> {
     if !(after.is_empty() || after.starts_with(' ') || after.starts_with('\t')) {
         return None;
     }
-    Some((level, indent + level + (after.len() - after.trim_start().len())))
+    Some((
+        level,
+        indent + level + (after.len() - after.trim_start().len()),
+    ))
 }
 
 /// Byte offset of a list item's content: `- x`, `* x`, `+ x`, `1. x`, `1) x`, `- [ ] x`.
@@ -446,7 +545,12 @@ fn key_value(line: &str) -> Option<(String, usize)> {
     let lead = body.len() - stripped.len();
     let colon = stripped.find(':')?;
     let key = stripped[..colon].trim_end_matches(['*', '_']).trim();
-    if key.is_empty() || key.len() > 40 || !key.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-') {
+    if key.is_empty()
+        || key.len() > 40
+        || !key
+            .chars()
+            .all(|c| c.is_alphabetic() || c == ' ' || c == '-')
+    {
         return None;
     }
     let mut value = start + lead + colon + 1;
@@ -456,18 +560,31 @@ fn key_value(line: &str) -> Option<(String, usize)> {
 }
 
 /// An id at the start of `content` (after optional bold), and the rest as text.
-fn leading_id(source: &str, start: usize, content: &str) -> Option<(Spanned<String>, Spanned<String>)> {
+fn leading_id(
+    source: &str,
+    start: usize,
+    content: &str,
+) -> Option<(Spanned<String>, Spanned<String>)> {
     let bare = content.trim_start_matches(['*', '_', '[']);
     let lead = content.len() - bare.len();
     let len = ids::scan_id(bare)?;
     let id_span = Span::new(start + lead, start + lead + len);
     let rest = &bare[len..];
-    let skip = rest.len() - rest.trim_start_matches(['*', '_', ']', ':', '-', '–', '—', '.', ')', ' ', '\t']).len();
+    let skip = rest.len()
+        - rest
+            .trim_start_matches(['*', '_', ']', ':', '-', '–', '—', '.', ')', ' ', '\t'])
+            .len();
     let text_start = start + lead + len + skip;
     let text_end = start + content.trim_end().len();
     let text_span = Span::new(text_start.min(text_end), text_end);
-    let text = text_span.slice(source).trim_end_matches(['*', '_']).to_string();
-    Some((Spanned::new(bare[..len].to_string(), id_span), Spanned::new(text, text_span)))
+    let text = text_span
+        .slice(source)
+        .trim_end_matches(['*', '_'])
+        .to_string();
+    Some((
+        Spanned::new(bare[..len].to_string(), id_span),
+        Spanned::new(text, text_span),
+    ))
 }
 
 fn trim_span(source: &str, span: Span) -> Span {
@@ -488,7 +605,8 @@ fn split_list(source: &str, value: Span) -> Vec<Spanned<String>> {
         for word in part.split(' ') {
             let word_start = part_start + word_offset;
             word_offset += word.len() + 1;
-            let trimmed = word.trim_matches(|c: char| c == '`' || c == '*' || c == '"' || c.is_whitespace());
+            let trimmed =
+                word.trim_matches(|c: char| c == '`' || c == '*' || c == '"' || c.is_whitespace());
             if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("and") {
                 continue;
             }

@@ -38,7 +38,10 @@ impl YamlError {
     pub fn offset(&self, text: &str) -> Option<usize> {
         let (line, col) = self.line_col?;
         let index = LineIndex::new(text);
-        let pos = LineCol { line: line.saturating_sub(1) as u32, col: col.saturating_sub(1) as u32 };
+        let pos = LineCol {
+            line: line.saturating_sub(1) as u32,
+            col: col.saturating_sub(1) as u32,
+        };
         Some(index.offset(text, pos, ColumnUnit::Char))
     }
 }
@@ -52,19 +55,34 @@ pub const MAX_DEPTH: usize = 12;
 /// Nesting depth is bounded by `MAX_DEPTH`, alias expansion by serde-saphyr's default budget.
 pub fn parse_yaml(text: &str) -> Result<Node, YamlError> {
     if text.trim().is_empty() {
-        return Ok(Node { value: NodeValue::Null, span: Span::empty(0) });
+        return Ok(Node {
+            value: NodeValue::Null,
+            span: Span::empty(0),
+        });
     }
-    if let Some(offset) = too_deep_flow(text, MAX_DEPTH).or_else(|| too_deep_block(text, MAX_DEPTH)) {
+    if let Some(offset) = too_deep_flow(text, MAX_DEPTH).or_else(|| too_deep_block(text, MAX_DEPTH))
+    {
         let before = &text[..offset];
         let line = before.matches('\n').count() as u64 + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
-        let message = format!("nesting deeper than {MAX_DEPTH} levels; a PRD never needs this, so flatten the document");
-        return Err(YamlError { line_col: Some((line, col)), message });
+        let message = format!(
+            "nesting deeper than {MAX_DEPTH} levels; a PRD never needs this, so flatten the document"
+        );
+        return Err(YamlError {
+            line_col: Some((line, col)),
+            message,
+        });
     }
     let options = serde_saphyr::options! { budget: serde_saphyr::budget! { max_depth: MAX_DEPTH } };
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|err| {
-        let line_col = err.location().map(|loc| (loc.line(), loc.column())).filter(|(line, _)| *line > 0);
-        YamlError { line_col, message: strip_position(&first_line(&err.to_string())) }
+        let line_col = err
+            .location()
+            .map(|loc| (loc.line(), loc.column()))
+            .filter(|(line, _)| *line > 0);
+        YamlError {
+            line_col,
+            message: strip_position(&first_line(&err.to_string())),
+        }
     })
 }
 
@@ -147,7 +165,12 @@ fn too_deep_block(text: &str, max: usize) -> Option<usize> {
             return Some(line_start + indent);
         }
         let tail = line.split(" #").next().unwrap_or(line).trim_end();
-        if tail.ends_with(['|', '>']) || tail.rsplit(' ').next().is_some_and(|t| t.starts_with(['|', '>']) && t.len() <= 3) {
+        if tail.ends_with(['|', '>'])
+            || tail
+                .rsplit(' ')
+                .next()
+                .is_some_and(|t| t.starts_with(['|', '>']) && t.len() <= 3)
+        {
             scalar_body = Some(indent);
         }
     }
@@ -171,7 +194,10 @@ fn strip_position(message: &str) -> String {
 impl Node {
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
-            NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
+            NodeValue::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -207,11 +233,16 @@ impl Node {
             NodeValue::Null => Value::Null,
             NodeValue::Bool(b) => Value::Bool(*b),
             NodeValue::Int(i) => Value::from(*i),
-            NodeValue::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            NodeValue::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+            }
             NodeValue::Str(s) => Value::String(s.clone()),
             NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             NodeValue::Map(entries) => Value::Object(
-                entries.iter().map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.to_json())).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -228,12 +259,20 @@ impl Node {
                     .iter()
                     .find(|(k, _)| k.scalar_text().as_deref() == Some(segment))
                     .map(|(k, v)| (v, k.span)),
-                NodeValue::Seq(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)).map(|v| (v, v.span)),
+                NodeValue::Seq(items) => segment
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .map(|v| (v, v.span)),
                 _ => None,
             };
             let Some((child, key_span)) = next else { break };
             node = child;
-            anchor = if child.span.start == child.span.end { key_span } else { child.span };
+            anchor = if child.span.start == child.span.end {
+                key_span
+            } else {
+                child.span
+            };
         }
         anchor
     }
@@ -245,7 +284,10 @@ impl<'de> Deserialize<'de> for Node {
         let span = spanned.referenced.span();
         let start = span.byte_offset().unwrap_or(0) as usize;
         let len = span.byte_len().unwrap_or(0) as usize;
-        Ok(Node { value: spanned.value, span: Span::new(start, start + len) })
+        Ok(Node {
+            value: spanned.value,
+            span: Span::new(start, start + len),
+        })
     }
 }
 
@@ -327,7 +369,10 @@ mod tests {
         let node = parse_yaml(text).unwrap();
         let title = node.get("title").unwrap();
         assert_eq!(title.span.slice(text), "Loans");
-        assert_eq!(node.locate(["requirements", "0", "id"]).slice(text), "REQ-1");
+        assert_eq!(
+            node.locate(["requirements", "0", "id"]).slice(text),
+            "REQ-1"
+        );
         let b = node.locate(["requirements", "0", "tags", "1"]);
         assert_eq!(b.slice(text).trim_matches('"'), "b");
         // A missing key points at the deepest node that exists.
@@ -338,7 +383,14 @@ mod tests {
     fn json_parses_with_spans() {
         let text = "{\n  \"title\": \"Loans\",\n  \"n\": [1, 2.5, null, true]\n}";
         let node = parse_yaml(text).unwrap();
-        assert_eq!(node.get("title").unwrap().span.slice(text).trim_matches('"'), "Loans");
+        assert_eq!(
+            node.get("title")
+                .unwrap()
+                .span
+                .slice(text)
+                .trim_matches('"'),
+            "Loans"
+        );
         assert_eq!(node.to_json()["n"][1], serde_json::json!(2.5));
     }
 
@@ -346,7 +398,11 @@ mod tests {
     fn syntax_errors_have_positions() {
         let text = "a: [1, 2\nb: c\n";
         let err = parse_yaml(text).unwrap_err();
-        assert_eq!(err.offset(text), Some(text.find("b:").unwrap() + 1), "{err:?}");
+        assert_eq!(
+            err.offset(text),
+            Some(text.find("b:").unwrap() + 1),
+            "{err:?}"
+        );
         assert!(!err.message.starts_with("error"), "{}", err.message);
     }
 
@@ -356,7 +412,9 @@ mod tests {
         let err = parse_yaml(&text).unwrap_err();
         assert_eq!(err.line_col, Some((1, 3 + 6 * MAX_DEPTH as u64 + 1)));
         assert!(too_deep_flow("t: \"[[[[[[[[\" # [[[[[[\n", 3).is_none());
-        let deep: String = (0..20).map(|i| format!("{}- a:\n", "  ".repeat(i))).collect();
+        let deep: String = (0..20)
+            .map(|i| format!("{}- a:\n", "  ".repeat(i)))
+            .collect();
         // Line i has i + 1 indentation levels plus its dash: line 11 is the first past 12.
         let line_11: usize = deep.lines().take(11).map(|l| l.len() + 1).sum();
         assert_eq!(too_deep_block(&deep, MAX_DEPTH), Some(line_11 + 22));

@@ -18,7 +18,11 @@ pub fn parse(text: &str, format: Format) -> (Prd, Vec<Diagnostic>) {
         if let Err(err) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
             let at = json_error_offset(text, &err);
             let message = strip_json_position(&err.to_string());
-            diags.push(Diagnostic::new(Code::SyntaxError, point(text, at), format!("invalid JSON: {message}")));
+            diags.push(Diagnostic::new(
+                Code::SyntaxError,
+                point(text, at),
+                format!("invalid JSON: {message}"),
+            ));
             return (empty, diags);
         }
     }
@@ -26,8 +30,16 @@ pub fn parse(text: &str, format: Format) -> (Prd, Vec<Diagnostic>) {
         Ok(node) => node,
         Err(err) => {
             let at = err.offset(text).unwrap_or(0);
-            let what = if format == Format::Json { "JSON" } else { "YAML" };
-            diags.push(Diagnostic::new(Code::SyntaxError, point(text, at), format!("invalid {what}: {}", err.message)));
+            let what = if format == Format::Json {
+                "JSON"
+            } else {
+                "YAML"
+            };
+            diags.push(Diagnostic::new(
+                Code::SyntaxError,
+                point(text, at),
+                format!("invalid {what}: {}", err.message),
+            ));
             return (empty, diags);
         }
     };
@@ -50,20 +62,36 @@ fn schema_errors(text: &str, root: &Node, diags: &mut Vec<Diagnostic>) {
     let instance = root.to_json();
     for error in prd_validator().iter_errors(&instance).take(100) {
         let pointer = error.instance_path().as_str().to_string();
-        let segments: Vec<String> =
-            pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
-        let at = if pointer.is_empty() { "the document".to_string() } else { format!("`{pointer}`") };
-        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = error.kind() {
+        let segments: Vec<String> = pointer
+            .split('/')
+            .skip(1)
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        let at = if pointer.is_empty() {
+            "the document".to_string()
+        } else {
+            format!("`{pointer}`")
+        };
+        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+            error.kind()
+        {
             // One diagnostic per unknown key, on the key itself.
             for key in unexpected {
-                let span = key_span(root, &segments, key).unwrap_or_else(|| root.locate(segments.iter().map(String::as_str)));
-                let message = format!("unknown key `{key}` in {at}: remove it or check its spelling (see schemas/prd.schema.json)");
+                let span = key_span(root, &segments, key)
+                    .unwrap_or_else(|| root.locate(segments.iter().map(String::as_str)));
+                let message = format!(
+                    "unknown key `{key}` in {at}: remove it or check its spelling (see schemas/prd.schema.json)"
+                );
                 diags.push(Diagnostic::new(Code::SchemaViolation, span, message));
             }
             continue;
         }
         let span = root.locate(segments.iter().map(String::as_str));
-        let span = if span.start == span.end { point(text, span.start) } else { span };
+        let span = if span.start == span.end {
+            point(text, span.start)
+        } else {
+            span
+        };
         diags.push(Diagnostic::new(
             Code::SchemaViolation,
             span,
@@ -77,20 +105,32 @@ fn key_span(root: &Node, path: &[String], key: &str) -> Option<Span> {
     let mut node = root;
     for segment in path {
         node = match &node.value {
-            NodeValue::Map(entries) => &entries.iter().find(|(k, _)| k.scalar_text().as_deref() == Some(segment))?.1,
+            NodeValue::Map(entries) => {
+                &entries
+                    .iter()
+                    .find(|(k, _)| k.scalar_text().as_deref() == Some(segment))?
+                    .1
+            }
             NodeValue::Seq(items) => items.get(segment.parse::<usize>().ok()?)?,
             _ => return None,
         };
     }
     match &node.value {
-        NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, _)| k.span),
+        NodeValue::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, _)| k.span),
         _ => None,
     }
 }
 
 fn build(root: &Node, format: Format) -> Prd {
     let mut prd = Prd::empty(format);
-    prd.meta = Meta { id: string(root.get("id")), title: string(root.get("title")), language: string(root.get("language")) };
+    prd.meta = Meta {
+        id: string(root.get("id")),
+        title: string(root.get("title")),
+        language: string(root.get("language")),
+    };
     if let Some(reqs) = root.get("requirements") {
         for item in reqs.items() {
             if let Some(req) = requirement(item) {
@@ -103,7 +143,11 @@ fn build(root: &Node, format: Format) -> Prd {
     if let Some(nfrs) = root.get("non_functional") {
         for item in nfrs.items() {
             if let (Some(id), Some(text)) = (string(item.get("id")), string(item.get("text"))) {
-                prd.nfrs.push(Nfr { id, text, span: span_of(item) });
+                prd.nfrs.push(Nfr {
+                    id,
+                    text,
+                    span: span_of(item),
+                });
             }
         }
     }
@@ -134,7 +178,11 @@ fn criteria(node: Option<&Node>) -> Vec<Criterion> {
         .iter()
         .filter_map(|item| {
             let text = string(item.get("text"))?;
-            Some(Criterion { id: string(item.get("id")), text, span: span_of(item) })
+            Some(Criterion {
+                id: string(item.get("id")),
+                text,
+                span: span_of(item),
+            })
         })
         .collect()
 }
@@ -149,20 +197,36 @@ fn strings(node: Option<&Node>) -> Vec<Spanned<String>> {
     if let Some(single) = string(Some(node)) {
         return vec![single];
     }
-    node.items().iter().filter_map(|item| string(Some(item))).collect()
+    node.items()
+        .iter()
+        .filter_map(|item| string(Some(item)))
+        .collect()
 }
 
 /// The extent of a mapping node: from its first key to the end of its last value.
 fn span_of(node: &Node) -> Span {
     match &node.value {
         NodeValue::Map(entries) if !entries.is_empty() => {
-            let start = entries.iter().map(|(k, _)| k.span.start).min().unwrap_or(node.span.start);
-            let end = entries.iter().map(|(_, v)| span_of(v).end.max(v.span.end)).max().unwrap_or(node.span.end);
+            let start = entries
+                .iter()
+                .map(|(k, _)| k.span.start)
+                .min()
+                .unwrap_or(node.span.start);
+            let end = entries
+                .iter()
+                .map(|(_, v)| span_of(v).end.max(v.span.end))
+                .max()
+                .unwrap_or(node.span.end);
             Span::new(start, end)
         }
-        NodeValue::Seq(items) if !items.is_empty() => {
-            Span::new(node.span.start, items.iter().map(|i| span_of(i).end).max().unwrap_or(node.span.end))
-        }
+        NodeValue::Seq(items) if !items.is_empty() => Span::new(
+            node.span.start,
+            items
+                .iter()
+                .map(|i| span_of(i).end)
+                .max()
+                .unwrap_or(node.span.end),
+        ),
         _ => node.span,
     }
 }
@@ -170,7 +234,10 @@ fn span_of(node: &Node) -> Span {
 /// A one-character span at `offset` (or an empty one at the end of the text).
 fn point(text: &str, offset: usize) -> Span {
     let start = floor_char_boundary(text, offset);
-    let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+    let end = text[start..]
+        .chars()
+        .next()
+        .map_or(start, |c| start + c.len_utf8());
     Span::new(start, end)
 }
 
@@ -180,7 +247,10 @@ fn json_error_offset(text: &str, err: &serde_json::Error) -> usize {
     }
     let index = LineIndex::new(text);
     // serde_json columns are 1-based byte columns pointing just past the error.
-    let pos = LineCol { line: err.line() as u32 - 1, col: err.column().saturating_sub(1) as u32 };
+    let pos = LineCol {
+        line: err.line() as u32 - 1,
+        col: err.column().saturating_sub(1) as u32,
+    };
     index.offset(text, pos, ColumnUnit::Utf8)
 }
 

@@ -12,7 +12,11 @@ use tdd_core::config::Language;
 use tdd_engine::project;
 
 #[derive(Parser)]
-#[command(name = "tdd-orchestrator", version, about = "Turns PRDs into tested code through test-driven development.")]
+#[command(
+    name = "tdd-orchestrator",
+    version,
+    about = "Turns PRDs into tested code through test-driven development."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -119,7 +123,11 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TDD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
 }
 
 fn run(command: Command) -> Result<ExitCode> {
@@ -132,19 +140,35 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::InitPrd { path, title, language, force } => {
+        Command::InitPrd {
+            path,
+            title,
+            language,
+            force,
+        } => {
             let text = tdd_core::template::prd_template(&title, Language::from(language).as_str());
             project::write_new(&path, &text, force)?;
             println!("created {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { files, format, max_file_kib } => validate(&files, format, max_file_kib),
-        Command::Convert { input, output, force } => convert(&input, output.as_deref(), force),
+        Command::Validate {
+            files,
+            format,
+            max_file_kib,
+        } => validate(&files, format, max_file_kib),
+        Command::Convert {
+            input,
+            output,
+            force,
+        } => convert(&input, output.as_deref(), force),
         Command::Schema { which } => {
-            print!("{}", match which {
-                SchemaArg::Prd => tdd_core::schema::prd_schema_json(),
-                SchemaArg::Config => tdd_core::config::config_schema_json(),
-            });
+            print!(
+                "{}",
+                match which {
+                    SchemaArg::Prd => tdd_core::schema::prd_schema_json(),
+                    SchemaArg::Config => tdd_core::config::config_schema_json(),
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Lsp { stdio: _ } => {
@@ -160,7 +184,9 @@ fn run(command: Command) -> Result<ExitCode> {
 }
 
 fn validate(files: &[PathBuf], format: OutputFormat, max_file_kib: usize) -> Result<ExitCode> {
-    let options = Options { max_bytes: max_file_kib.saturating_mul(1024) };
+    let options = Options {
+        max_bytes: max_file_kib.saturating_mul(1024),
+    };
     let mut reports = Vec::new();
     let mut unreadable = false;
     for path in files {
@@ -178,7 +204,9 @@ fn validate(files: &[PathBuf], format: OutputFormat, max_file_kib: usize) -> Res
     }
     match format {
         OutputFormat::Text => print!("{}", report::text(&reports)),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report::json(&reports))?),
+        OutputFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&report::json(&reports))?)
+        }
     }
     Ok(if unreadable {
         ExitCode::from(2)
@@ -192,11 +220,17 @@ fn validate(files: &[PathBuf], format: OutputFormat, max_file_kib: usize) -> Res
 fn convert(input: &Path, output: Option<&Path>, force: bool) -> Result<ExitCode> {
     let bytes = project::read_file(input)?;
     let Ok(text) = std::str::from_utf8(&bytes) else {
-        bail!("{} is not valid UTF-8; save it as UTF-8 first", input.display());
+        bail!(
+            "{} is not valid UTF-8; save it as UTF-8 first",
+            input.display()
+        );
     };
     let (prd, diags) = tdd_core::parse::legacy::parse(text);
     if prd.requirements.is_empty() && prd.nfrs.is_empty() {
-        bail!("{} has no legacy requirements (`FR-1: Title` lines) to convert", input.display());
+        bail!(
+            "{} has no legacy requirements (`FR-1: Title` lines) to convert",
+            input.display()
+        );
     }
     for d in diags {
         eprintln!("warning: {}: {}", input.display(), d.message);

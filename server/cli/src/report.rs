@@ -18,9 +18,15 @@ pub struct FileReport {
 impl FileReport {
     pub fn new(name: String, bytes: Vec<u8>, analysis: Analysis) -> Self {
         // Invalid UTF-8 is reported by the analysis; show what can be shown.
-        let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         let index = LineIndex::new(&text);
-        FileReport { name, text, index, analysis }
+        FileReport {
+            name,
+            text,
+            index,
+            analysis,
+        }
     }
 
     /// 1-based line and character column.
@@ -41,7 +47,14 @@ pub fn text(reports: &[FileReport]) -> String {
                 Severity::Info => {}
             }
             let (line, col) = report.position(d.span.start);
-            let _ = writeln!(out, "{}:{line}:{col}: {}[{}]: {}", report.name, d.severity.as_str(), d.code.as_str(), d.message);
+            let _ = writeln!(
+                out,
+                "{}:{line}:{col}: {}[{}]: {}",
+                report.name,
+                d.severity.as_str(),
+                d.code.as_str(),
+                d.message
+            );
             snippet(&mut out, report, d.span);
             for r in &d.related {
                 let (rl, rc) = report.position(r.span.start);
@@ -69,17 +82,31 @@ fn plural(n: usize) -> &'static str {
 
 /// The source line and a caret under the span (first line of it only).
 fn snippet(out: &mut String, report: &FileReport, span: Span) {
-    let lc = report.index.line_col(&report.text, span.start, ColumnUnit::Char);
+    let lc = report
+        .index
+        .line_col(&report.text, span.start, ColumnUnit::Char);
     let line = report.index.line_span(&report.text, lc.line as usize);
     let source = line.slice(&report.text);
     if source.len() > 400 {
         return; // A caret under a huge line helps nobody.
     }
-    let width = Span::new(span.start, span.end.min(line.end)).slice(&report.text).chars().count().max(1);
+    let width = Span::new(span.start, span.end.min(line.end))
+        .slice(&report.text)
+        .chars()
+        .count()
+        .max(1);
     let number = (lc.line + 1).to_string();
     let pad = " ".repeat(number.len());
-    let lead: String = source.chars().take(lc.col as usize).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-    let _ = writeln!(out, "{pad} |\n{number} | {source}\n{pad} | {lead}{}", "^".repeat(width));
+    let lead: String = source
+        .chars()
+        .take(lc.col as usize)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let _ = writeln!(
+        out,
+        "{pad} |\n{number} | {source}\n{pad} | {lead}{}",
+        "^".repeat(width)
+    );
 }
 
 pub fn json(reports: &[FileReport]) -> Value {

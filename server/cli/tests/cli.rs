@@ -14,8 +14,16 @@ fn repo() -> PathBuf {
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = cmd.output().unwrap();
-    (status.code().unwrap_or(-1), String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap())
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -52,7 +60,10 @@ fn every_rule_is_reported_at_its_line_and_column() {
         let (status, stdout, _) = run(bin().arg("validate").arg(corpus.join(file)));
         assert_eq!(status, 1, "{file}: errors exit 1");
         let wanted = format!("{file}:{position}: {code}");
-        assert!(stdout.lines().any(|l| l.contains(&wanted)), "{wanted} not in:\n{stdout}");
+        assert!(
+            stdout.lines().any(|l| l.contains(&wanted)),
+            "{wanted} not in:\n{stdout}"
+        );
     }
 }
 
@@ -63,25 +74,40 @@ fn encoding_and_size_problems_are_reported_not_fatal() {
     std::fs::write(&bad, b"# Title\n\n## Requirements\n\xff\xfe broken\n").unwrap();
     let (status, stdout, _) = run(bin().arg("validate").arg(&bad));
     assert_eq!(status, 1);
-    assert!(stdout.contains("error[PRD014]") && stdout.contains("line 4, column 1"), "{stdout}");
+    assert!(
+        stdout.contains("error[PRD014]") && stdout.contains("line 4, column 1"),
+        "{stdout}"
+    );
 
     let big = dir.join("big.prd.md");
     std::fs::write(&big, "x".repeat(300 * 1024)).unwrap();
     let (status, stdout, _) = run(bin().args(["validate", "--max-file-kib", "256"]).arg(&big));
     assert_eq!(status, 1);
-    assert!(stdout.contains("error[PRD013]") && stdout.contains("300 KiB"), "{stdout}");
+    assert!(
+        stdout.contains("error[PRD013]") && stdout.contains("300 KiB"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn clean_documents_report_nothing_and_exit_zero() {
     let dir = temp_dir("clean");
     let template = dir.join("docs/PRD.md");
-    let (status, _, stderr) = run(bin().args(["init-prd", "--title", "Greeter"]).arg(&template));
+    let (status, _, stderr) = run(bin()
+        .args(["init-prd", "--title", "Greeter"])
+        .arg(&template));
     assert_eq!(status, 0, "{stderr}");
-    for file in [repo().join("examples/library-loans.prd.md"), template, repo().join("tests/corpus/clean.prd.yaml")] {
+    for file in [
+        repo().join("examples/library-loans.prd.md"),
+        template,
+        repo().join("tests/corpus/clean.prd.yaml"),
+    ] {
         let (status, stdout, _) = run(bin().arg("validate").arg(&file));
         assert_eq!(status, 0, "{}: {stdout}", file.display());
-        assert!(stdout.ends_with("1 file checked: 0 errors, 0 warnings\n"), "{stdout}");
+        assert!(
+            stdout.ends_with("1 file checked: 0 errors, 0 warnings\n"),
+            "{stdout}"
+        );
     }
 }
 
@@ -93,7 +119,10 @@ fn json_output_is_machine_readable() {
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let diagnostics = report["files"][0]["diagnostics"].as_array().unwrap();
     let dup = diagnostics.iter().find(|d| d["code"] == "PRD002").unwrap();
-    assert_eq!((dup["line"].as_u64(), dup["column"].as_u64()), (Some(33), Some(3)));
+    assert_eq!(
+        (dup["line"].as_u64(), dup["column"].as_u64()),
+        (Some(33), Some(3))
+    );
     assert_eq!(dup["related"][0]["line"], 19);
     assert_eq!(dup["fixes"][0], "Renumber to AC-1.3");
 }
@@ -102,7 +131,10 @@ fn json_output_is_machine_readable() {
 fn missing_and_unreadable_files_are_clear_errors() {
     let (status, _, stderr) = run(bin().args(["validate", "/nonexistent/prd.md"]));
     assert_eq!(status, 2);
-    assert!(stderr.contains("/nonexistent/prd.md") && stderr.contains("No such file"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/prd.md") && stderr.contains("No such file"),
+        "{stderr}"
+    );
     let (status, _, stderr) = run(bin().arg("validate").arg(std::env::temp_dir()));
     assert_eq!(status, 2);
     assert!(stderr.contains("is a directory"), "{stderr}");
@@ -114,12 +146,21 @@ fn init_writes_config_and_refuses_to_overwrite() {
     std::fs::create_dir(dir.join(".git")).unwrap();
     let (status, stdout, _) = run(bin().args(["init", "--language", "rust"]).current_dir(&dir));
     assert_eq!(status, 0);
-    assert!(stdout.contains(".tdd/config.toml") && stdout.contains(".tdd/.gitignore"), "{stdout}");
+    assert!(
+        stdout.contains(".tdd/config.toml") && stdout.contains(".tdd/.gitignore"),
+        "{stdout}"
+    );
     let config = std::fs::read_to_string(dir.join(".tdd/config.toml")).unwrap();
-    assert!(config.contains("language = \"rust\"") && config.contains("# "), "{config}");
+    assert!(
+        config.contains("language = \"rust\"") && config.contains("# "),
+        "{config}"
+    );
     let (status, _, stderr) = run(bin().arg("init").current_dir(&dir));
     assert_eq!(status, 2);
-    assert!(stderr.contains("already exists") && stderr.contains("--force"), "{stderr}");
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--force"),
+        "{stderr}"
+    );
     let (status, _, _) = run(bin().args(["init", "--force"]).current_dir(&dir));
     assert_eq!(status, 0);
     let (status, _, stderr) = run(bin().args(["init-prd"]).arg(dir.join(".tdd/config.toml")));
@@ -137,7 +178,10 @@ fn convert_keeps_every_id_and_validates_clean() {
     let source = std::fs::read_to_string(&legacy).unwrap();
     let converted = std::fs::read_to_string(&out).unwrap();
     for id in ids_in(&source) {
-        assert!(converted.contains(&id), "{id} lost in conversion:\n{converted}");
+        assert!(
+            converted.contains(&id),
+            "{id} lost in conversion:\n{converted}"
+        );
     }
     let (status, stdout, _) = run(bin().arg("validate").arg(&out));
     assert_eq!(status, 0, "{stdout}");
@@ -176,18 +220,38 @@ fn lsp_over_stdio_starts_answers_and_exits() {
         write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
         stdin.flush().unwrap();
     };
-    send(&mut stdin, r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}"#);
+    send(
+        &mut stdin,
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}"#,
+    );
     let response = read_frame(&mut stdout);
-    assert!(response.contains("\"executeCommandProvider\""), "{response}");
-    send(&mut stdin, r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#);
-    send(&mut stdin, r#"{"jsonrpc":"2.0","id":2,"method":"shutdown"}"#);
+    assert!(
+        response.contains("\"executeCommandProvider\""),
+        "{response}"
+    );
+    send(
+        &mut stdin,
+        r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#,
+    );
+    send(
+        &mut stdin,
+        r#"{"jsonrpc":"2.0","id":2,"method":"shutdown"}"#,
+    );
     assert!(read_frame(&mut stdout).contains("\"id\":2"));
     send(&mut stdin, r#"{"jsonrpc":"2.0","method":"exit"}"#);
     // The server exits on `exit` without waiting for stdin to close.
     let status = wait_with_timeout(&mut child, 10);
-    assert!(status.is_some_and(|s| s.success()), "server did not exit cleanly: {status:?}");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "server did not exit cleanly: {status:?}"
+    );
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -208,7 +272,10 @@ fn read_frame(reader: &mut impl BufRead) -> String {
     String::from_utf8(body).unwrap()
 }
 
-fn wait_with_timeout(child: &mut std::process::Child, seconds: u64) -> Option<std::process::ExitStatus> {
+fn wait_with_timeout(
+    child: &mut std::process::Child,
+    seconds: u64,
+) -> Option<std::process::ExitStatus> {
     for _ in 0..seconds * 20 {
         if let Some(status) = child.try_wait().unwrap() {
             return Some(status);

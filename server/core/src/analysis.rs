@@ -17,7 +17,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_bytes: DEFAULT_MAX_BYTES }
+        Options {
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
     }
 }
 
@@ -29,7 +31,9 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
@@ -41,7 +45,9 @@ pub fn detect_format(path: &str, text: &str) -> Format {
         Format::Yaml
     } else if lower.ends_with(".json") {
         Format::Json
-    } else if lower.ends_with(".txt") || (!has_markdown_requirements(text) && legacy::looks_like_legacy(text)) {
+    } else if lower.ends_with(".txt")
+        || (!has_markdown_requirements(text) && legacy::looks_like_legacy(text))
+    {
         Format::Legacy
     } else {
         Format::Markdown
@@ -49,13 +55,17 @@ pub fn detect_format(path: &str, text: &str) -> Format {
 }
 
 fn has_markdown_requirements(text: &str) -> bool {
-    text.lines().any(|l| l.starts_with('#') && crate::ids::scan_id(l.trim_start_matches(['#', ' '])).is_some())
+    text.lines().any(|l| {
+        l.starts_with('#') && crate::ids::scan_id(l.trim_start_matches(['#', ' '])).is_some()
+    })
 }
 
 /// True when a Markdown file starts with PRD front matter: `type: prd`, or an
 /// `id` that starts with `PRD-`. Such files are PRDs whatever their name.
 pub fn has_prd_front_matter(text: &str) -> bool {
-    let Some((inner, _)) = markdown::front_matter_block(text) else { return false };
+    let Some((inner, _)) = markdown::front_matter_block(text) else {
+        return false;
+    };
     inner.slice(text).lines().any(|line| {
         let (key, value) = line.split_once(':').unwrap_or((line, ""));
         let value = value.trim().trim_matches(['"', '\'']).to_ascii_lowercase();
@@ -83,7 +93,11 @@ pub fn analyze_bytes(path: &str, bytes: &[u8], options: &Options) -> Analysis {
             );
             Analysis {
                 prd: Prd::empty(Format::Markdown),
-                diagnostics: vec![Diagnostic::new(Code::InvalidEncoding, Span::empty(at), message)],
+                diagnostics: vec![Diagnostic::new(
+                    Code::InvalidEncoding,
+                    Span::empty(at),
+                    message,
+                )],
             }
         }
     }
@@ -100,7 +114,10 @@ pub fn analyze(path: &str, text: &str, options: &Options) -> Analysis {
         Format::Yaml | Format::Json => structured::parse(text, format),
     };
     let unreadable = matches!(format, Format::Yaml | Format::Json)
-        && diagnostics.iter().any(|d| d.code == Code::SyntaxError || (d.code == Code::SchemaViolation && prd.requirements.is_empty()));
+        && diagnostics.iter().any(|d| {
+            d.code == Code::SyntaxError
+                || (d.code == Code::SchemaViolation && prd.requirements.is_empty())
+        });
     if !unreadable {
         diagnostics.extend(rules::check(&prd, text));
     }

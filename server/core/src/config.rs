@@ -5,8 +5,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Files treated as PRDs when no configuration says otherwise.
-pub const DEFAULT_PRD_GLOBS: &[&str] =
-    &["**/*.prd.md", "docs/prd/**", "**/PRD*.md", "**/*.prd.yaml", "**/*.prd.yml", "**/*.prd.json", "**/*_spec.txt"];
+pub const DEFAULT_PRD_GLOBS: &[&str] = &[
+    "**/*.prd.md",
+    "docs/prd/**",
+    "**/PRD*.md",
+    "**/*.prd.yaml",
+    "**/*.prd.yml",
+    "**/*.prd.json",
+    "**/*_spec.txt",
+];
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +41,11 @@ pub struct ProjectConfig {
 
 impl Default for ProjectConfig {
     fn default() -> Self {
-        ProjectConfig { language: Language::default(), base_branch: default_base_branch(), prefix: None }
+        ProjectConfig {
+            language: Language::default(),
+            base_branch: default_base_branch(),
+            prefix: None,
+        }
     }
 }
 
@@ -77,7 +88,10 @@ pub struct PrdConfig {
 
 impl Default for PrdConfig {
     fn default() -> Self {
-        PrdConfig { globs: default_globs(), max_file_kib: default_max_file_kib() }
+        PrdConfig {
+            globs: default_globs(),
+            max_file_kib: default_max_file_kib(),
+        }
     }
 }
 
@@ -97,7 +111,10 @@ pub struct ConfigError {
 }
 
 pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
-    toml::from_str(text).map_err(|e| ConfigError { span: e.span(), message: e.message().to_string() })
+    toml::from_str(text).map_err(|e| ConfigError {
+        span: e.span(),
+        message: e.message().to_string(),
+    })
 }
 
 pub fn config_schema_json() -> String {
@@ -106,7 +123,11 @@ pub fn config_schema_json() -> String {
 
 /// The commented file `init` writes. It parses to the defaults.
 pub fn config_template(language: Language) -> String {
-    let globs = DEFAULT_PRD_GLOBS.iter().map(|g| format!("\"{g}\"")).collect::<Vec<_>>().join(", ");
+    let globs = DEFAULT_PRD_GLOBS
+        .iter()
+        .map(|g| format!("\"{g}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         r#"# tdd-orchestrator project configuration.
 # Schema: schemas/config.schema.json in the tdd-orchestrator repository.

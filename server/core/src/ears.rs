@@ -24,7 +24,10 @@ pub enum CriterionForm {
 
 impl CriterionForm {
     pub fn is_testable(self) -> bool {
-        !matches!(self, CriterionForm::Untestable | CriterionForm::Incomplete(_))
+        !matches!(
+            self,
+            CriterionForm::Untestable | CriterionForm::Incomplete(_)
+        )
     }
 }
 
@@ -42,7 +45,9 @@ pub fn classify(text: &str) -> CriterionForm {
         "given" => CriterionForm::Incomplete("a GIVEN needs WHEN and THEN clauses"),
         "when" if shall => CriterionForm::EventDriven,
         "when" if has("then") => CriterionForm::GivenWhenThen,
-        "when" => CriterionForm::Incomplete("a WHEN needs a response: `… THE SYSTEM SHALL <response>`"),
+        "when" => {
+            CriterionForm::Incomplete("a WHEN needs a response: `… THE SYSTEM SHALL <response>`")
+        }
         "if" if has("then") && shall => CriterionForm::Unwanted,
         "if" => CriterionForm::Incomplete("an IF needs `THEN THE SYSTEM SHALL <response>`"),
         "while" if shall => CriterionForm::StateDriven,
@@ -61,11 +66,26 @@ mod tests {
     #[test]
     fn forms() {
         use CriterionForm::*;
-        assert_eq!(classify("WHEN a member borrows a book THE SYSTEM SHALL record a loan"), EventDriven);
-        assert_eq!(classify("IF the book is on loan THEN the system shall reject it"), Unwanted);
-        assert_eq!(classify("While offline, the app shall queue writes"), StateDriven);
-        assert_eq!(classify("Where audit is enabled the system shall log"), Optional);
-        assert_eq!(classify("Given a member When they borrow Then a loan exists"), GivenWhenThen);
+        assert_eq!(
+            classify("WHEN a member borrows a book THE SYSTEM SHALL record a loan"),
+            EventDriven
+        );
+        assert_eq!(
+            classify("IF the book is on loan THEN the system shall reject it"),
+            Unwanted
+        );
+        assert_eq!(
+            classify("While offline, the app shall queue writes"),
+            StateDriven
+        );
+        assert_eq!(
+            classify("Where audit is enabled the system shall log"),
+            Optional
+        );
+        assert_eq!(
+            classify("Given a member When they borrow Then a loan exists"),
+            GivenWhenThen
+        );
         assert_eq!(classify("The system shall hash passwords"), Ubiquitous);
         assert_eq!(classify("Passwords must be hashed"), Shall);
         assert!(matches!(classify("IF the book is on loan"), Incomplete(_)));

@@ -15,7 +15,10 @@ pub fn scan_id(s: &str) -> Option<usize> {
     let mut groups = 0;
     let mut has_digit = false;
     while i < b.len() && b[i] == b'-' {
-        let run = b[i + 1..].iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+        let run = b[i + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
         if run == 0 {
             break;
         }
@@ -27,7 +30,10 @@ pub fn scan_id(s: &str) -> Option<usize> {
         return None;
     }
     while i < b.len() && b[i] == b'.' {
-        let run = b[i + 1..].iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+        let run = b[i + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
         if run == 0 {
             break;
         }
@@ -52,7 +58,10 @@ pub fn is_id(s: &str) -> bool {
 
 /// The id prefix, upper-cased: `req-1` → `REQ`.
 pub fn prefix(id: &str) -> String {
-    id.chars().take_while(char::is_ascii_alphabetic).collect::<String>().to_ascii_uppercase()
+    id.chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect::<String>()
+        .to_ascii_uppercase()
 }
 
 pub fn is_nfr(id: &str) -> bool {

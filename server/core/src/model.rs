@@ -53,12 +53,17 @@ impl Prd {
     }
 
     pub fn requirement(&self, id: &str) -> Option<&Requirement> {
-        self.requirements.iter().find(|r| r.id.value.eq_ignore_ascii_case(id))
+        self.requirements
+            .iter()
+            .find(|r| r.id.value.eq_ignore_ascii_case(id))
     }
 
     /// Every criterion with the requirement it belongs to (if any).
     pub fn criteria(&self) -> impl Iterator<Item = (Option<&Requirement>, &Criterion)> {
-        let owned = self.requirements.iter().flat_map(|r| r.criteria.iter().map(move |c| (Some(r), c)));
+        let owned = self
+            .requirements
+            .iter()
+            .flat_map(|r| r.criteria.iter().map(move |c| (Some(r), c)));
         owned.chain(self.shared_criteria.iter().map(|c| (None, c)))
     }
 }

@@ -87,7 +87,8 @@ pub fn pretty(schema: schemars::Schema) -> String {
 pub fn prd_validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        let schema = serde_json::to_value(schemars::schema_for!(PrdDocument)).expect("a schema serialises");
+        let schema =
+            serde_json::to_value(schemars::schema_for!(PrdDocument)).expect("a schema serialises");
         jsonschema::validator_for(&schema).expect("the generated PRD schema compiles")
     })
 }

@@ -4,13 +4,23 @@
 pub fn prd_template(title: &str, language: &str) -> String {
     let id = title
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '-'
+            }
+        })
         .collect::<String>()
         .split('-')
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    let id = if id.is_empty() { "PRD-NEW".to_string() } else { format!("PRD-{id}") };
+    let id = if id.is_empty() {
+        "PRD-NEW".to_string()
+    } else {
+        format!("PRD-{id}")
+    };
     let (module, tests) = match language {
         "rust" => ("src/greeting.rs", "tests/greeting.rs"),
         "typescript" | "javascript" => ("src/greeting.ts", "tests/greeting.test.ts"),

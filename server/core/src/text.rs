@@ -76,8 +76,16 @@ pub struct LineIndex {
 impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
-        LineIndex { starts, len: text.len() }
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex {
+            starts,
+            len: text.len(),
+        }
     }
 
     pub fn line_count(&self) -> usize {
@@ -105,7 +113,10 @@ impl LineIndex {
             ColumnUnit::Utf16 => prefix.chars().map(char::len_utf16).sum(),
             ColumnUnit::Char => prefix.chars().count(),
         };
-        LineCol { line: line as u32, col: col as u32 }
+        LineCol {
+            line: line as u32,
+            col: col as u32,
+        }
     }
 
     /// Byte offset of a position. Lines past the end clamp to the end of the
@@ -161,11 +172,26 @@ mod tests {
         let text = "a😀b\nsecond";
         let idx = LineIndex::new(text);
         let b = text.find('b').unwrap();
-        assert_eq!(idx.line_col(text, b, ColumnUnit::Utf16), LineCol { line: 0, col: 3 });
-        assert_eq!(idx.line_col(text, b, ColumnUnit::Char), LineCol { line: 0, col: 2 });
-        assert_eq!(idx.offset(text, LineCol { line: 0, col: 3 }, ColumnUnit::Utf16), b);
-        assert_eq!(idx.offset(text, LineCol { line: 1, col: 99 }, ColumnUnit::Utf16), text.len());
-        assert_eq!(idx.offset(text, LineCol { line: 7, col: 0 }, ColumnUnit::Utf16), text.len());
+        assert_eq!(
+            idx.line_col(text, b, ColumnUnit::Utf16),
+            LineCol { line: 0, col: 3 }
+        );
+        assert_eq!(
+            idx.line_col(text, b, ColumnUnit::Char),
+            LineCol { line: 0, col: 2 }
+        );
+        assert_eq!(
+            idx.offset(text, LineCol { line: 0, col: 3 }, ColumnUnit::Utf16),
+            b
+        );
+        assert_eq!(
+            idx.offset(text, LineCol { line: 1, col: 99 }, ColumnUnit::Utf16),
+            text.len()
+        );
+        assert_eq!(
+            idx.offset(text, LineCol { line: 7, col: 0 }, ColumnUnit::Utf16),
+            text.len()
+        );
     }
 
     #[test]

@@ -9,14 +9,35 @@ pub const VAGUE: &[(&str, &str)] = &[
     ("quickly", "state a time limit, e.g. `within 2 s`"),
     ("slow", "state a time limit"),
     ("responsive", "state a response time, e.g. `within 100 ms`"),
-    ("user-friendly", "name the observable behaviour a user relies on"),
-    ("easy", "name the observable behaviour or the number of steps"),
-    ("easily", "name the observable behaviour or the number of steps"),
-    ("simple", "name the observable behaviour or the number of steps"),
-    ("intuitive", "name the observable behaviour a user relies on"),
-    ("robust", "name the failure it must survive and what happens then"),
+    (
+        "user-friendly",
+        "name the observable behaviour a user relies on",
+    ),
+    (
+        "easy",
+        "name the observable behaviour or the number of steps",
+    ),
+    (
+        "easily",
+        "name the observable behaviour or the number of steps",
+    ),
+    (
+        "simple",
+        "name the observable behaviour or the number of steps",
+    ),
+    (
+        "intuitive",
+        "name the observable behaviour a user relies on",
+    ),
+    (
+        "robust",
+        "name the failure it must survive and what happens then",
+    ),
     ("reliable", "state an availability or error-rate target"),
-    ("scalable", "state the load it must handle, e.g. `1,000 requests/s`"),
+    (
+        "scalable",
+        "state the load it must handle, e.g. `1,000 requests/s`",
+    ),
     ("efficient", "state a resource or time budget"),
     ("flexible", "name the variations it must support"),
     ("seamless", "name the observable behaviour"),
@@ -27,7 +48,10 @@ pub const VAGUE: &[(&str, &str)] = &[
     ("etc.", "list every case explicitly"),
     ("etc", "list every case explicitly"),
     ("and/or", "say `and` or `or`, or list the combinations"),
-    ("as appropriate", "state the rule that decides what is appropriate"),
+    (
+        "as appropriate",
+        "state the rule that decides what is appropriate",
+    ),
     ("as needed", "state the condition"),
     ("as required", "state the condition"),
     ("if possible", "say whether it is required"),
@@ -58,10 +82,18 @@ pub fn find_vague(text: &str) -> Vec<(Span, &'static str, &'static str)> {
             let start = from + pos;
             let end = start + phrase.len();
             from = end;
-            let before_ok = lower[..start].chars().next_back().is_none_or(|c| !is_word(c));
-            let after_ok = lower[end..].chars().next().is_none_or(|c| !is_word(c) || phrase.ends_with('.'));
+            let before_ok = lower[..start]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !is_word(c));
+            let after_ok = lower[end..]
+                .chars()
+                .next()
+                .is_none_or(|c| !is_word(c) || phrase.ends_with('.'));
             let in_code = code.iter().any(|s| s.start <= start && end <= s.end);
-            let covered = found.iter().any(|(s, _, _)| s.start <= start && end <= s.end);
+            let covered = found
+                .iter()
+                .any(|(s, _, _)| s.start <= start && end <= s.end);
             if before_ok && after_ok && !in_code && !covered {
                 found.retain(|(s, _, _)| !(start <= s.start && s.end <= end));
                 found.push((Span::new(start, end), phrase, hint));
@@ -91,13 +123,91 @@ fn code_spans(text: &str) -> Vec<Span> {
 }
 
 const UNITS: &[&str] = &[
-    "ms", "msec", "millisecond", "milliseconds", "s", "sec", "secs", "second", "seconds", "min", "mins", "minute",
-    "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "week", "weeks", "%", "percent", "b", "byte",
-    "bytes", "kb", "kib", "mb", "mib", "gb", "gib", "tb", "rps", "qps", "tps", "fps", "hz", "req/s", "requests",
-    "request", "users", "user", "connections", "concurrent", "records", "rows", "items", "files", "lines",
-    "errors", "attempts", "retries", "times", "x", "ops", "operations", "transactions", "messages", "events",
-    "sessions", "members", "books", "tasks", "workers", "nines", "mbps", "gbps", "kbps", "cpu", "cores", "µs",
-    "us", "ns", "characters", "chars", "tokens", "pages", "steps", "clicks", "dollars", "usd", "€", "$",
+    "ms",
+    "msec",
+    "millisecond",
+    "milliseconds",
+    "s",
+    "sec",
+    "secs",
+    "second",
+    "seconds",
+    "min",
+    "mins",
+    "minute",
+    "minutes",
+    "h",
+    "hr",
+    "hrs",
+    "hour",
+    "hours",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "%",
+    "percent",
+    "b",
+    "byte",
+    "bytes",
+    "kb",
+    "kib",
+    "mb",
+    "mib",
+    "gb",
+    "gib",
+    "tb",
+    "rps",
+    "qps",
+    "tps",
+    "fps",
+    "hz",
+    "req/s",
+    "requests",
+    "request",
+    "users",
+    "user",
+    "connections",
+    "concurrent",
+    "records",
+    "rows",
+    "items",
+    "files",
+    "lines",
+    "errors",
+    "attempts",
+    "retries",
+    "times",
+    "x",
+    "ops",
+    "operations",
+    "transactions",
+    "messages",
+    "events",
+    "sessions",
+    "members",
+    "books",
+    "tasks",
+    "workers",
+    "nines",
+    "mbps",
+    "gbps",
+    "kbps",
+    "cpu",
+    "cores",
+    "µs",
+    "us",
+    "ns",
+    "characters",
+    "chars",
+    "tokens",
+    "pages",
+    "steps",
+    "clicks",
+    "dollars",
+    "usd",
+    "€",
+    "$",
 ];
 
 /// True when `text` has a number followed by a unit (`200 ms`, `99.9%`, `1,000 requests`).
@@ -122,9 +232,15 @@ pub fn has_measurable_target(text: &str) -> bool {
             return true;
         }
         // The unit may follow after up to two words: "0 lost records", "10,000 concurrent users".
-        let words = rest.split(|c: char| c.is_whitespace() || c == '\u{a0}').filter(|w| !w.is_empty()).take(3);
+        let words = rest
+            .split(|c: char| c.is_whitespace() || c == '\u{a0}')
+            .filter(|w| !w.is_empty())
+            .take(3);
         for word in words {
-            let unit: String = word.chars().take_while(|c| c.is_alphanumeric() || matches!(c, '%' | '/' | 'µ')).collect();
+            let unit: String = word
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || matches!(c, '%' | '/' | 'µ'))
+                .collect();
             if UNITS.contains(&unit.as_str()) {
                 return true;
             }
@@ -162,7 +278,9 @@ mod tests {
         assert!(has_measurable_target("handles 1,000 requests per second"));
         assert!(!has_measurable_target("The system shall be fast"));
         assert!(!has_measurable_target("Version 2 of the API"));
-        assert!(has_measurable_target("A restart SHALL lose 0 loan records."));
+        assert!(has_measurable_target(
+            "A restart SHALL lose 0 loan records."
+        ));
         assert!(has_measurable_target("under 200ms"));
     }
 }

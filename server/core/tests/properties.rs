@@ -82,7 +82,12 @@ proptest! {
 /// Runs `f` on a thread with a 256 KiB stack: an eighth of what a tokio worker gets,
 /// so deep input is proven to fit with room to spare.
 fn on_small_stack(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new().stack_size(256 << 10).spawn(f).unwrap().join().unwrap();
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
 }
 
 #[test]
@@ -91,19 +96,31 @@ fn deeply_nested_yaml_and_json_are_reported() {
 }
 
 fn deeply_nested() {
-    let nested_block: String = (1..400).map(|i| format!("{}- a:\n", " ".repeat(i * 2))).collect();
+    let nested_block: String = (1..400)
+        .map(|i| format!("{}- a:\n", " ".repeat(i * 2)))
+        .collect();
     for (name, text) in [
         ("deep.prd.yaml", format!("a:\n{nested_block}")),
         ("deep.prd.yaml", "[".repeat(100_000)),
         ("deep.prd.json", "[".repeat(100_000) + &"]".repeat(100_000)),
-        ("deep.prd.json", "{\"a\":".repeat(50_000) + "1" + &"}".repeat(50_000)),
+        (
+            "deep.prd.json",
+            "{\"a\":".repeat(50_000) + "1" + &"}".repeat(50_000),
+        ),
     ] {
         let analysis = analyze(name, &text, &Options::default());
         assert!(
-            analysis.diagnostics.iter().any(|d| matches!(d.code, Code::SyntaxError | Code::SchemaViolation)),
+            analysis
+                .diagnostics
+                .iter()
+                .any(|d| matches!(d.code, Code::SyntaxError | Code::SchemaViolation)),
             "{name} ({} bytes): {:?}",
             text.len(),
-            analysis.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()
+            analysis
+                .diagnostics
+                .iter()
+                .map(|d| d.code)
+                .collect::<Vec<_>>()
         );
     }
 }
@@ -112,7 +129,11 @@ fn deeply_nested() {
 fn yaml_alias_bombs_are_bounded() {
     let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
     for i in 0..12 {
-        let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
+        let prev = if i == 0 {
+            "a".to_string()
+        } else {
+            format!("l{}", i - 1)
+        };
         let refs = vec![format!("*{prev}"); 9].join(", ");
         text.push_str(&format!("l{i}: &l{i} [{refs}]\n"));
     }
@@ -122,20 +143,31 @@ fn yaml_alias_bombs_are_bounded() {
 
 #[test]
 fn huge_lines_and_huge_files_finish() {
-    let long_line = format!("# T\n\n## Requirements\n\n### REQ-1 {}\n", "word ".repeat(200_000));
+    let long_line = format!(
+        "# T\n\n## Requirements\n\n### REQ-1 {}\n",
+        "word ".repeat(200_000)
+    );
     for name in NAMES {
         let _ = analyze(name, &long_line, &Options::default());
     }
     let too_big = "x".repeat(3 * 1024 * 1024);
     let analysis = analyze("big.prd.md", &too_big, &Options::default());
     assert_eq!(analysis.diagnostics[0].code, Code::FileTooLarge);
-    assert!(analysis.diagnostics[0].message.contains("3072 KiB"), "{}", analysis.diagnostics[0].message);
+    assert!(
+        analysis.diagnostics[0].message.contains("3072 KiB"),
+        "{}",
+        analysis.diagnostics[0].message
+    );
 }
 
 #[test]
 fn empty_files_say_there_are_no_requirements() {
     for name in NAMES {
-        let codes: Vec<Code> = analyze(name, "", &Options::default()).diagnostics.iter().map(|d| d.code).collect();
+        let codes: Vec<Code> = analyze(name, "", &Options::default())
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .collect();
         assert_eq!(codes, [Code::NoRequirements], "{name}");
     }
 }

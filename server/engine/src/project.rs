@@ -18,13 +18,21 @@ pub enum ProjectError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("{path}:{line}:{col}: {message}")]
-    Config { path: PathBuf, line: usize, col: usize, message: String },
+    Config {
+        path: PathBuf,
+        line: usize,
+        col: usize,
+        message: String,
+    },
     #[error("{path} already exists; pass --force to overwrite it")]
     Exists { path: PathBuf },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ProjectError + '_ {
-    move |source| ProjectError::Io { path: path.to_path_buf(), source }
+    move |source| ProjectError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The nearest ancestor of `start` (itself included) holding `.tdd/` or `.git`; else `start`.
@@ -51,7 +59,12 @@ pub fn load_config(root: &Path) -> Result<Config, ProjectError> {
     parse_config(&text).map_err(|err| {
         let offset = err.span.map_or(0, |s| s.start);
         let pos = LineIndex::new(&text).line_col(&text, offset, ColumnUnit::Char);
-        ProjectError::Config { path, line: pos.line as usize + 1, col: pos.col as usize + 1, message: err.message }
+        ProjectError::Config {
+            path,
+            line: pos.line as usize + 1,
+            col: pos.col as usize + 1,
+            message: err.message,
+        }
     })
 }
 
@@ -73,7 +86,10 @@ pub fn init(root: &Path, language: Language, force: bool) -> Result<Vec<PathBuf>
 pub fn read_file(path: &Path) -> Result<Vec<u8>, ProjectError> {
     if path.is_dir() {
         let source = io::Error::new(io::ErrorKind::InvalidInput, "is a directory, not a file");
-        return Err(ProjectError::Io { path: path.to_path_buf(), source });
+        return Err(ProjectError::Io {
+            path: path.to_path_buf(),
+            source,
+        });
     }
     fs::read(path).map_err(io_error(path))
 }
@@ -81,7 +97,9 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, ProjectError> {
 /// Writes a new file, refusing to overwrite unless `force`.
 pub fn write_new(path: &Path, contents: &str, force: bool) -> Result<(), ProjectError> {
     if path.exists() && !force {
-        return Err(ProjectError::Exists { path: path.to_path_buf() });
+        return Err(ProjectError::Exists {
+            path: path.to_path_buf(),
+        });
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(io_error(parent))?;
@@ -106,7 +124,10 @@ mod tests {
         let written = init(&root, Language::Go, false).unwrap();
         assert_eq!(written.len(), 2);
         assert_eq!(load_config(&root).unwrap().project.language, Language::Go);
-        assert!(matches!(init(&root, Language::Go, false), Err(ProjectError::Exists { .. })));
+        assert!(matches!(
+            init(&root, Language::Go, false),
+            Err(ProjectError::Exists { .. })
+        ));
         init(&root, Language::Rust, true).unwrap();
         assert_eq!(load_config(&root).unwrap().project.language, Language::Rust);
         assert_eq!(find_root(&root.join("nested/deeper")), root);

@@ -16,16 +16,66 @@ pub const VALIDATE: &str = "tdd.validate";
 pub const CONVERT: &str = "tdd.convertToMarkdown";
 
 pub const COMMANDS: &[CommandInfo] = &[
-    CommandInfo { name: VALIDATE, title: "Validate PRD", kind: "source.tdd.validate", available: true },
-    CommandInfo { name: CONVERT, title: "Convert legacy spec to Markdown PRD", kind: "source.tdd.convert", available: true },
-    CommandInfo { name: "tdd.decompose", title: "Decompose PRD into TDD tasks", kind: "source.tdd.decompose", available: false },
-    CommandInfo { name: "tdd.decomposeDryRun", title: "Preview PRD decomposition (dry run)", kind: "source.tdd.decompose.dryRun", available: false },
-    CommandInfo { name: "tdd.run", title: "Run PRD tasks", kind: "source.tdd.run", available: false },
-    CommandInfo { name: "tdd.resume", title: "Resume PRD run", kind: "source.tdd.resume", available: false },
-    CommandInfo { name: "tdd.pause", title: "Pause PRD run", kind: "source.tdd.pause", available: false },
-    CommandInfo { name: "tdd.cancel", title: "Cancel PRD run", kind: "source.tdd.cancel", available: false },
-    CommandInfo { name: "tdd.status", title: "Show PRD status", kind: "source.tdd.status", available: false },
-    CommandInfo { name: "tdd.resetBreaker", title: "Reset circuit breaker", kind: "source.tdd.resetBreaker", available: false },
+    CommandInfo {
+        name: VALIDATE,
+        title: "Validate PRD",
+        kind: "source.tdd.validate",
+        available: true,
+    },
+    CommandInfo {
+        name: CONVERT,
+        title: "Convert legacy spec to Markdown PRD",
+        kind: "source.tdd.convert",
+        available: true,
+    },
+    CommandInfo {
+        name: "tdd.decompose",
+        title: "Decompose PRD into TDD tasks",
+        kind: "source.tdd.decompose",
+        available: false,
+    },
+    CommandInfo {
+        name: "tdd.decomposeDryRun",
+        title: "Preview PRD decomposition (dry run)",
+        kind: "source.tdd.decompose.dryRun",
+        available: false,
+    },
+    CommandInfo {
+        name: "tdd.run",
+        title: "Run PRD tasks",
+        kind: "source.tdd.run",
+        available: false,
+    },
+    CommandInfo {
+        name: "tdd.resume",
+        title: "Resume PRD run",
+        kind: "source.tdd.resume",
+        available: false,
+    },
+    CommandInfo {
+        name: "tdd.pause",
+        title: "Pause PRD run",
+        kind: "source.tdd.pause",
+        available: false,
+    },
+    CommandInfo {
+        name: "tdd.cancel",
+        title: "Cancel PRD run",
+        kind: "source.tdd.cancel",
+        available: false,
+    },
+    CommandInfo {
+        name: "tdd.status",
+        title: "Show PRD status",
+        kind: "source.tdd.status",
+        available: false,
+    },
+    CommandInfo {
+        name: "tdd.resetBreaker",
+        title: "Reset circuit breaker",
+        kind: "source.tdd.resetBreaker",
+        available: false,
+    },
 ];
 
 pub fn names() -> Vec<String> {

@@ -18,7 +18,14 @@ pub struct Document {
 impl Document {
     pub fn new(path: String, text: String, version: i32, is_prd: bool) -> Self {
         let index = LineIndex::new(&text);
-        Document { path, text, version, index, is_prd, analysis: None }
+        Document {
+            path,
+            text,
+            version,
+            index,
+            is_prd,
+            analysis: None,
+        }
     }
 
     /// Applies changes in order; a change without a range replaces the text.
@@ -39,7 +46,14 @@ impl Document {
     }
 
     pub fn offset(&self, pos: Position) -> usize {
-        self.index.offset(&self.text, LineCol { line: pos.line, col: pos.character }, ColumnUnit::Utf16)
+        self.index.offset(
+            &self.text,
+            LineCol {
+                line: pos.line,
+                col: pos.character,
+            },
+            ColumnUnit::Utf16,
+        )
     }
 
     pub fn position(&self, offset: usize) -> Position {
@@ -58,10 +72,14 @@ impl Document {
             return analysis.clone();
         }
         let (path, text) = (&self.path, &self.text);
-        let result = std::panic::catch_unwind(|| analyze(path, text, options)).unwrap_or_else(|_| {
-            tracing::error!(path, "the analyser panicked; reporting an internal error diagnostic");
-            internal_error()
-        });
+        let result =
+            std::panic::catch_unwind(|| analyze(path, text, options)).unwrap_or_else(|_| {
+                tracing::error!(
+                    path,
+                    "the analyser panicked; reporting an internal error diagnostic"
+                );
+                internal_error()
+            });
         let analysis = Arc::new(result);
         self.analysis = Some(analysis.clone());
         analysis

@@ -42,7 +42,12 @@ pub fn diagnostics(doc: &Document, uri: &Uri, analysis: &Analysis) -> Vec<Diagno
         .collect()
 }
 
-pub fn code_actions(doc: &Document, uri: &Uri, analysis: &Analysis, range: Range) -> Vec<CodeActionOrCommand> {
+pub fn code_actions(
+    doc: &Document,
+    uri: &Uri,
+    analysis: &Analysis,
+    range: Range,
+) -> Vec<CodeActionOrCommand> {
     let (start, end) = (doc.offset(range.start), doc.offset(range.end));
     let mut actions = Vec::new();
     let published = diagnostics(doc, uri, analysis);
@@ -51,12 +56,19 @@ pub fn code_actions(doc: &Document, uri: &Uri, analysis: &Analysis, range: Range
             continue;
         }
         for fix in &diag.fixes {
-            let edits = fix.edits.iter().map(|e| TextEdit::new(doc.range(e.span), e.new_text.clone())).collect();
+            let edits = fix
+                .edits
+                .iter()
+                .map(|e| TextEdit::new(doc.range(e.span), e.new_text.clone()))
+                .collect();
             actions.push(CodeActionOrCommand::CodeAction(CodeAction {
                 title: fix.title.clone(),
                 kind: Some(CodeActionKind::QUICKFIX),
                 diagnostics: Some(vec![lsp.clone()]),
-                edit: Some(WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), edits)])), ..Default::default() }),
+                edit: Some(WorkspaceEdit {
+                    changes: Some(HashMap::from([(uri.clone(), edits)])),
+                    ..Default::default()
+                }),
                 is_preferred: Some(diag.fixes.len() == 1),
                 ..Default::default()
             }));
@@ -67,7 +79,11 @@ pub fn code_actions(doc: &Document, uri: &Uri, analysis: &Analysis, range: Range
         actions.push(CodeActionOrCommand::CodeAction(CodeAction {
             title: command.title.to_string(),
             kind: Some(CodeActionKind::new(command.kind)),
-            command: Some(Command::new(command.title.to_string(), command.name.to_string(), Some(vec![argument.clone()]))),
+            command: Some(Command::new(
+                command.title.to_string(),
+                command.name.to_string(),
+                Some(vec![argument.clone()]),
+            )),
             ..Default::default()
         }));
     }
@@ -78,8 +94,16 @@ pub fn code_actions(doc: &Document, uri: &Uri, analysis: &Analysis, range: Range
 pub fn id_at(text: &str, offset: usize) -> Option<(String, Span)> {
     let is_id_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
     let offset = tdd_core::text::floor_char_boundary(text, offset);
-    let start = text[..offset].char_indices().rev().take_while(|(_, c)| is_id_char(*c)).last().map_or(offset, |(i, _)| i);
-    let end = text[offset..].char_indices().find(|(_, c)| !is_id_char(*c)).map_or(text.len(), |(i, _)| offset + i);
+    let start = text[..offset]
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| is_id_char(*c))
+        .last()
+        .map_or(offset, |(i, _)| i);
+    let end = text[offset..]
+        .char_indices()
+        .find(|(_, c)| !is_id_char(*c))
+        .map_or(text.len(), |(i, _)| offset + i);
     let word = text[start..end].trim_end_matches('.');
     let len = ids::scan_id(word)?;
     (start + len >= offset).then(|| (word[..len].to_string(), Span::new(start, start + len)))
@@ -91,10 +115,16 @@ pub fn definition_span(prd: &Prd, id: &str) -> Option<Span> {
     if let Some(req) = prd.requirements.iter().find(|r| same(&r.id.value)) {
         return Some(req.id.span);
     }
-    if let Some((_, c)) = prd.criteria().find(|(_, c)| c.id.as_ref().is_some_and(|i| same(&i.value))) {
+    if let Some((_, c)) = prd
+        .criteria()
+        .find(|(_, c)| c.id.as_ref().is_some_and(|i| same(&i.value)))
+    {
         return c.id.as_ref().map(|i| i.span);
     }
-    prd.nfrs.iter().find(|n| same(&n.id.value)).map(|n| n.id.span)
+    prd.nfrs
+        .iter()
+        .find(|n| same(&n.id.value))
+        .map(|n| n.id.span)
 }
 
 pub fn hover(doc: &Document, analysis: &Analysis, pos: Position) -> Option<Hover> {
@@ -115,7 +145,12 @@ pub fn hover(doc: &Document, analysis: &Analysis, pos: Position) -> Option<Hover
         let users: Vec<String> = prd
             .requirements
             .iter()
-            .flat_map(|r| r.depends_on.iter().filter(|d| same(&d.value)).map(move |d| (r, d)))
+            .flat_map(|r| {
+                r.depends_on
+                    .iter()
+                    .filter(|d| same(&d.value))
+                    .map(move |d| (r, d))
+            })
             .map(|(r, d)| format!("{} (line {})", r.id.value, line_of(d.span)))
             .collect();
         md.push_str(&if users.is_empty() {
@@ -123,38 +158,63 @@ pub fn hover(doc: &Document, analysis: &Analysis, pos: Position) -> Option<Hover
         } else {
             format!("\nDepended on by: {}", users.join(", "))
         });
-    } else if let Some((owner, c)) = prd.criteria().find(|(_, c)| c.id.as_ref().is_some_and(|i| same(&i.value))) {
-        let owner = owner.map_or("the whole PRD".to_string(), |r| format!("{} {}", r.id.value, r.title.value));
-        md.push_str(&format!("**{id}** (acceptance criterion of {owner})\n\n{}", c.text.value));
+    } else if let Some((owner, c)) = prd
+        .criteria()
+        .find(|(_, c)| c.id.as_ref().is_some_and(|i| same(&i.value)))
+    {
+        let owner = owner.map_or("the whole PRD".to_string(), |r| {
+            format!("{} {}", r.id.value, r.title.value)
+        });
+        md.push_str(&format!(
+            "**{id}** (acceptance criterion of {owner})\n\n{}",
+            c.text.value
+        ));
     } else if let Some(n) = prd.nfrs.iter().find(|n| same(&n.id.value)) {
-        md.push_str(&format!("**{}** (non-functional requirement)\n\n{}", n.id.value, n.text.value));
+        md.push_str(&format!(
+            "**{}** (non-functional requirement)\n\n{}",
+            n.id.value, n.text.value
+        ));
     } else {
         md.push_str(&format!("`{id}` is not defined in this PRD."));
     }
     Some(Hover {
-        contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: md }),
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value: md,
+        }),
         range: Some(doc.range(span)),
     })
 }
 
-pub fn definition(doc: &Document, uri: &Uri, analysis: &Analysis, pos: Position) -> Option<GotoDefinitionResponse> {
+pub fn definition(
+    doc: &Document,
+    uri: &Uri,
+    analysis: &Analysis,
+    pos: Position,
+) -> Option<GotoDefinitionResponse> {
     let (id, _) = id_at(&doc.text, doc.offset(pos))?;
     let span = definition_span(&analysis.prd, &id)?;
-    Some(GotoDefinitionResponse::Scalar(Location::new(uri.clone(), doc.range(span))))
+    Some(GotoDefinitionResponse::Scalar(Location::new(
+        uri.clone(),
+        doc.range(span),
+    )))
 }
 
 #[allow(deprecated)] // `DocumentSymbol::deprecated` must still be set.
 pub fn symbols(doc: &Document, analysis: &Analysis) -> Vec<DocumentSymbol> {
-    let symbol = |name: String, detail: Option<String>, kind, span: Span, selection: Span, children| DocumentSymbol {
-        name,
-        detail,
-        kind,
-        tags: None,
-        deprecated: None,
-        range: doc.range(span),
-        selection_range: doc.range(selection),
-        children,
-    };
+    let symbol =
+        |name: String, detail: Option<String>, kind, span: Span, selection: Span, children| {
+            DocumentSymbol {
+                name,
+                detail,
+                kind,
+                tags: None,
+                deprecated: None,
+                range: doc.range(span),
+                selection_range: doc.range(selection),
+                children,
+            }
+        };
     let prd = &analysis.prd;
     let mut out: Vec<DocumentSymbol> = prd
         .requirements
@@ -164,21 +224,52 @@ pub fn symbols(doc: &Document, analysis: &Analysis) -> Vec<DocumentSymbol> {
                 .criteria
                 .iter()
                 .map(|c| {
-                    let name = c.id.as_ref().map_or_else(|| "(criterion without id)".to_string(), |i| i.value.clone());
+                    let name = c
+                        .id
+                        .as_ref()
+                        .map_or_else(|| "(criterion without id)".to_string(), |i| i.value.clone());
                     let selection = c.id.as_ref().map_or(c.text.span, |i| i.span);
-                    symbol(name, Some(shorten(&c.text.value)), SymbolKind::EVENT, c.span, selection, None)
+                    symbol(
+                        name,
+                        Some(shorten(&c.text.value)),
+                        SymbolKind::EVENT,
+                        c.span,
+                        selection,
+                        None,
+                    )
                 })
                 .collect();
             let name = format!("{} {}", r.id.value, r.title.value);
-            symbol(name, None, SymbolKind::CLASS, r.span, r.id.span, Some(criteria))
+            symbol(
+                name,
+                None,
+                SymbolKind::CLASS,
+                r.span,
+                r.id.span,
+                Some(criteria),
+            )
         })
         .collect();
     out.extend(prd.shared_criteria.iter().filter_map(|c| {
         let id = c.id.as_ref()?;
-        Some(symbol(id.value.clone(), Some(shorten(&c.text.value)), SymbolKind::EVENT, c.span, id.span, None))
+        Some(symbol(
+            id.value.clone(),
+            Some(shorten(&c.text.value)),
+            SymbolKind::EVENT,
+            c.span,
+            id.span,
+            None,
+        ))
     }));
     out.extend(prd.nfrs.iter().map(|n| {
-        symbol(n.id.value.clone(), Some(shorten(&n.text.value)), SymbolKind::CONSTANT, n.span, n.id.span, None)
+        symbol(
+            n.id.value.clone(),
+            Some(shorten(&n.text.value)),
+            SymbolKind::CONSTANT,
+            n.span,
+            n.id.span,
+            None,
+        )
     }));
     out
 }
@@ -191,19 +282,34 @@ fn shorten(text: &str) -> String {
 }
 
 /// Requirement ids after `Depends on:` (Markdown and legacy) or in a `depends_on` list.
-pub fn completion(doc: &Document, analysis: &Analysis, pos: Position) -> Option<CompletionResponse> {
+pub fn completion(
+    doc: &Document,
+    analysis: &Analysis,
+    pos: Position,
+) -> Option<CompletionResponse> {
     let offset = doc.offset(pos);
     let line_start = doc.text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let before = doc.text[line_start..offset].to_ascii_lowercase();
-    let key = before.trim_start_matches([' ', '-', '*', '\t']).trim_start_matches("**");
+    let key = before
+        .trim_start_matches([' ', '-', '*', '\t'])
+        .trim_start_matches("**");
     let wants_ids = match analysis.prd.format {
-        Format::Yaml | Format::Json => before.contains("depends_on") || in_depends_list(&doc.text[..line_start]),
-        _ => ["depends on:", "depends-on:", "dependencies:", "requires:"].iter().any(|k| key.starts_with(k)),
+        Format::Yaml | Format::Json => {
+            before.contains("depends_on") || in_depends_list(&doc.text[..line_start])
+        }
+        _ => ["depends on:", "depends-on:", "dependencies:", "requires:"]
+            .iter()
+            .any(|k| key.starts_with(k)),
     };
     if !wants_ids {
         return None;
     }
-    let current = analysis.prd.requirements.iter().find(|r| r.span.contains(offset)).map(|r| r.id.value.as_str());
+    let current = analysis
+        .prd
+        .requirements
+        .iter()
+        .find(|r| r.span.contains(offset))
+        .map(|r| r.id.value.as_str());
     let items = analysis
         .prd
         .requirements
@@ -221,8 +327,17 @@ pub fn completion(doc: &Document, analysis: &Analysis, pos: Position) -> Option<
 
 /// In YAML, `depends_on:` may open a block list on the lines above.
 fn in_depends_list(before: &str) -> bool {
-    before.lines().rev().take_while(|l| l.trim_start().starts_with('-') || l.trim().is_empty()).count() < 50
-        && before.lines().rev().find(|l| !l.trim_start().starts_with('-')).is_some_and(|l| l.trim_start().starts_with("depends_on"))
+    before
+        .lines()
+        .rev()
+        .take_while(|l| l.trim_start().starts_with('-') || l.trim().is_empty())
+        .count()
+        < 50
+        && before
+            .lines()
+            .rev()
+            .find(|l| !l.trim_start().starts_with('-'))
+            .is_some_and(|l| l.trim_start().starts_with("depends_on"))
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ pub struct Backend {
 
 impl Backend {
     pub fn new(client: Client) -> Self {
-        Backend { events: session::spawn(client) }
+        Backend {
+            events: session::spawn(client),
+        }
     }
 
     fn notify(&self, event: Event) {
@@ -29,13 +31,19 @@ impl Backend {
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Event) -> Result<T> {
         let (tx, rx) = oneshot::channel();
-        self.events.send(make(tx)).map_err(|_| Error::internal_error())?;
+        self.events
+            .send(make(tx))
+            .map_err(|_| Error::internal_error())?;
         rx.await.map_err(|_| Error::internal_error())
     }
 }
 
 fn root_of(params: &InitializeParams) -> Option<std::path::PathBuf> {
-    let folder = params.workspace_folders.as_ref().and_then(|f| f.first()).map(|f| &f.uri);
+    let folder = params
+        .workspace_folders
+        .as_ref()
+        .and_then(|f| f.first())
+        .map(|f| &f.uri);
     #[allow(deprecated)] // Older clients send only `rootUri`.
     let uri = folder.or(params.root_uri.as_ref())?;
     uri.to_file_path().map(|p| p.into_owned())
@@ -44,19 +52,26 @@ fn root_of(params: &InitializeParams) -> Option<std::path::PathBuf> {
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let root = root_of(&params);
-        self.notify(Event::Initialize { root, options: params.initialization_options });
+        self.notify(Event::Initialize {
+            root,
+            options: params.initialization_options,
+        });
         Ok(InitializeResult {
             server_info: Some(ServerInfo {
                 name: "tdd-orchestrator".to_string(),
                 version: Some(env!("CARGO_PKG_VERSION").to_string()),
             }),
             capabilities: ServerCapabilities {
-                text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
-                    open_close: Some(true),
-                    change: Some(TextDocumentSyncKind::INCREMENTAL),
-                    save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions { include_text: Some(true) })),
-                    ..Default::default()
-                })),
+                text_document_sync: Some(TextDocumentSyncCapability::Options(
+                    TextDocumentSyncOptions {
+                        open_close: Some(true),
+                        change: Some(TextDocumentSyncKind::INCREMENTAL),
+                        save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions {
+                            include_text: Some(true),
+                        })),
+                        ..Default::default()
+                    },
+                )),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
                 definition_provider: Some(OneOf::Left(true)),
                 document_symbol_provider: Some(OneOf::Left(true)),
@@ -64,10 +79,15 @@ impl LanguageServer for Backend {
                     trigger_characters: Some(vec![":".into(), " ".into(), ",".into()]),
                     ..Default::default()
                 }),
-                code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
-                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX, CodeActionKind::SOURCE]),
-                    ..Default::default()
-                })),
+                code_action_provider: Some(CodeActionProviderCapability::Options(
+                    CodeActionOptions {
+                        code_action_kinds: Some(vec![
+                            CodeActionKind::QUICKFIX,
+                            CodeActionKind::SOURCE,
+                        ]),
+                        ..Default::default()
+                    },
+                )),
                 execute_command_provider: Some(ExecuteCommandOptions {
                     commands: commands::names(),
                     ..Default::default()
@@ -110,11 +130,17 @@ impl LanguageServer for Backend {
         self.ask(|tx| Event::Hover(params, tx)).await
     }
 
-    async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
+    async fn goto_definition(
+        &self,
+        params: GotoDefinitionParams,
+    ) -> Result<Option<GotoDefinitionResponse>> {
         self.ask(|tx| Event::Definition(params, tx)).await
     }
 
-    async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
+    async fn document_symbol(
+        &self,
+        params: DocumentSymbolParams,
+    ) -> Result<Option<DocumentSymbolResponse>> {
         self.ask(|tx| Event::Symbols(params, tx)).await
     }
 

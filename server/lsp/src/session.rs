@@ -23,7 +23,10 @@ type Reply<T> = oneshot::Sender<T>;
 
 /// Everything the session reacts to. Closed, so the loop is exhaustive.
 pub enum Event {
-    Initialize { root: Option<PathBuf>, options: Option<Value> },
+    Initialize {
+        root: Option<PathBuf>,
+        options: Option<Value>,
+    },
     Initialized,
     Configuration(Value),
     Open(DidOpenTextDocumentParams),
@@ -64,8 +67,16 @@ pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
     let settings = Settings::default();
     let matcher = PrdMatcher::new(None, &settings.prd_globs);
     let events = tx.downgrade();
-    let session =
-        Session { client, events, outbox, documents: HashMap::new(), dirty: BTreeSet::new(), root: None, settings, matcher };
+    let session = Session {
+        client,
+        events,
+        outbox,
+        documents: HashMap::new(),
+        dirty: BTreeSet::new(),
+        root: None,
+        settings,
+        matcher,
+    };
     tokio::spawn(session.run(rx));
     tx
 }
@@ -73,7 +84,9 @@ pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
 async fn send_outgoing(client: Client, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
     while let Some(message) = rx.recv().await {
         match message {
-            Outgoing::Diagnostics(uri, diags, version) => client.publish_diagnostics(uri, diags, version).await,
+            Outgoing::Diagnostics(uri, diags, version) => {
+                client.publish_diagnostics(uri, diags, version).await
+            }
             Outgoing::Message(kind, text) => client.show_message(kind, text).await,
         }
     }
@@ -101,7 +114,9 @@ impl Session {
     }
 
     fn options(&self) -> Options {
-        Options { max_bytes: self.settings.max_file_kib as usize * 1024 }
+        Options {
+            max_bytes: self.settings.max_file_kib as usize * 1024,
+        }
     }
 
     fn handle(&mut self, event: Event) {
@@ -114,13 +129,19 @@ impl Session {
                 let path = doc.uri.to_file_path().map(|p| p.into_owned());
                 let is_prd = self.matcher.is_prd(path.as_deref(), &doc.text);
                 let name = display_path(&doc.uri);
-                self.documents.insert(doc.uri.clone(), Document::new(name, doc.text, doc.version, is_prd));
+                self.documents.insert(
+                    doc.uri.clone(),
+                    Document::new(name, doc.text, doc.version, is_prd),
+                );
                 self.dirty.insert(doc.uri);
             }
             Event::Change(p) => {
                 let uri = p.text_document.uri;
                 let Some(doc) = self.documents.get_mut(&uri) else {
-                    tracing::warn!(uri = uri.as_str(), "change for a document that is not open; ignored");
+                    tracing::warn!(
+                        uri = uri.as_str(),
+                        "change for a document that is not open; ignored"
+                    );
                     return;
                 };
                 doc.apply(p.content_changes, p.text_document.version);
@@ -135,23 +156,36 @@ impl Session {
                     && doc.text != text
                 {
                     let version = doc.version;
-                    doc.apply(vec![TextDocumentContentChangeEvent { range: None, range_length: None, text }], version);
+                    doc.apply(
+                        vec![TextDocumentContentChangeEvent {
+                            range: None,
+                            range_length: None,
+                            text,
+                        }],
+                        version,
+                    );
                     self.dirty.insert(p.text_document.uri);
                 }
             }
             Event::Close(p) => {
                 self.documents.remove(&p.text_document.uri);
                 self.dirty.remove(&p.text_document.uri);
-                let _ = self.outbox.send(Outgoing::Diagnostics(p.text_document.uri, Vec::new(), None));
+                let _ =
+                    self.outbox
+                        .send(Outgoing::Diagnostics(p.text_document.uri, Vec::new(), None));
             }
             Event::Hover(p, reply) => {
                 let at = p.text_document_position_params;
-                let _ = reply.send(self.with_prd(&at.text_document.uri, |doc, a| features::hover(doc, a, at.position)));
+                let _ = reply.send(self.with_prd(&at.text_document.uri, |doc, a| {
+                    features::hover(doc, a, at.position)
+                }));
             }
             Event::Definition(p, reply) => {
                 let at = p.text_document_position_params;
                 let uri = at.text_document.uri.clone();
-                let _ = reply.send(self.with_prd(&uri, |doc, a| features::definition(doc, &uri, a, at.position)));
+                let _ = reply.send(self.with_prd(&uri, |doc, a| {
+                    features::definition(doc, &uri, a, at.position)
+                }));
             }
             Event::Symbols(p, reply) => {
                 let result = self.with_prd(&p.text_document.uri, |doc, a| {
@@ -161,12 +195,16 @@ impl Session {
             }
             Event::Completion(p, reply) => {
                 let at = p.text_document_position;
-                let result = self.with_prd(&at.text_document.uri, |doc, a| features::completion(doc, a, at.position));
+                let result = self.with_prd(&at.text_document.uri, |doc, a| {
+                    features::completion(doc, a, at.position)
+                });
                 let _ = reply.send(result);
             }
             Event::CodeAction(p, reply) => {
                 let uri = p.text_document.uri.clone();
-                let _ = reply.send(self.with_prd(&uri, |doc, a| Some(features::code_actions(doc, &uri, a, p.range))));
+                let _ = reply.send(self.with_prd(&uri, |doc, a| {
+                    Some(features::code_actions(doc, &uri, a, p.range))
+                }));
             }
             Event::Execute(p, reply) => {
                 let _ = reply.send(self.execute(p));
@@ -175,7 +213,11 @@ impl Session {
     }
 
     /// Runs `f` on a PRD document with an up-to-date analysis.
-    fn with_prd<T>(&mut self, uri: &Uri, f: impl FnOnce(&Document, &tdd_core::analysis::Analysis) -> Option<T>) -> Option<T> {
+    fn with_prd<T>(
+        &mut self,
+        uri: &Uri,
+        f: impl FnOnce(&Document, &tdd_core::analysis::Analysis) -> Option<T>,
+    ) -> Option<T> {
         let options = self.options();
         let doc = self.documents.get_mut(uri).filter(|d| d.is_prd)?;
         let analysis = doc.analysis(&options);
@@ -190,7 +232,10 @@ impl Session {
                     self.settings.prd_globs = config.prd.globs;
                     self.settings.max_file_kib = config.prd.max_file_kib;
                 }
-                Err(err) => self.tell(MessageType::WARNING, format!("tdd-orchestrator: {err}; using defaults")),
+                Err(err) => self.tell(
+                    MessageType::WARNING,
+                    format!("tdd-orchestrator: {err}; using defaults"),
+                ),
             }
         }
         match options {
@@ -205,7 +250,10 @@ impl Session {
             tracing::info!(key, "ignoring unknown setting");
         }
         for problem in &parsed.invalid {
-            self.tell(MessageType::WARNING, format!("tdd-orchestrator setting {problem}"));
+            self.tell(
+                MessageType::WARNING,
+                format!("tdd-orchestrator setting {problem}"),
+            );
         }
         self.settings = parsed.settings;
         self.matcher = PrdMatcher::new(self.root.clone(), &self.settings.prd_globs);
@@ -221,17 +269,26 @@ impl Session {
     /// as an event. A client that never answers changes nothing.
     fn pull_configuration(&self) {
         let client = self.client.clone();
-        let Some(events) = self.events.upgrade() else { return };
+        let Some(events) = self.events.upgrade() else {
+            return;
+        };
         tokio::spawn(async move {
-            let item = ConfigurationItem { scope_uri: None, section: Some("tddOrchestrator".to_string()) };
-            let answer = tokio::time::timeout(Duration::from_secs(5), client.configuration(vec![item])).await;
+            let item = ConfigurationItem {
+                scope_uri: None,
+                section: Some("tddOrchestrator".to_string()),
+            };
+            let answer =
+                tokio::time::timeout(Duration::from_secs(5), client.configuration(vec![item]))
+                    .await;
             match answer {
                 Ok(Ok(mut values)) if values.first().is_some_and(|v| !v.is_null()) => {
                     let _ = events.send(Event::Configuration(values.swap_remove(0)));
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(err)) => tracing::debug!(%err, "client did not provide configuration"),
-                Err(_) => tracing::warn!("client did not answer workspace/configuration within 5 s; keeping settings"),
+                Err(_) => tracing::warn!(
+                    "client did not answer workspace/configuration within 5 s; keeping settings"
+                ),
             }
         });
     }
@@ -243,20 +300,27 @@ impl Session {
     fn publish_dirty(&mut self) {
         let options = self.options();
         for uri in std::mem::take(&mut self.dirty) {
-            let Some(doc) = self.documents.get_mut(&uri) else { continue };
+            let Some(doc) = self.documents.get_mut(&uri) else {
+                continue;
+            };
             let diags = if doc.is_prd {
                 let analysis = doc.analysis(&options);
                 features::diagnostics(doc, &uri, &analysis)
             } else {
                 Vec::new()
             };
-            let _ = self.outbox.send(Outgoing::Diagnostics(uri, diags, Some(doc.version)));
+            let _ = self
+                .outbox
+                .send(Outgoing::Diagnostics(uri, diags, Some(doc.version)));
         }
     }
 
     fn execute(&mut self, params: ExecuteCommandParams) -> Result<Option<Value>> {
         let Some(command) = commands::find(&params.command) else {
-            return Err(Error::invalid_params(format!("unknown command `{}`", params.command)));
+            return Err(Error::invalid_params(format!(
+                "unknown command `{}`",
+                params.command
+            )));
         };
         if !command.available {
             return Err(Error {
@@ -285,7 +349,9 @@ impl Session {
                 let options = self.options();
                 let mut counts = serde_json::Map::new();
                 for uri in targets {
-                    let Some(doc) = self.documents.get_mut(&uri).filter(|d| d.is_prd) else { continue };
+                    let Some(doc) = self.documents.get_mut(&uri).filter(|d| d.is_prd) else {
+                        continue;
+                    };
                     let analysis = doc.analysis(&options);
                     counts.insert(uri.as_str().to_string(), analysis.diagnostics.len().into());
                     self.dirty.insert(uri);
@@ -293,10 +359,14 @@ impl Session {
                 Ok(Some(Value::Object(counts)))
             }
             commands::CONVERT => {
-                let uri = uri.ok_or_else(|| Error::invalid_params("tdd.convertToMarkdown needs a document uri argument"))?;
+                let uri = uri.ok_or_else(|| {
+                    Error::invalid_params("tdd.convertToMarkdown needs a document uri argument")
+                })?;
                 let markdown = self
                     .with_prd(&uri, |_, a| Some(tdd_core::render::to_markdown(&a.prd)))
-                    .ok_or_else(|| Error::invalid_params(format!("{} is not an open PRD", uri.as_str())))?;
+                    .ok_or_else(|| {
+                        Error::invalid_params(format!("{} is not an open PRD", uri.as_str()))
+                    })?;
                 Ok(Some(serde_json::json!({ "markdown": markdown })))
             }
             _ => Err(Error::internal_error()),
@@ -305,5 +375,6 @@ impl Session {
 }
 
 fn display_path(uri: &Uri) -> String {
-    uri.to_file_path().map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string())
+    uri.to_file_path()
+        .map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string())
 }

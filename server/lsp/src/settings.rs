@@ -18,7 +18,11 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { prd_globs: default_globs(), max_file_kib: 2048, panel: false }
+        Settings {
+            prd_globs: default_globs(),
+            max_file_kib: 2048,
+            panel: false,
+        }
     }
 }
 
@@ -32,11 +36,17 @@ pub struct Parsed {
 /// Reads settings over `base`. Accepts the options flat or nested under
 /// `tddOrchestrator` (the shape VS Code sends for a settings section).
 pub fn parse(value: &Value, base: &Settings) -> Parsed {
-    let mut parsed = Parsed { settings: base.clone(), unknown: Vec::new(), invalid: Vec::new() };
+    let mut parsed = Parsed {
+        settings: base.clone(),
+        unknown: Vec::new(),
+        invalid: Vec::new(),
+    };
     let object = value.get("tddOrchestrator").unwrap_or(value);
     let Some(map) = object.as_object() else {
         if !object.is_null() {
-            parsed.invalid.push("settings must be a JSON object".to_string());
+            parsed
+                .invalid
+                .push("settings must be a JSON object".to_string());
         }
         return parsed;
     };
@@ -44,7 +54,9 @@ pub fn parse(value: &Value, base: &Settings) -> Parsed {
         match key.as_str() {
             "prdGlobs" => match globs(value) {
                 Ok(globs) => parsed.settings.prd_globs = globs,
-                Err(why) => parsed.invalid.push(format!("prdGlobs: {why}; using the default globs")),
+                Err(why) => parsed
+                    .invalid
+                    .push(format!("prdGlobs: {why}; using the default globs")),
             },
             "maxFileKib" => match value.as_u64().filter(|n| (1..=1_048_576).contains(n)) {
                 Some(n) => parsed.settings.max_file_kib = n as u32,
@@ -55,7 +67,9 @@ pub fn parse(value: &Value, base: &Settings) -> Parsed {
             },
             "panel" => match value.as_bool() {
                 Some(b) => parsed.settings.panel = b,
-                None => parsed.invalid.push(format!("panel: expected true or false, got {value}")),
+                None => parsed
+                    .invalid
+                    .push(format!("panel: expected true or false, got {value}")),
             },
             // Read by the client or the launcher, not by the server.
             "logLevel" | "serverPath" | "trace" => {}
@@ -66,10 +80,14 @@ pub fn parse(value: &Value, base: &Settings) -> Parsed {
 }
 
 fn globs(value: &Value) -> Result<Vec<String>, String> {
-    let items = value.as_array().ok_or_else(|| format!("expected a list of glob strings, got {value}"))?;
+    let items = value
+        .as_array()
+        .ok_or_else(|| format!("expected a list of glob strings, got {value}"))?;
     let mut out = Vec::new();
     for item in items {
-        let glob = item.as_str().ok_or_else(|| format!("expected a string, got {item}"))?;
+        let glob = item
+            .as_str()
+            .ok_or_else(|| format!("expected a string, got {item}"))?;
         Glob::new(glob).map_err(|e| format!("`{glob}` is not a valid glob ({e})"))?;
         out.push(glob.to_string());
     }
@@ -101,9 +119,16 @@ impl PrdMatcher {
 
     pub fn is_prd(&self, path: Option<&Path>, text: &str) -> bool {
         if let Some(path) = path {
-            let relative = self.root.as_deref().and_then(|root| path.strip_prefix(root).ok());
+            let relative = self
+                .root
+                .as_deref()
+                .and_then(|root| path.strip_prefix(root).ok());
             let candidate = relative.unwrap_or(path);
-            if self.set.is_match(candidate) || path.file_name().is_some_and(|name| self.set.is_match(Path::new(name))) {
+            if self.set.is_match(candidate)
+                || path
+                    .file_name()
+                    .is_some_and(|name| self.set.is_match(Path::new(name)))
+            {
                 return true;
             }
         }
@@ -118,7 +143,10 @@ mod tests {
 
     #[test]
     fn reads_known_keys_and_reports_the_rest() {
-        let parsed = parse(&json!({"prdGlobs": ["specs/**"], "maxFileKib": "big", "colour": 1}), &Settings::default());
+        let parsed = parse(
+            &json!({"prdGlobs": ["specs/**"], "maxFileKib": "big", "colour": 1}),
+            &Settings::default(),
+        );
         assert_eq!(parsed.settings.prd_globs, ["specs/**"]);
         assert_eq!(parsed.settings.max_file_kib, 2048);
         assert_eq!(parsed.unknown, ["colour"]);

@@ -19,13 +19,27 @@ async fn handshake_advertises_capabilities_and_every_command() {
     let caps = &result["capabilities"];
     assert_eq!(result["serverInfo"]["name"], "tdd-orchestrator");
     assert_eq!(caps["textDocumentSync"]["change"], 2, "incremental sync");
-    for provider in ["hoverProvider", "definitionProvider", "documentSymbolProvider", "completionProvider", "codeActionProvider"] {
+    for provider in [
+        "hoverProvider",
+        "definitionProvider",
+        "documentSymbolProvider",
+        "completionProvider",
+        "codeActionProvider",
+    ] {
         assert!(!caps[provider].is_null(), "{provider} missing: {caps}");
     }
-    let commands: Vec<&str> =
-        caps["executeCommandProvider"]["commands"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    let commands: Vec<&str> = caps["executeCommandProvider"]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
     for command in tdd_lsp::commands::COMMANDS {
-        assert!(commands.contains(&command.name), "{} not advertised", command.name);
+        assert!(
+            commands.contains(&command.name),
+            "{} not advertised",
+            command.name
+        );
     }
     assert_eq!(client.request("shutdown", Value::Null).await, Value::Null);
 }
@@ -50,20 +64,38 @@ async fn rapid_changes_apply_in_order_and_versions_are_monotonic() {
     for version in 2..=301 {
         let at = json!({"line": line, "character": col + version as usize - 2});
         let change = json!({"range": {"start": at, "end": at}, "text": "x"});
-        let params = json!({"textDocument": {"uri": URI, "version": version}, "contentChanges": [change]});
+        let params =
+            json!({"textDocument": {"uri": URI, "version": version}, "contentChanges": [change]});
         client.notify("textDocument/didChange", params).await;
     }
     let hover = client
-        .request("textDocument/hover", json!({"textDocument": {"uri": URI}, "position": {"line": line, "character": 5}}))
+        .request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": URI}, "position": {"line": line, "character": 5}}),
+        )
         .await;
     let text = hover["contents"]["value"].as_str().unwrap();
     let expected = format!("Register a member{}\n", "x".repeat(300));
-    assert!(text.contains(&expected), "hover did not see the last version: {text}");
+    assert!(
+        text.contains(&expected),
+        "hover did not see the last version: {text}"
+    );
 
     client.diagnostics_at(URI, 301).await;
-    let versions: Vec<i64> = client.drain_published().into_iter().filter_map(|(_, v)| v).collect();
-    assert!(versions.windows(2).all(|w| w[0] < w[1]), "versions not monotonic: {versions:?}");
-    assert!(versions.len() < 300, "a burst of edits should coalesce, got {} publishes", versions.len());
+    let versions: Vec<i64> = client
+        .drain_published()
+        .into_iter()
+        .filter_map(|(_, v)| v)
+        .collect();
+    assert!(
+        versions.windows(2).all(|w| w[0] < w[1]),
+        "versions not monotonic: {versions:?}"
+    );
+    assert!(
+        versions.len() < 300,
+        "a burst of edits should coalesce, got {} publishes",
+        versions.len()
+    );
 }
 
 #[tokio::test]
@@ -72,24 +104,39 @@ async fn a_client_that_never_answers_does_not_wedge_the_server() {
     client.answer_server_requests = false;
     client.initialize(json!({})).await;
     client.open(URI, CLEAN, 1).await;
-    let heading = CLEAN.lines().position(|l| l.starts_with("### REQ-1")).unwrap();
+    let heading = CLEAN
+        .lines()
+        .position(|l| l.starts_with("### REQ-1"))
+        .unwrap();
     // More concurrent requests than the transport's 4 handler slots, while the
     // server's own workspace/configuration request is still unanswered.
     let mut ids = Vec::new();
     for _ in 0..20 {
-        let params = json!({"textDocument": {"uri": URI}, "position": {"line": heading, "character": 5}});
+        let params =
+            json!({"textDocument": {"uri": URI}, "position": {"line": heading, "character": 5}});
         ids.push(client.request_nowait("textDocument/hover", params).await);
     }
     for id in ids {
         let response = client.response(id).await;
-        assert!(response["result"]["contents"]["value"].as_str().unwrap().contains("REQ-1"), "{response}");
+        assert!(
+            response["result"]["contents"]["value"]
+                .as_str()
+                .unwrap()
+                .contains("REQ-1"),
+            "{response}"
+        );
     }
     assert!(
-        client.server_requests.iter().any(|r| r["method"] == "workspace/configuration"),
+        client
+            .server_requests
+            .iter()
+            .any(|r| r["method"] == "workspace/configuration"),
         "the server should have asked for configuration: {:?}",
         client.server_requests
     );
-    client.change_full(URI, &clean_with_title("Changed"), 2).await;
+    client
+        .change_full(URI, &clean_with_title("Changed"), 2)
+        .await;
     client.diagnostics_at(URI, 2).await;
 }
 
@@ -124,13 +171,20 @@ async fn quick_fixes_apply_until_the_document_is_clean() {
     let mut diagnostics = client.diagnostics_at(URI, version).await;
     let first = codes(&diagnostics);
     for code in ["PRD002", "PRD003", "PRD006", "PRD015"] {
-        assert!(first.contains(&code.to_string()), "{code} not reported: {first:?}");
+        assert!(
+            first.contains(&code.to_string()),
+            "{code} not reported: {first:?}"
+        );
     }
     let mut applied = Vec::new();
     while let Some(diagnostic) = diagnostics.first().cloned() {
-        assert!(applied.len() < 10, "fixes do not converge: applied {applied:?}, left {diagnostics:?}");
+        assert!(
+            applied.len() < 10,
+            "fixes do not converge: applied {applied:?}, left {diagnostics:?}"
+        );
         let context = json!({"diagnostics": [diagnostic], "only": ["quickfix"]});
-        let params = json!({"textDocument": {"uri": URI}, "range": diagnostic["range"], "context": context});
+        let params =
+            json!({"textDocument": {"uri": URI}, "range": diagnostic["range"], "context": context});
         let actions = client.request("textDocument/codeAction", params).await;
         let fix = actions
             .as_array()
@@ -154,27 +208,69 @@ async fn hover_definition_symbols_and_completion() {
     let mut client = TestClient::start();
     client.initialize(json!({})).await;
     client.open(URI, CLEAN, 1).await;
-    let depends_line = CLEAN.lines().position(|l| l == "Depends on: REQ-1").unwrap();
-    let at = json!({"textDocument": {"uri": URI}, "position": {"line": depends_line, "character": 14}});
+    let depends_line = CLEAN
+        .lines()
+        .position(|l| l == "Depends on: REQ-1")
+        .unwrap();
+    let at =
+        json!({"textDocument": {"uri": URI}, "position": {"line": depends_line, "character": 14}});
 
     let hover = client.request("textDocument/hover", at.clone()).await;
-    assert!(hover["contents"]["value"].as_str().unwrap().contains("Register a member"), "{hover}");
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("Register a member"),
+        "{hover}"
+    );
 
     let definition = client.request("textDocument/definition", at).await;
-    let heading = CLEAN.lines().position(|l| l == "### REQ-1 Register a member").unwrap();
-    assert_eq!(definition["range"]["start"], json!({"line": heading, "character": 4}));
+    let heading = CLEAN
+        .lines()
+        .position(|l| l == "### REQ-1 Register a member")
+        .unwrap();
+    assert_eq!(
+        definition["range"]["start"],
+        json!({"line": heading, "character": 4})
+    );
 
-    let symbols = client.request("textDocument/documentSymbol", json!({"textDocument": {"uri": URI}})).await;
-    let names: Vec<&str> = symbols.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let symbols = client
+        .request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": URI}}),
+        )
+        .await;
+    let names: Vec<&str> = symbols
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names[0], "REQ-1 Register a member");
     assert!(names.contains(&"NFR-2"), "{names:?}");
-    assert_eq!(symbols[1]["children"].as_array().unwrap().len(), 3, "REQ-2 has 3 criteria");
+    assert_eq!(
+        symbols[1]["children"].as_array().unwrap().len(),
+        3,
+        "REQ-2 has 3 criteria"
+    );
 
     let position = json!({"line": depends_line, "character": "Depends on: ".len()});
-    let completion =
-        client.request("textDocument/completion", json!({"textDocument": {"uri": URI}, "position": position})).await;
-    let labels: Vec<&str> = completion.as_array().unwrap().iter().map(|c| c["label"].as_str().unwrap()).collect();
-    assert!(labels.contains(&"REQ-1") && !labels.contains(&"REQ-2"), "REQ-2 should not depend on itself: {labels:?}");
+    let completion = client
+        .request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": URI}, "position": position}),
+        )
+        .await;
+    let labels: Vec<&str> = completion
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert!(
+        labels.contains(&"REQ-1") && !labels.contains(&"REQ-2"),
+        "REQ-2 should not depend on itself: {labels:?}"
+    );
 }
 
 #[tokio::test]
@@ -182,22 +278,34 @@ async fn files_that_are_not_prds_get_no_diagnostics() {
     let mut client = TestClient::start();
     client.initialize(json!({})).await;
     let readme = "file:///workspace/README.md";
-    client.open(readme, "# Readme\n\nThis is fast and robust.\n", 1).await;
+    client
+        .open(readme, "# Readme\n\nThis is fast and robust.\n", 1)
+        .await;
     assert!(client.diagnostics_at(readme, 1).await.is_empty());
     // The same file with PRD front matter is a PRD.
-    client.change_full(readme, "---\ntype: prd\n---\n# Readme\n", 2).await;
+    client
+        .change_full(readme, "---\ntype: prd\n---\n# Readme\n", 2)
+        .await;
     assert_eq!(codes(&client.diagnostics_at(readme, 2).await), ["PRD001"]);
 }
 
 #[tokio::test]
 async fn bad_settings_are_reported_and_fall_back_to_defaults() {
     let mut client = TestClient::start();
-    client.initialize(json!({"maxFileKib": -3, "prdGlobs": ["[oops"], "somethingNew": true})).await;
+    client
+        .initialize(json!({"maxFileKib": -3, "prdGlobs": ["[oops"], "somethingNew": true}))
+        .await;
     let message = client.notification("window/showMessage").await;
     let text = message["message"].as_str().unwrap();
-    assert!(text.contains("maxFileKib") || text.contains("prdGlobs"), "{text}");
+    assert!(
+        text.contains("maxFileKib") || text.contains("prdGlobs"),
+        "{text}"
+    );
     client.open(URI, CLEAN, 1).await;
-    assert!(client.diagnostics_at(URI, 1).await.is_empty(), "default globs still apply");
+    assert!(
+        client.diagnostics_at(URI, 1).await.is_empty(),
+        "default globs still apply"
+    );
 }
 
 #[tokio::test]
@@ -205,10 +313,26 @@ async fn commands_run_or_say_clearly_why_not() {
     let mut client = TestClient::start();
     client.initialize(json!({})).await;
     client.open(URI, CLEAN, 1).await;
-    let id = client.request_nowait("workspace/executeCommand", json!({"command": "tdd.run", "arguments": [{"uri": URI}]})).await;
+    let id = client
+        .request_nowait(
+            "workspace/executeCommand",
+            json!({"command": "tdd.run", "arguments": [{"uri": URI}]}),
+        )
+        .await;
     let response = client.response(id).await;
-    assert!(response["error"]["message"].as_str().unwrap().contains("not available"), "{response}");
-    let counts = client.request("workspace/executeCommand", json!({"command": "tdd.validate", "arguments": [{"uri": URI}]})).await;
+    assert!(
+        response["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not available"),
+        "{response}"
+    );
+    let counts = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "tdd.validate", "arguments": [{"uri": URI}]}),
+        )
+        .await;
     assert_eq!(counts[URI], 0);
 }
 
@@ -218,10 +342,19 @@ async fn closing_a_document_clears_its_diagnostics() {
     client.initialize(json!({})).await;
     client.open(URI, BROKEN, 1).await;
     assert!(!client.diagnostics_at(URI, 1).await.is_empty());
-    client.notify("textDocument/didClose", json!({"textDocument": {"uri": URI}})).await;
+    client
+        .notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": URI}}),
+        )
+        .await;
     let uri = URI.to_string();
     let cleared = client
-        .wait_for(move |m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == json!(uri) && m["params"]["version"].is_null())
+        .wait_for(move |m| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == json!(uri)
+                && m["params"]["version"].is_null()
+        })
         .await;
     assert_eq!(cleared["params"]["diagnostics"], json!([]));
 }

@@ -15,18 +15,28 @@ pub fn no_requirements(prd: &Prd, text: &str, out: &mut Vec<Diagnostic>) {
     }
     let first_line = LineIndex::new(text).line_span(text, 0);
     let hint = match prd.format {
-        crate::model::Format::Markdown => "add a `## Requirements` section with `### REQ-1 Title` blocks",
+        crate::model::Format::Markdown => {
+            "add a `## Requirements` section with `### REQ-1 Title` blocks"
+        }
         crate::model::Format::Legacy => "add `FR-1: Title` lines at the start of a line",
         _ => "add a `requirements` list with at least one entry",
     };
-    out.push(Diagnostic::new(Code::NoRequirements, first_line, format!("this PRD has no requirements: {hint}")));
+    out.push(Diagnostic::new(
+        Code::NoRequirements,
+        first_line,
+        format!("this PRD has no requirements: {hint}"),
+    ));
 }
 
 /// The next criterion id for a requirement: `AC-<n>.<k>` where n is the
 /// requirement's number, skipping ids already taken.
 fn next_criterion_id(prd: &Prd, req: &Requirement, extra: &[String]) -> String {
-    let number = ids::split_number(&req.id.value).map_or_else(|| req.id.value.clone(), |(_, n)| n.to_string());
-    let mut taken: Vec<&str> = prd.criteria().filter_map(|(_, c)| c.id.as_ref().map(|i| i.value.as_str())).collect();
+    let number = ids::split_number(&req.id.value)
+        .map_or_else(|| req.id.value.clone(), |(_, n)| n.to_string());
+    let mut taken: Vec<&str> = prd
+        .criteria()
+        .filter_map(|(_, c)| c.id.as_ref().map(|i| i.value.as_str()))
+        .collect();
     taken.extend(extra.iter().map(String::as_str));
     ids::next_free(&format!("AC-{number}."), &taken)
 }
@@ -48,7 +58,13 @@ pub fn missing_criteria(prd: &Prd, text: &str, edits: Edits, out: &mut Vec<Diagn
             let skeleton = format!(
                 "{nl}{nl}Acceptance criteria:{nl}- {id}: WHEN <trigger> THE SYSTEM SHALL <observable response>."
             );
-            diag = diag.with_fix("Insert acceptance criteria skeleton", vec![Edit { span: Span::empty(at), new_text: skeleton }]);
+            diag = diag.with_fix(
+                "Insert acceptance criteria skeleton",
+                vec![Edit {
+                    span: Span::empty(at),
+                    new_text: skeleton,
+                }],
+            );
         }
         out.push(diag);
     }
@@ -62,10 +78,15 @@ pub fn missing_criterion_ids(prd: &Prd, text: &str, edits: Edits, out: &mut Vec<
             let mut diag = Diagnostic::new(
                 Code::MissingId,
                 criterion.text.span,
-                format!("this acceptance criterion has no id, so tasks and tests cannot refer to it: start it with `{id}:`"),
+                format!(
+                    "this acceptance criterion has no id, so tasks and tests cannot refer to it: start it with `{id}:`"
+                ),
             );
             if edits.enabled && criterion.text.span.end <= text.len() {
-                let edit = Edit { span: Span::empty(criterion.text.span.start), new_text: format!("{id}: ") };
+                let edit = Edit {
+                    span: Span::empty(criterion.text.span.start),
+                    new_text: format!("{id}: "),
+                };
                 diag = diag.with_fix(format!("Add id {id}"), vec![edit]);
             }
             assigned.push(id);
@@ -77,7 +98,10 @@ pub fn missing_criterion_ids(prd: &Prd, text: &str, edits: Edits, out: &mut Vec<
 pub fn untestable_criteria(prd: &Prd, out: &mut Vec<Diagnostic>) {
     for (_, criterion) in prd.criteria() {
         let form = classify(&criterion.text.value);
-        let name = criterion.id.as_ref().map_or("this criterion".to_string(), |id| format!("`{}`", id.value));
+        let name = criterion
+            .id
+            .as_ref()
+            .map_or("this criterion".to_string(), |id| format!("`{}`", id.value));
         let message = match form {
             CriterionForm::Untestable => format!(
                 "{name} is not testable as written: use EARS (`WHEN <trigger> THE SYSTEM SHALL <response>`, `IF … THEN …`, `WHILE …`, `WHERE …`), Given/When/Then, or a SHALL statement"
@@ -85,7 +109,11 @@ pub fn untestable_criteria(prd: &Prd, out: &mut Vec<Diagnostic>) {
             CriterionForm::Incomplete(why) => format!("{name} is incomplete: {why}"),
             _ => continue,
         };
-        out.push(Diagnostic::new(Code::UntestableCriterion, criterion.text.span, message));
+        out.push(Diagnostic::new(
+            Code::UntestableCriterion,
+            criterion.text.span,
+            message,
+        ));
     }
 }
 
@@ -113,7 +141,11 @@ pub fn vague_wording(prd: &Prd, text: &str, out: &mut Vec<Diagnostic>) {
 }
 
 pub fn unmeasurable_nfrs(prd: &Prd, out: &mut Vec<Diagnostic>) {
-    for nfr in prd.nfrs.iter().filter(|n| !has_measurable_target(&n.text.value)) {
+    for nfr in prd
+        .nfrs
+        .iter()
+        .filter(|n| !has_measurable_target(&n.text.value))
+    {
         out.push(Diagnostic::new(
             Code::UnmeasurableNfr,
             nfr.id.span,

@@ -34,9 +34,15 @@ pub fn duplicate_ids(prd: &Prd, edits: Edits, out: &mut Vec<Diagnostic>) {
         let mut diag = Diagnostic::new(
             Code::DuplicateId,
             id.span,
-            format!("`{}` is already used; every requirement, criterion and NFR needs its own id", id.value),
+            format!(
+                "`{}` is already used; every requirement, criterion and NFR needs its own id",
+                id.value
+            ),
         )
-        .with_related(original.span, format!("`{}` first defined here", original.value));
+        .with_related(
+            original.span,
+            format!("`{}` first defined here", original.value),
+        );
         if edits.enabled
             && let Some((head, _)) = ids::split_number(&id.value)
         {
@@ -44,7 +50,10 @@ pub fn duplicate_ids(prd: &Prd, edits: Edits, out: &mut Vec<Diagnostic>) {
             let fresh = ids::next_free(head, &refs);
             diag = diag.with_fix(
                 format!("Renumber to {fresh}"),
-                vec![Edit { span: id.span, new_text: fresh.clone() }],
+                vec![Edit {
+                    span: id.span,
+                    new_text: fresh.clone(),
+                }],
             );
             taken.push(fresh.to_ascii_uppercase());
         }
@@ -59,21 +68,39 @@ pub fn unknown_dependencies(prd: &Prd, text: &str, edits: Edits, out: &mut Vec<D
                 continue;
             }
             let message = if !ids::is_id(&dep.value) {
-                format!("`{}` is not a requirement id; list ids such as `REQ-2`, separated by commas", dep.value)
-            } else if let Some((owner, _)) = prd.criteria().find(|(_, c)| c.id.as_ref().is_some_and(|i| i.value.eq_ignore_ascii_case(&dep.value))) {
-                let owner = owner.map_or("its requirement".to_string(), |r| format!("`{}`", r.id.value));
-                format!("`{}` is an acceptance criterion; depend on {owner} instead", dep.value)
+                format!(
+                    "`{}` is not a requirement id; list ids such as `REQ-2`, separated by commas",
+                    dep.value
+                )
+            } else if let Some((owner, _)) = prd.criteria().find(|(_, c)| {
+                c.id.as_ref()
+                    .is_some_and(|i| i.value.eq_ignore_ascii_case(&dep.value))
+            }) {
+                let owner = owner.map_or("its requirement".to_string(), |r| {
+                    format!("`{}`", r.id.value)
+                });
+                format!(
+                    "`{}` is an acceptance criterion; depend on {owner} instead",
+                    dep.value
+                )
             } else {
-                format!("`{}` depends on `{}`, which is not defined in this PRD", req.id.value, dep.value)
+                format!(
+                    "`{}` depends on `{}`, which is not defined in this PRD",
+                    req.id.value, dep.value
+                )
             };
             let mut diag = Diagnostic::new(Code::UnknownDependency, dep.span, message);
             if edits.enabled {
-                if let Some(edit) = remove_dependency(text, req.depends_line, &req.depends_on, dep) {
+                if let Some(edit) = remove_dependency(text, req.depends_line, &req.depends_on, dep)
+                {
                     diag = diag.with_fix(format!("Remove dependency on {}", dep.value), vec![edit]);
                 }
                 if ids::is_id(&dep.value) && !ids::is_nfr(&dep.value) {
                     let at = prd.requirements_end.unwrap_or(text.len());
-                    diag = diag.with_fix(format!("Create requirement {}", dep.value), vec![stub(prd, text, at, &dep.value)]);
+                    diag = diag.with_fix(
+                        format!("Create requirement {}", dep.value),
+                        vec![stub(prd, text, at, &dep.value)],
+                    );
                 }
             }
             out.push(diag);
@@ -82,20 +109,37 @@ pub fn unknown_dependencies(prd: &Prd, text: &str, edits: Edits, out: &mut Vec<D
 }
 
 /// Rewrites the `Depends on:` line without `dep`.
-fn remove_dependency(text: &str, line: Option<Span>, deps: &[Spanned<String>], dep: &Spanned<String>) -> Option<Edit> {
+fn remove_dependency(
+    text: &str,
+    line: Option<Span>,
+    deps: &[Spanned<String>],
+    dep: &Spanned<String>,
+) -> Option<Edit> {
     let line = line?;
     let first = deps.first()?.span.start;
     let last = deps.last()?.span.end;
     if first < line.start || last > line.end {
         return None;
     }
-    let kept: Vec<&str> = deps.iter().filter(|d| d.span != dep.span).map(|d| d.value.as_str()).collect();
+    let kept: Vec<&str> = deps
+        .iter()
+        .filter(|d| d.span != dep.span)
+        .map(|d| d.value.as_str())
+        .collect();
     if kept.is_empty() {
         // Drop the whole line, with its line break.
-        let end = text[line.end..].find('\n').map_or(text.len(), |i| line.end + i + 1);
-        return Some(Edit { span: Span::new(line.start, end), new_text: String::new() });
+        let end = text[line.end..]
+            .find('\n')
+            .map_or(text.len(), |i| line.end + i + 1);
+        return Some(Edit {
+            span: Span::new(line.start, end),
+            new_text: String::new(),
+        });
     }
-    Some(Edit { span: Span::new(first, last), new_text: kept.join(", ") })
+    Some(Edit {
+        span: Span::new(first, last),
+        new_text: kept.join(", "),
+    })
 }
 
 fn stub(prd: &Prd, text: &str, at: usize, id: &str) -> Edit {
@@ -103,7 +147,13 @@ fn stub(prd: &Prd, text: &str, at: usize, id: &str) -> Edit {
     let level = prd
         .requirements
         .first()
-        .map(|r| r.header.slice(text).bytes().take_while(|b| *b == b'#').count())
+        .map(|r| {
+            r.header
+                .slice(text)
+                .bytes()
+                .take_while(|b| *b == b'#')
+                .count()
+        })
         .filter(|n| *n > 0)
         .unwrap_or(3);
     let hashes = "#".repeat(level);
@@ -115,25 +165,47 @@ fn stub(prd: &Prd, text: &str, at: usize, id: &str) -> Edit {
     // Insert after the end of the line at `at`.
     let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
     let body = body.trim_end_matches(nl).to_string();
-    Edit { span: Span::empty(line_end), new_text: body }
+    Edit {
+        span: Span::empty(line_end),
+        new_text: body,
+    }
 }
 
 pub fn dependency_cycles(prd: &Prd, out: &mut Vec<Diagnostic>) {
-    let index: HashMap<String, usize> =
-        prd.requirements.iter().enumerate().map(|(i, r)| (r.id.value.to_ascii_uppercase(), i)).collect();
+    let index: HashMap<String, usize> = prd
+        .requirements
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.value.to_ascii_uppercase(), i))
+        .collect();
     let edges: Vec<Vec<(usize, &Spanned<String>)>> = prd
         .requirements
         .iter()
-        .map(|r| r.depends_on.iter().filter_map(|d| Some((*index.get(&d.value.to_ascii_uppercase())?, d))).collect())
+        .map(|r| {
+            r.depends_on
+                .iter()
+                .filter_map(|d| Some((*index.get(&d.value.to_ascii_uppercase())?, d)))
+                .collect()
+        })
         .collect();
     for cycle in find_cycles(&edges) {
-        let names: Vec<&str> = cycle.iter().map(|(from, _)| prd.requirements[*from].id.value.as_str()).collect();
-        let path = names.iter().chain(names.first()).copied().collect::<Vec<_>>().join(" → ");
+        let names: Vec<&str> = cycle
+            .iter()
+            .map(|(from, _)| prd.requirements[*from].id.value.as_str())
+            .collect();
+        let path = names
+            .iter()
+            .chain(names.first())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" → ");
         let (_, first_edge) = cycle[0];
         let mut diag = Diagnostic::new(
             Code::DependencyCycle,
             first_edge.span,
-            format!("dependency cycle: {path}; remove one of these dependencies so the requirements can be ordered"),
+            format!(
+                "dependency cycle: {path}; remove one of these dependencies so the requirements can be ordered"
+            ),
         );
         for (from, edge) in &cycle[1..] {
             let from = &prd.requirements[*from].id.value;
@@ -146,7 +218,9 @@ pub fn dependency_cycles(prd: &Prd, out: &mut Vec<Diagnostic>) {
 /// Elementary cycles found by an iterative depth-first search; each cycle is
 /// reported once, starting at its earliest requirement. Returns the edges
 /// (source index, reference) in cycle order.
-fn find_cycles<'a>(edges: &[Vec<(usize, &'a Spanned<String>)>]) -> Vec<Vec<(usize, &'a Spanned<String>)>> {
+fn find_cycles<'a>(
+    edges: &[Vec<(usize, &'a Spanned<String>)>],
+) -> Vec<Vec<(usize, &'a Spanned<String>)>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,

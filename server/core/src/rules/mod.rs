@@ -10,7 +10,9 @@ use crate::model::{Format, Prd};
 
 pub fn check(prd: &Prd, text: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let edits = Edits { enabled: matches!(prd.format, Format::Markdown | Format::Legacy) };
+    let edits = Edits {
+        enabled: matches!(prd.format, Format::Markdown | Format::Legacy),
+    };
     content::no_requirements(prd, text, &mut out);
     graph::duplicate_ids(prd, edits, &mut out);
     content::missing_criteria(prd, text, edits, &mut out);

@@ -41,7 +41,10 @@ pub fn path_problem(path: &str) -> Option<&'static str> {
 
 /// Collapse `./` and duplicate separators so equal paths compare equal.
 fn normalize(path: &str) -> String {
-    path.split(['/', '\\']).filter(|p| !p.is_empty() && *p != ".").collect::<Vec<_>>().join("/")
+    path.split(['/', '\\'])
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 pub fn unsafe_paths(prd: &Prd, out: &mut Vec<Diagnostic>) {
@@ -53,7 +56,10 @@ pub fn unsafe_paths(prd: &Prd, out: &mut Vec<Diagnostic>) {
                 out.push(Diagnostic::new(
                     Code::UnsafePath,
                     path.span,
-                    format!("{kind} path `{}` of `{}`: {problem}", path.value, req.id.value),
+                    format!(
+                        "{kind} path `{}` of `{}`: {problem}",
+                        path.value, req.id.value
+                    ),
                 ));
             }
         }

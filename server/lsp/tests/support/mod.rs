@@ -56,26 +56,32 @@ impl TestClient {
     }
 
     pub async fn notify(&mut self, method: &str, params: Value) {
-        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params})).await;
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}))
+            .await;
     }
 
     /// Sends a request without waiting; returns its id.
     pub async fn request_nowait(&mut self, method: &str, params: Value) -> i64 {
         let id = self.next_id;
         self.next_id += 1;
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
         id
     }
 
     /// The full response (`result` or `error`) to request `id`.
     pub async fn response(&mut self, id: i64) -> Value {
-        self.wait_for(|m| m.get("id") == Some(&json!(id)) && m.get("method").is_none()).await
+        self.wait_for(|m| m.get("id") == Some(&json!(id)) && m.get("method").is_none())
+            .await
     }
 
     pub async fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.request_nowait(method, params).await;
         let response = self.response(id).await;
-        assert!(response.get("error").is_none(), "{method} failed: {response}");
+        assert!(
+            response.get("error").is_none(),
+            "{method} failed: {response}"
+        );
         response["result"].clone()
     }
 
@@ -93,7 +99,8 @@ impl TestClient {
                 self.server_requests.push(message.clone());
                 if self.answer_server_requests {
                     let id = message["id"].clone();
-                    self.send(json!({"jsonrpc": "2.0", "id": id, "result": [null]})).await;
+                    self.send(json!({"jsonrpc": "2.0", "id": id, "result": [null]}))
+                        .await;
                 }
                 continue;
             }
@@ -119,7 +126,10 @@ impl TestClient {
                     && m["params"]["version"] == json!(version)
             })
             .await;
-        params["params"]["diagnostics"].as_array().cloned().unwrap_or_default()
+        params["params"]["diagnostics"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Every publishDiagnostics (uri, version) seen so far, then clears them from the backlog.
@@ -127,12 +137,19 @@ impl TestClient {
         while let Ok(message) = self.incoming.try_recv() {
             self.backlog.push_back(message);
         }
-        let (published, rest): (Vec<Value>, Vec<Value>) =
-            self.backlog.drain(..).partition(|m| m["method"] == "textDocument/publishDiagnostics");
+        let (published, rest): (Vec<Value>, Vec<Value>) = self
+            .backlog
+            .drain(..)
+            .partition(|m| m["method"] == "textDocument/publishDiagnostics");
         self.backlog = rest.into();
         published
             .iter()
-            .map(|m| (m["params"]["uri"].as_str().unwrap().to_string(), m["params"]["version"].as_i64()))
+            .map(|m| {
+                (
+                    m["params"]["uri"].as_str().unwrap().to_string(),
+                    m["params"]["version"].as_i64(),
+                )
+            })
             .collect()
     }
 
@@ -154,7 +171,8 @@ impl TestClient {
 
     pub async fn open(&mut self, uri: &str, text: &str, version: i64) {
         let doc = json!({"uri": uri, "languageId": "markdown", "version": version, "text": text});
-        self.notify("textDocument/didOpen", json!({ "textDocument": doc })).await;
+        self.notify("textDocument/didOpen", json!({ "textDocument": doc }))
+            .await;
     }
 
     pub async fn change_full(&mut self, uri: &str, text: &str, version: i64) {
@@ -187,12 +205,21 @@ async fn read_message<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> Option<Valu
 pub fn apply_text_edits(text: &str, edits: &[Value]) -> String {
     let index = LineIndex::new(text);
     let offset = |p: &Value| {
-        let pos = LineCol { line: p["line"].as_u64().unwrap() as u32, col: p["character"].as_u64().unwrap() as u32 };
+        let pos = LineCol {
+            line: p["line"].as_u64().unwrap() as u32,
+            col: p["character"].as_u64().unwrap() as u32,
+        };
         index.offset(text, pos, ColumnUnit::Utf16)
     };
     let mut spans: Vec<(usize, usize, &str)> = edits
         .iter()
-        .map(|e| (offset(&e["range"]["start"]), offset(&e["range"]["end"]), e["newText"].as_str().unwrap()))
+        .map(|e| {
+            (
+                offset(&e["range"]["start"]),
+                offset(&e["range"]["end"]),
+                e["newText"].as_str().unwrap(),
+            )
+        })
         .collect();
     spans.sort_by(|a, b| b.0.cmp(&a.0));
     let mut out = text.to_string();
@@ -203,5 +230,8 @@ pub fn apply_text_edits(text: &str, edits: &[Value]) -> String {
 }
 
 pub fn codes(diagnostics: &[Value]) -> Vec<String> {
-    diagnostics.iter().map(|d| d["code"].as_str().unwrap_or("").to_string()).collect()
+    diagnostics
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or("").to_string())
+        .collect()
 }

@@ -124,7 +124,7 @@ fn json_output_is_machine_readable() {
         (Some(33), Some(3))
     );
     assert_eq!(dup["related"][0]["line"], 19);
-    assert_eq!(dup["fixes"][0], "Renumber to AC-1.3");
+    assert_eq!(dup["fixes"][0], "Renumber to AC-3.1");
 }
 
 #[test]

@@ -103,10 +103,23 @@ pub fn analyze_bytes(path: &str, bytes: &[u8], options: &Options) -> Analysis {
     }
 }
 
+/// Validates `text`. A bug in a parser or rule is contained: the document
+/// gets one `PRD099` diagnostic instead of the process dying.
 pub fn analyze(path: &str, text: &str, options: &Options) -> Analysis {
     if let Some(too_large) = size_check(text.len(), options) {
         return too_large;
     }
+    std::panic::catch_unwind(|| analyze_unguarded(path, text)).unwrap_or_else(|_| Analysis {
+        prd: Prd::empty(Format::Markdown),
+        diagnostics: vec![Diagnostic::new(
+            Code::InternalError,
+            Span::empty(0),
+            "internal error while validating this file: please report it with the file attached",
+        )],
+    })
+}
+
+fn analyze_unguarded(path: &str, text: &str) -> Analysis {
     let format = detect_format(path, text);
     let (prd, mut diagnostics) = match format {
         Format::Markdown => markdown::parse(text),

@@ -41,7 +41,7 @@ pub fn classify(text: &str) -> CriterionForm {
     let first = words.first().map(String::as_str).unwrap_or("");
     let shall = has("shall") || has("must");
     match first {
-        "given" if has("then") => CriterionForm::GivenWhenThen,
+        "given" if has("when") && has("then") => CriterionForm::GivenWhenThen,
         "given" => CriterionForm::Incomplete("a GIVEN needs WHEN and THEN clauses"),
         "when" if shall => CriterionForm::EventDriven,
         "when" if has("then") => CriterionForm::GivenWhenThen,
@@ -89,6 +89,10 @@ mod tests {
         assert_eq!(classify("The system shall hash passwords"), Ubiquitous);
         assert_eq!(classify("Passwords must be hashed"), Shall);
         assert!(matches!(classify("IF the book is on loan"), Incomplete(_)));
+        assert!(matches!(
+            classify("GIVEN a member THEN a loan exists"),
+            Incomplete(_)
+        ));
         assert_eq!(classify("Borrowing works nicely"), Untestable);
     }
 }

@@ -220,28 +220,34 @@ pub fn has_measurable_target(text: &str) -> bool {
             i += 1;
             continue;
         }
-        let preceded_by_currency = lower[..i].ends_with('$') || lower[..i].ends_with('€');
+        // Digits inside a word or an id (`REQ-2`, `v2`, `utf8`) are not quantities.
+        let inside_word = lower[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_');
+        let preceded_by_currency = lower[..i].ends_with(['$', '€', '£']);
         while i < bytes.len() && (bytes[i].is_ascii_digit() || matches!(bytes[i], b'.' | b',')) {
             i += 1;
         }
-        if preceded_by_currency {
-            return true;
+        if inside_word {
+            continue;
         }
-        let rest = &lower[i..];
-        if rest.starts_with('%') || rest.trim_start().starts_with('%') {
+        if preceded_by_currency || lower[i..].trim_start().starts_with(['%', '$', '€', '£']) {
             return true;
         }
         // The unit may follow after up to two words: "0 lost records", "10,000 concurrent users".
-        let words = rest
+        let words = lower[i..]
             .split(|c: char| c.is_whitespace() || c == '\u{a0}')
             .filter(|w| !w.is_empty())
             .take(3);
         for word in words {
             let unit: String = word
                 .chars()
-                .take_while(|c| c.is_alphanumeric() || matches!(c, '%' | '/' | 'µ'))
+                .take_while(|c| c.is_alphanumeric() || matches!(c, '/' | 'µ'))
                 .collect();
-            if UNITS.contains(&unit.as_str()) {
+            // `requests/s` counts as `requests`; `req/s` is listed whole.
+            let base = unit.split('/').next().unwrap_or("");
+            if UNITS.contains(&unit.as_str()) || UNITS.contains(&base) {
                 return true;
             }
             if word.starts_with(|c: char| c.is_ascii_digit()) {
@@ -282,5 +288,12 @@ mod tests {
             "A restart SHALL lose 0 loan records."
         ));
         assert!(has_measurable_target("under 200ms"));
+        assert!(has_measurable_target("scales to 1,000 requests/s"));
+        assert!(has_measurable_target("costs at most 5 € per month"));
+        assert!(has_measurable_target("costs at most $5 per month"));
+        assert!(!has_measurable_target(
+            "Loans for REQ-2 members SHALL be kept."
+        ));
+        assert!(!has_measurable_target("Use UTF8 and HTTP2 everywhere."));
     }
 }

@@ -66,34 +66,10 @@ impl Document {
     }
 
     /// The analysis of the current text, computed on first use after a change.
-    /// A panic inside the analyser is contained and reported, never fatal.
     pub fn analysis(&mut self, options: &Options) -> Arc<Analysis> {
-        if let Some(analysis) = &self.analysis {
-            return analysis.clone();
-        }
         let (path, text) = (&self.path, &self.text);
-        let result =
-            std::panic::catch_unwind(|| analyze(path, text, options)).unwrap_or_else(|_| {
-                tracing::error!(
-                    path,
-                    "the analyser panicked; reporting an internal error diagnostic"
-                );
-                internal_error()
-            });
-        let analysis = Arc::new(result);
-        self.analysis = Some(analysis.clone());
-        analysis
-    }
-}
-
-fn internal_error() -> Analysis {
-    use tdd_core::diagnostic::{Code, Diagnostic};
-    Analysis {
-        prd: tdd_core::model::Prd::empty(tdd_core::model::Format::Markdown),
-        diagnostics: vec![Diagnostic::new(
-            Code::InternalError,
-            Span::empty(0),
-            "internal error while validating this file; please report it with the file attached",
-        )],
+        self.analysis
+            .get_or_insert_with(|| Arc::new(analyze(path, text, options)))
+            .clone()
     }
 }

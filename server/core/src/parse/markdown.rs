@@ -89,7 +89,8 @@ impl Parser<'_> {
                 open,
                 "front matter opened here is never closed: add a line containing only `---` after it",
             ));
-            return text.len();
+            // Read the rest as the body, so one missing line does not hide everything else.
+            return open.end;
         };
         match parse_yaml(inner.slice(text)) {
             Ok(node) => self.read_meta(&node, inner.start),
@@ -432,15 +433,7 @@ impl Parser<'_> {
             }
             "tests" | "test" | "test file" | "test files" => req.tests = split_list(text, value),
             "depends on" | "depends-on" | "dependencies" | "dependency" | "requires" => {
-                req.depends_on = split_list(text, value)
-                    .into_iter()
-                    .filter(|d| {
-                        !matches!(
-                            d.value.to_ascii_lowercase().as_str(),
-                            "none" | "-" | "n/a" | "—"
-                        )
-                    })
-                    .collect();
+                req.depends_on = split_dependencies(text, value);
                 req.depends_line = Some(span);
             }
             "story" | "user story" => {
@@ -591,6 +584,46 @@ fn trim_span(source: &str, span: Span) -> Span {
     let s = span.slice(source);
     let start = span.start + (s.len() - s.trim_start().len());
     Span::new(start, (start + s.trim().len()).max(start))
+}
+
+/// `Depends on:` entries: the ids in each comma- or semicolon-separated part
+/// (`REQ-2 (Register)` gives `REQ-2`); a part with no id is kept whole, so
+/// prose is reported once rather than word by word. `none` means none.
+fn split_dependencies(source: &str, value: Span) -> Vec<Spanned<String>> {
+    let text = value.slice(source);
+    let mut items = Vec::new();
+    let mut offset = 0;
+    for part in text.split([',', ';']) {
+        let part_span = trim_span(
+            source,
+            Span::new(value.start + offset, value.start + offset + part.len()),
+        );
+        offset += part.len() + 1;
+        let words = split_list(source, part_span);
+        let found: Vec<Spanned<String>> = words
+            .into_iter()
+            .filter_map(|w| {
+                let bare = w.value.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+                let start = w.span.start + w.value.find(bare).unwrap_or(0);
+                ids::is_id(bare)
+                    .then(|| Spanned::new(bare.to_string(), Span::new(start, start + bare.len())))
+            })
+            .collect();
+        let whole = part_span
+            .slice(source)
+            .trim_matches(|c: char| c == '`' || c == '*');
+        if !found.is_empty() {
+            items.extend(found);
+        } else if !whole.is_empty()
+            && !matches!(
+                whole.to_ascii_lowercase().as_str(),
+                "none" | "-" | "n/a" | "—"
+            )
+        {
+            items.push(Spanned::new(whole.to_string(), part_span));
+        }
+    }
+    items
 }
 
 /// Comma-, semicolon- or space-separated items with their spans; backticks stripped.

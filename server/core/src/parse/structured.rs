@@ -177,6 +177,15 @@ fn criteria(node: Option<&Node>) -> Vec<Criterion> {
     node.items()
         .iter()
         .filter_map(|item| {
+            // A bare string is a criterion without an id: the schema reports
+            // its shape, and the rules report the missing id, not "no criteria".
+            if let Some(text) = string(Some(item)) {
+                return Some(Criterion {
+                    id: None,
+                    span: text.span,
+                    text,
+                });
+            }
             let text = string(item.get("text"))?;
             Some(Criterion {
                 id: string(item.get("id")),

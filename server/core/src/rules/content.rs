@@ -5,7 +5,7 @@ use super::{Edits, newline};
 use crate::diagnostic::{Code, Diagnostic, Edit};
 use crate::ears::{CriterionForm, classify};
 use crate::ids;
-use crate::model::{Prd, Requirement};
+use crate::model::{Format, Prd, Requirement};
 use crate::text::{LineIndex, Span};
 use crate::wording::{find_vague, has_measurable_target};
 
@@ -42,29 +42,41 @@ fn next_criterion_id(prd: &Prd, req: &Requirement, extra: &[String]) -> String {
 }
 
 pub fn missing_criteria(prd: &Prd, text: &str, edits: Edits, out: &mut Vec<Diagnostic>) {
+    let nl = newline(text);
     for req in prd.requirements.iter().filter(|r| r.criteria.is_empty()) {
-        let mut diag = Diagnostic::new(
-            Code::MissingCriteria,
-            req.id.span,
-            format!(
-                "`{}` has no acceptance criteria, so nothing can test it: add a list such as `- AC-1.1: WHEN <trigger> THE SYSTEM SHALL <response>`",
-                req.id.value
+        let id = &req.id.value;
+        // In the legacy format criteria are `FR-n.k` sub-items; elsewhere an `AC-n.k` list.
+        let (example, skeleton) = match prd.format {
+            Format::Legacy => {
+                let item = format!("{id}.1: The system SHALL <observable response>.");
+                (
+                    format!("an indented `{item}` sub-item"),
+                    format!("{nl}  {item}"),
+                )
+            }
+            Format::Yaml | Format::Json => (
+                "an `acceptance_criteria` list of `{id, text}` entries".to_string(),
+                String::new(),
             ),
-        );
-        if edits.enabled {
-            let nl = newline(text);
-            let id = next_criterion_id(prd, req, &[]);
-            let at = req.span.end.min(text.len());
-            let skeleton = format!(
-                "{nl}{nl}Acceptance criteria:{nl}- {id}: WHEN <trigger> THE SYSTEM SHALL <observable response>."
-            );
-            diag = diag.with_fix(
-                "Insert acceptance criteria skeleton",
-                vec![Edit {
-                    span: Span::empty(at),
-                    new_text: skeleton,
-                }],
-            );
+            Format::Markdown => {
+                let ac = next_criterion_id(prd, req, &[]);
+                let item =
+                    format!("- {ac}: WHEN <trigger> THE SYSTEM SHALL <observable response>.");
+                (
+                    format!("a list such as `{item}`"),
+                    format!("{nl}{nl}Acceptance criteria:{nl}{item}"),
+                )
+            }
+        };
+        let message =
+            format!("`{id}` has no acceptance criteria, so nothing can test it: add {example}");
+        let mut diag = Diagnostic::new(Code::MissingCriteria, req.id.span, message);
+        if edits.enabled && !skeleton.is_empty() {
+            let edit = Edit {
+                span: Span::empty(req.span.end.min(text.len())),
+                new_text: skeleton,
+            };
+            diag = diag.with_fix("Insert acceptance criteria skeleton", vec![edit]);
         }
         out.push(diag);
     }
@@ -75,13 +87,14 @@ pub fn missing_criterion_ids(prd: &Prd, text: &str, edits: Edits, out: &mut Vec<
         let mut assigned: Vec<String> = Vec::new();
         for criterion in req.criteria.iter().filter(|c| c.id.is_none()) {
             let id = next_criterion_id(prd, req, &assigned);
-            let mut diag = Diagnostic::new(
-                Code::MissingId,
-                criterion.text.span,
-                format!(
-                    "this acceptance criterion has no id, so tasks and tests cannot refer to it: start it with `{id}:`"
-                ),
+            let how = match prd.format {
+                Format::Yaml | Format::Json => format!("write it as `{{id: {id}, text: …}}`"),
+                _ => format!("start it with `{id}:`"),
+            };
+            let message = format!(
+                "this acceptance criterion has no id, so tasks and tests cannot refer to it: {how}"
             );
+            let mut diag = Diagnostic::new(Code::MissingId, criterion.text.span, message);
             if edits.enabled && criterion.text.span.end <= text.len() {
                 let edit = Edit {
                     span: Span::empty(criterion.text.span.start),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::{Edits, newline};
 use crate::diagnostic::{Code, Diagnostic, Edit};
 use crate::ids;
-use crate::model::Prd;
+use crate::model::{Prd, Requirement};
 use crate::text::{Span, Spanned};
 
 /// Every id in the document, in source order.
@@ -31,33 +31,73 @@ pub fn duplicate_ids(prd: &Prd, edits: Edits, out: &mut Vec<Diagnostic>) {
             first.insert(key, id);
             continue;
         };
-        let mut diag = Diagnostic::new(
-            Code::DuplicateId,
-            id.span,
-            format!(
-                "`{}` is already used; every requirement, criterion and NFR needs its own id",
-                id.value
-            ),
-        )
-        .with_related(
+        let message = format!(
+            "`{}` is already used; every requirement, criterion and NFR needs its own id",
+            id.value
+        );
+        let mut diag = Diagnostic::new(Code::DuplicateId, id.span, message).with_related(
             original.span,
             format!("`{}` first defined here", original.value),
         );
         if edits.enabled
-            && let Some((head, _)) = ids::split_number(&id.value)
+            && let Some(head) = renumber_head(prd, id)
         {
             let refs: Vec<&str> = taken.iter().map(String::as_str).collect();
-            let fresh = ids::next_free(head, &refs);
-            diag = diag.with_fix(
-                format!("Renumber to {fresh}"),
-                vec![Edit {
-                    span: id.span,
-                    new_text: fresh.clone(),
-                }],
-            );
+            let fresh = ids::next_free(&head, &refs);
+            let edit = Edit {
+                span: id.span,
+                new_text: fresh.clone(),
+            };
+            diag = diag.with_fix(format!("Renumber to {fresh}"), vec![edit]);
             taken.push(fresh.to_ascii_uppercase());
         }
         out.push(diag);
+    }
+}
+
+/// The id stem a duplicate is renumbered under: a criterion joins its own
+/// requirement's group (`AC-1.1` under REQ-3 becomes `AC-3.n`); anything else
+/// keeps its stem (`REQ-2` becomes `REQ-n`).
+fn renumber_head(prd: &Prd, id: &Spanned<String>) -> Option<String> {
+    let (head, _) = ids::split_number(&id.value)?;
+    let owner = prd.requirements.iter().find(|r| {
+        r.criteria
+            .iter()
+            .any(|c| c.id.as_ref().is_some_and(|i| i.span == id.span))
+    });
+    let owner_number = owner
+        .and_then(|r| ids::split_number(&r.id.value))
+        .map(|(_, n)| n);
+    match owner_number {
+        Some(n) if head.contains('.') => Some(format!(
+            "{}-{n}.",
+            &id.value[..ids::prefix(&id.value).len()]
+        )),
+        _ => Some(head.to_string()),
+    }
+}
+
+/// What a `Depends on:` entry that names no requirement points at instead.
+enum Target<'a> {
+    NotAnId,
+    Criterion(Option<&'a Requirement>),
+    Nfr,
+    Missing,
+}
+
+fn target<'a>(prd: &'a Prd, dep: &str) -> Target<'a> {
+    let same = |id: &Spanned<String>| id.value.eq_ignore_ascii_case(dep);
+    if !ids::is_id(dep) {
+        Target::NotAnId
+    } else if let Some((owner, _)) = prd
+        .criteria()
+        .find(|(_, c)| c.id.as_ref().is_some_and(same))
+    {
+        Target::Criterion(owner)
+    } else if prd.nfrs.iter().any(|n| same(&n.id)) {
+        Target::Nfr
+    } else {
+        Target::Missing
     }
 }
 
@@ -67,39 +107,47 @@ pub fn unknown_dependencies(prd: &Prd, text: &str, edits: Edits, out: &mut Vec<D
             if prd.requirement(&dep.value).is_some() {
                 continue;
             }
-            let message = if !ids::is_id(&dep.value) {
-                format!(
-                    "`{}` is not a requirement id; list ids such as `REQ-2`, separated by commas",
-                    dep.value
-                )
-            } else if let Some((owner, _)) = prd.criteria().find(|(_, c)| {
-                c.id.as_ref()
-                    .is_some_and(|i| i.value.eq_ignore_ascii_case(&dep.value))
-            }) {
-                let owner = owner.map_or("its requirement".to_string(), |r| {
-                    format!("`{}`", r.id.value)
-                });
-                format!(
-                    "`{}` is an acceptance criterion; depend on {owner} instead",
-                    dep.value
-                )
-            } else {
-                format!(
-                    "`{}` depends on `{}`, which is not defined in this PRD",
-                    req.id.value, dep.value
-                )
+            let (name, of) = (&dep.value, &req.id.value);
+            let target = target(prd, name);
+            let message = match target {
+                Target::NotAnId => format!(
+                    "`{name}` is not a requirement id; list ids such as `REQ-2`, separated by commas"
+                ),
+                Target::Criterion(Some(owner)) => {
+                    format!(
+                        "`{name}` is an acceptance criterion of `{}`; depend on the requirement instead",
+                        owner.id.value
+                    )
+                }
+                Target::Criterion(None) => {
+                    format!("`{name}` is an acceptance criterion; depend on a requirement instead")
+                }
+                Target::Nfr => format!(
+                    "`{name}` is a non-functional requirement; only requirements can be dependencies"
+                ),
+                Target::Missing => {
+                    format!("`{of}` depends on `{name}`, which is not defined in this PRD")
+                }
             };
             let mut diag = Diagnostic::new(Code::UnknownDependency, dep.span, message);
             if edits.enabled {
+                if let Target::Criterion(Some(owner)) = target {
+                    let edit = Edit {
+                        span: dep.span,
+                        new_text: owner.id.value.clone(),
+                    };
+                    diag =
+                        diag.with_fix(format!("Depend on {} instead", owner.id.value), vec![edit]);
+                }
                 if let Some(edit) = remove_dependency(text, req.depends_line, &req.depends_on, dep)
                 {
-                    diag = diag.with_fix(format!("Remove dependency on {}", dep.value), vec![edit]);
+                    diag = diag.with_fix(format!("Remove dependency on {name}"), vec![edit]);
                 }
-                if ids::is_id(&dep.value) && !ids::is_nfr(&dep.value) {
+                if matches!(target, Target::Missing) {
                     let at = prd.requirements_end.unwrap_or(text.len());
                     diag = diag.with_fix(
-                        format!("Create requirement {}", dep.value),
-                        vec![stub(prd, text, at, &dep.value)],
+                        format!("Create requirement {name}"),
+                        vec![stub(prd, text, at, name)],
                     );
                 }
             }

@@ -7,12 +7,12 @@ local here = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h')
 local failures = 0
 
 local function check(name, ok, detail)
-  print(string.format('%s %s%s', ok and 'ok  ' or 'FAIL', name, ok and '' or (': ' .. tostring(detail))))
+  io.stdout:write(string.format('%s %s%s\n', ok and 'ok  ' or 'FAIL', name, ok and '' or (': ' .. tostring(detail))))
   if not ok then failures = failures + 1 end
 end
 
 local function finish()
-  print(failures == 0 and 'all checks passed' or (failures .. ' check(s) failed'))
+  io.stdout:write(failures == 0 and 'all checks passed\n' or (failures .. ' check(s) failed\n'))
   vim.cmd(failures == 0 and 'qall!' or 'cquit! 1')
 end
 
@@ -22,12 +22,10 @@ vim.fn.mkdir(root .. '/.tdd', 'p')
 local prd = root .. '/loans.prd.md'
 vim.fn.writefile(vim.fn.readfile(here .. '/fixture.prd.md'), prd)
 
-vim.lsp.config('tdd_orchestrator', {
-  cmd = { bin, 'lsp', '--stdio' },
-  filetypes = { 'markdown' },
-  root_markers = { '.tdd', '.git' },
-  init_options = { maxFileKib = 1024 },
-})
+-- The shipped configuration (editors/nvim/lsp/tdd_orchestrator.lua), with the
+-- binary under test and one setting layered on top.
+vim.opt.runtimepath:append(here .. '/../../editors/nvim')
+vim.lsp.config('tdd_orchestrator', { cmd = { bin, 'lsp', '--stdio' }, init_options = { maxFileKib = 1024 } })
 vim.lsp.enable('tdd_orchestrator')
 vim.cmd('edit ' .. vim.fn.fnameescape(prd))
 local buf = vim.api.nvim_get_current_buf()
@@ -49,6 +47,8 @@ end
 
 local attached = vim.wait(10000, function() return #vim.lsp.get_clients({ bufnr = buf }) > 0 end, 20)
 check('server attaches to the PRD buffer', attached, 'no client attached')
+local client = vim.lsp.get_clients({ bufnr = buf })[1]
+check('the shipped config is used (root from .tdd)', client and client.root_dir == root, client and client.root_dir)
 if not attached then return finish() end
 
 local ready = vim.wait(10000, function() return has('PRD005') and has('PRD002') and has('PRD003') end, 20)

@@ -6,14 +6,14 @@
 //! cargo run --release -p tdd-orchestrator --example bench -- --bin target/release/tdd-orchestrator
 //! ```
 //!
-//! What it measures, on a generated 2,000-line PRD with ~120 requirements:
+//! What it measures, on a generated 2,000-line PRD with 120 requirements:
 //! - **diagnostics**: `tdd_core::analysis::analyze` called in-process (300 runs
 //!   after 20 warm-ups): the server-side cost of validating the whole file.
 //! - **start**: spawn `tdd-orchestrator lsp --stdio` until its `initialize`
 //!   response arrives (20 runs): what an editor waits for on first open.
 //! - **round trip**: an incremental `didChange` sent over stdio until the
 //!   `publishDiagnostics` for that version arrives (1,000 edits, one at a time):
-//!   the latency a user sees while typing, including JSON-RPC and I/O.
+//!   the latency a user sees while typing, including JSON-RPC and pipe I/O.
 //! - **RSS**: VmRSS and VmHWM (peak) of the server after those edits.
 //!
 //! It prints numbers and never fails on timing. It exits 1 only when the
@@ -35,7 +35,9 @@ type Res<T> = Result<T, String>;
 const TIMEOUT: Duration = Duration::from_secs(10);
 const URI: &str = "file:///tmp/bench/bench.prd.md";
 const REQUIREMENTS: usize = 120;
+const EDITED: usize = 61; // The requirement whose first criterion the edits touch.
 const EDITS: usize = 1_000;
+const VAGUE: &str = "fast and user-friendly";
 
 fn main() {
     if let Err(err) = run() {
@@ -47,55 +49,33 @@ fn main() {
 fn run() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
     let bin = match args.iter().position(|a| a == "--bin") {
-        Some(i) => args
-            .get(i + 1)
-            .map(String::as_str)
-            .ok_or("--bin needs a path")?,
-        None => "target/release/tdd-orchestrator",
+        Some(i) => args.get(i + 1).ok_or("--bin needs a path")?.clone(),
+        None => "target/release/tdd-orchestrator".to_string(),
     };
     if !std::path::Path::new(&bin).is_file() {
-        return Err(format!(
-            "server binary `{bin}` not found: build it, or pass --bin <path>"
-        ));
+        return Err(format!("no binary `{bin}`; pass --bin <path>"));
     }
 
     // 1. The document.
-    let (text, edit_line) = generate_prd();
-    println!(
-        "PRD: {} lines, {:.1} KiB, {REQUIREMENTS} requirements",
-        text.lines().count(),
-        text.len() as f64 / 1024.0
-    );
+    let (text, (line, col)) = generate_prd();
+    let kib = text.len() as f64 / 1024.0;
+    println!("PRD: {} lines, {kib:.1} KiB", text.lines().count());
 
     // 2. In-process analysis.
     let options = Options::default();
     let diagnostics = analyze("bench.prd.md", &text, &options).diagnostics;
     let codes: BTreeSet<&str> = diagnostics.iter().map(|d| d.code.as_str()).collect();
-    println!(
-        "in-process diagnostics: {} ({})",
-        diagnostics.len(),
-        Vec::from_iter(codes).join(", ")
-    );
-    (0..20).for_each(|_| {
-        drop(std::hint::black_box(analyze(
-            "bench.prd.md",
-            &text,
-            &options,
-        )))
-    });
-    let analysis = sample(300, || {
+    let codes = Vec::from_iter(codes).join(", ");
+    println!("in-process diagnostics: {} ({codes})", diagnostics.len());
+    (0..20).for_each(|_| drop(analyze("bench.prd.md", &text, &options))); // Warm-up.
+    let analysis = measure("diagnostics (analyze, in-process)", 300, || {
         let started = Instant::now();
-        std::hint::black_box(analyze(
-            "bench.prd.md",
-            std::hint::black_box(&text),
-            &options,
-        ));
+        std::hint::black_box(analyze("bench.prd.md", &text, &options));
         Ok(started.elapsed())
     })?;
-    print_stats("diagnostics (analyze, in-process, 300 runs)", &analysis);
 
     // 3. Spawn → initialize response.
-    let start = sample(20, || {
+    let start = measure("start (spawn → initialize result)", 20, || {
         let started = Instant::now();
         let mut server = Server::spawn(&bin)?;
         server.initialize()?;
@@ -103,7 +83,6 @@ fn run() -> Res<()> {
         server.shutdown()?;
         Ok(took)
     })?;
-    print_stats("start (spawn → initialize result, 20 runs)", &start);
 
     // 4. didChange → publishDiagnostics, and 5. memory afterwards.
     let mut server = Server::spawn(&bin)?;
@@ -111,194 +90,128 @@ fn run() -> Res<()> {
     server.notify("initialized", json!({}))?;
     let doc = json!({ "uri": URI, "languageId": "markdown", "version": 1, "text": text });
     server.notify("textDocument/didOpen", json!({ "textDocument": doc }))?;
-    let opened = server.wait_diagnostics(1)?;
-    if opened == 0 {
-        return Err("the server published no diagnostics for a PRD that has problems".into());
+    match server.wait_diagnostics(1)? {
+        0 => return Err("no diagnostics published for a PRD that has problems".into()),
+        n => println!("server diagnostics after didOpen: {n}"),
     }
-    println!("server diagnostics after didOpen: {opened}");
     let mut version = 1;
-    let round_trip = sample(EDITS, || {
+    let round_trip = measure("round trip (didChange → diagnostics)", EDITS, || {
         version += 1;
         // Even versions insert an `x` inside a criterion, odd ones delete it again.
-        let (line, col) = edit_line;
-        let (end, new_text) = if version % 2 == 0 {
-            (col, "x")
-        } else {
-            (col + 1, "")
-        };
-        let range = json!({ "start": { "line": line, "character": col }, "end": { "line": line, "character": end } });
-        let change = json!({ "range": range, "text": new_text });
-        let params = json!({ "textDocument": { "uri": URI, "version": version }, "contentChanges": [change] });
+        let (end, new_text) = [(col, "x"), (col + 1, "")][version as usize % 2];
+        let at = |character| json!({ "line": line, "character": character });
+        let change = json!({ "range": { "start": at(col), "end": at(end) }, "text": new_text });
+        let document = json!({ "uri": URI, "version": version });
+        let params = json!({ "textDocument": document, "contentChanges": [change] });
         let started = Instant::now();
         server.notify("textDocument/didChange", params)?;
         server.wait_diagnostics(version)?;
         Ok(started.elapsed())
     })?;
-    print_stats(
-        &format!("round trip (didChange → publishDiagnostics, {EDITS} edits)"),
-        &round_trip,
-    );
     if server.last_version != Some(version) {
-        return Err(format!(
-            "last published version {:?}, last sent {version}",
-            server.last_version
-        ));
+        let last = server.last_version;
+        return Err(format!("last published {last:?}, sent {version}"));
     }
     println!("publishDiagnostics versions: monotonic, last = {version} = last sent");
-    let (rss, hwm) = server.memory_mb()?;
+    let (rss, hwm) = server.memory_mib()?;
     println!("server memory after {EDITS} edits: VmRSS {rss:.1} MiB, VmHWM {hwm:.1} MiB");
     server.shutdown()?;
 
-    // 6. Summary against the targets.
-    println!(
-        "\n{:<32} {:>10} {:>10}  result",
-        "metric", "measured", "target"
-    );
+    // 6. Summary against the targets (informational only).
+    let p95 = |sorted: &[Duration]| percentile_ms(sorted, 0.95);
     let rows = [
-        (
-            "diagnostics p95 (ms)",
-            ms(percentile(&analysis, 0.95)),
-            10.0,
-        ),
-        (
-            "round trip p95 (ms)",
-            ms(percentile(&round_trip, 0.95)),
-            20.0,
-        ),
-        ("start p95 (ms)", ms(percentile(&start, 0.95)), 20.0),
+        ("diagnostics p95 (ms)", p95(&analysis), 10.0),
+        ("round trip p95 (ms)", p95(&round_trip), 20.0),
+        ("start p95 (ms)", p95(&start), 20.0),
         ("RSS after edits (MiB)", rss, 20.0),
     ];
+    println!("\nmetric                    measured  target  result");
     for (name, value, target) in rows {
         let verdict = if value < target { "met" } else { "NOT met" };
-        println!(
-            "{name:<32} {value:>10.2} {:>10}  {verdict}",
-            format!("< {target}")
-        );
+        let target = format!("< {target}");
+        println!("{name:<24} {value:>10.2} {target:>7}  {verdict}");
     }
     Ok(())
 }
 
-/// A realistic PRD, plus the (line, UTF-16 column) inside a criterion where edits go.
-/// It has a few deliberate problems: vague words, a duplicate id, an unknown
-/// dependency and an unmeasurable NFR.
+/// A realistic PRD, and the (line, UTF-16 column) in a criterion where edits go.
+/// Deliberate problems: vague words (REQ-17, -57, -97, NFR-7), an unknown
+/// dependency (REQ-77), a duplicate id (REQ-119) and an unmeasurable NFR-7.
 fn generate_prd() -> (String, (usize, usize)) {
-    let nouns: Vec<&str> =
-        "member|book|loan|reservation|fine|branch|catalogue entry|notice|payment|shelf|reading list|event booking"
-            .split('|')
-            .collect();
-    let verbs: Vec<&str> =
-        "create|update|cancel|search|export|archive|approve|transfer|renew|audit"
-            .split('|')
-            .collect();
+    let nouns: Vec<&str> = "member|book|loan|reservation|fine|branch|catalogue entry|notice\
+        |payment|shelf|reading list|event booking"
+        .split('|')
+        .collect();
+    let verbs = ["create", "update", "cancel", "search", "export", "archive"];
     let roles = ["librarian", "member", "branch manager", "auditor"];
     let areas = ["members", "loans", "catalogue", "billing", "reports"];
-    let mut out =
-        String::from("---\nid: PRD-BENCH\ntitle: Library platform\nlanguage: python\n---\n\n");
-    out.push_str(
-        "# Library platform\n\nA lending library network: members, catalogue, loans, billing and\n",
+    let mut out = String::from(
+        "---
+id: PRD-BENCH
+title: Library platform
+language: python
+---
+
+# Library platform
+
+A lending library network, generated by the tdd-orchestrator benchmark.
+
+## Requirements
+",
     );
-    out.push_str(
-        "reporting across branches. Generated for the performance benchmark.\n\n## Requirements\n",
-    );
-    let mut edit_at = (0, 0);
     for i in 1..=REQUIREMENTS {
-        let (noun, verb, role) = (
-            nouns[i % nouns.len()],
-            verbs[i % verbs.len()],
-            roles[i % roles.len()],
-        );
-        let (area, slug) = (
-            areas[i % areas.len()],
-            format!("{verb}_{}", noun.replace(' ', "_")),
-        );
-        let id = if i == REQUIREMENTS { i - 1 } else { i }; // Problem: the last requirement reuses the id before it.
-        let quality = if i % 40 == 17 {
-            "fast and user-friendly"
-        } else {
-            "auditable"
-        }; // Problem: vague words.
-        let _ = writeln!(out, "\n### REQ-{id} {} a {noun} ({i})\n", capitalize(verb));
-        let _ = writeln!(
+        let (noun, verb) = (nouns[i % nouns.len()], verbs[i % verbs.len()]);
+        let (role, area) = (roles[i % roles.len()], areas[i % areas.len()]);
+        let title = verb[..1].to_ascii_uppercase() + &verb[1..];
+        let slug = format!("{verb}_{}", noun.replace(' ', "_"));
+        let id = if i == REQUIREMENTS { i - 1 } else { i };
+        let quality = if i % 40 == 17 { VAGUE } else { "auditable" };
+        let note = format!("\nEach change to a {noun} is written to the {area} audit log.\n");
+        let note = if i % 2 == 1 { &note[..] } else { "" };
+        let depends = match i {
+            1 => String::new(),
+            77 => "Depends on: REQ-76, REQ-999\n".to_string(),
+            REQUIREMENTS => format!("Depends on: REQ-{}\n", i / 2),
+            _ => format!("Depends on: REQ-{}, REQ-{}\n", i - 1, i / 2),
+        };
+        let ac4 = format!("- AC-{i}.4: WHILE {area} is offline THE SYSTEM SHALL queue it.\n");
+        let ac4 = if i % 2 == 0 { &ac4[..] } else { "" };
+        let _ = write!(
             out,
-            "As a {role}, I want to {verb} a {noun} so that the {area} records stay {quality}.\n"
+            "
+### REQ-{id} {title} a {noun} ({i})
+
+As a {role}, I want to {verb} a {noun} so that the {area} records stay {quality}.
+{note}
+Module: src/library/{area}/{slug}_{i}.py
+Tests: tests/{area}/test_{slug}_{i}.py
+{depends}
+Acceptance criteria:
+- AC-{i}.1: WHEN a {role} submits a valid {noun} THE SYSTEM SHALL {verb} it within 300 ms.
+- AC-{i}.2: IF the {noun} does not exist THEN THE SYSTEM SHALL reject it with error `{slug}`.
+- AC-{i}.3: GIVEN a {noun} owned by another branch
+  WHEN a {role} tries to {verb} it
+  THEN the request is refused and the {noun} is unchanged.
+{ac4}"
         );
-        if i % 2 == 1 {
-            let _ = writeln!(
-                out,
-                "Each change to a {noun} is written to the {area} audit log with the {role}'s id.\n"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "Module: src/library/{area}/{slug}_{i}.py\nTests: tests/{area}/test_{slug}_{i}.py"
-        );
-        match i {
-            1 => {}
-            77 => out.push_str("Depends on: REQ-76, REQ-999\n"), // Problem: unknown dependency.
-            REQUIREMENTS => _ = writeln!(out, "Depends on: REQ-{}", i / 2),
-            _ => _ = writeln!(out, "Depends on: REQ-{}, REQ-{}", i - 1, i / 2),
-        }
-        out.push_str("\nAcceptance criteria:\n");
-        if i == REQUIREMENTS / 2 + 1 {
-            // Inside the role word of AC-61.1, e.g. `l|ibrarian`.
-            edit_at = (
-                out.lines().count(),
-                format!("- AC-{i}.1: WHEN a ").len() + 1,
-            );
-        }
-        let (ms, minutes) = (100 + i, 5 + i % 25);
-        let _ = writeln!(
-            out,
-            "- AC-{i}.1: WHEN a {role} submits a valid {noun} THE SYSTEM SHALL {verb} it within {ms} ms."
-        );
-        let _ = writeln!(
-            out,
-            "- AC-{i}.2: IF the {noun} does not exist THEN THE SYSTEM SHALL reject it with error `{slug}`."
-        );
-        let _ = writeln!(
-            out,
-            "- AC-{i}.3: GIVEN a {noun} owned by another branch\n  WHEN a {role} tries to {verb} it"
-        );
-        let _ = writeln!(
-            out,
-            "  THEN the request is refused and the {noun} is unchanged."
-        );
-        if i % 2 == 0 {
-            let _ = writeln!(
-                out,
-                "- AC-{i}.4: WHILE {area} is in maintenance THE SYSTEM SHALL queue requests for {minutes} min."
-            );
-        }
     }
     out.push_str("\n## Non-functional requirements\n\n");
     let mut nfr = 0;
     while nfr < 10 || out.lines().count() < 2_000 {
         nfr += 1;
-        if nfr == 7 {
-            out.push_str("- NFR-7: Search SHALL be scalable and easy to extend.\n"); // Problems: vague, unmeasurable.
-        } else {
-            let (verb, ms, members) = (
-                capitalize(verbs[nfr % verbs.len()]),
-                50 * (1 + nfr % 8),
-                nfr % 9 + 1,
-            );
-            let _ = writeln!(
-                out,
-                "- NFR-{nfr}: {verb} SHALL complete within {ms} ms at p95 with {members},000 members."
-            );
-        }
+        let target = match nfr {
+            7 => "be scalable and easy to extend".to_string(),
+            _ => format!("answer within {} ms at p95", 50 * (1 + nfr % 8)),
+        };
+        let _ = writeln!(out, "- NFR-{nfr}: Search SHALL {target}.");
     }
-    (out, edit_at)
+    // Edit inside the role word of AC-61.1, e.g. `l|ibrarian`.
+    let prefix = format!("- AC-{EDITED}.1: WHEN a ");
+    let line = out.lines().position(|l| l.starts_with(&prefix));
+    (out, (line.unwrap_or(0), prefix.len() + 1))
 }
 
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    chars.next().map_or_else(String::new, |c| {
-        c.to_ascii_uppercase().to_string() + chars.as_str()
-    })
-}
-
-/// One language server on stdio, with a reader thread feeding parsed messages to a channel.
+/// One language server on stdio; a reader thread sends the parsed messages to a channel.
 struct Server {
     child: Child,
     stdin: ChildStdin,
@@ -313,20 +226,15 @@ impl Server {
             .args(["lsp", "--stdio"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("cannot start `{bin}`: {e}"))?;
-        let (stdin, stdout) = (
-            child.stdin.take().ok_or("no stdin")?,
-            child.stdout.take().ok_or("no stdout")?,
-        );
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
         let (tx, messages) = channel();
         std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let message = read_frame(&mut reader);
-                let stop = message.is_err();
-                if tx.send(message).is_err() || stop {
+            // Stops after forwarding the first error (EOF included) or when nobody listens.
+            while let Ok(message) = read_frame(&mut stdout).map_err(|e| tx.send(Err(e))) {
+                if tx.send(Ok(message)).is_err() {
                     break;
                 }
             }
@@ -355,15 +263,11 @@ impl Server {
         self.next_id += 1;
         let id = self.next_id;
         self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }))?;
-        let reply = self.wait(&format!("the `{method}` response"), |m| {
-            m.get("method").is_none() && m["id"] == id
-        })?;
+        let what = format!("the `{method}` response");
+        let reply = self.wait(&what, |m| m.get("method").is_none() && m["id"] == id)?;
         match reply.get("error") {
             Some(err) => Err(format!("`{method}` failed: {err}")),
-            None => reply
-                .get("result")
-                .cloned()
-                .ok_or_else(|| format!("`{method}` response without result")),
+            None => Ok(reply["result"].clone()),
         }
     }
 
@@ -375,39 +279,26 @@ impl Server {
             let left = deadline.saturating_duration_since(Instant::now());
             let message = match self.messages.recv_timeout(left) {
                 Ok(message) => message?,
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(format!("no {what} within {TIMEOUT:?}"));
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(format!("server gone, waiting for {what}"));
-                }
+                Err(RecvTimeoutError::Timeout) => return Err(format!("no {what} in {TIMEOUT:?}")),
+                Err(RecvTimeoutError::Disconnected) => return Err(format!("no {what}: EOF")),
             };
-            if message["method"] == "textDocument/publishDiagnostics"
-                && message["params"]["uri"] == URI
-            {
-                let version = message["params"]["version"]
-                    .as_i64()
-                    .ok_or("publishDiagnostics without a version")?;
-                if self.last_version.is_some_and(|last| version < last) {
-                    return Err(format!(
-                        "publishDiagnostics version {version} after {:?}",
-                        self.last_version
-                    ));
+            let params = &message["params"];
+            if message["method"] == "textDocument/publishDiagnostics" && params["uri"] == URI {
+                let version = params["version"].as_i64().ok_or("no version")?;
+                if let Some(last) = self.last_version.filter(|&last| version < last) {
+                    return Err(format!("publishDiagnostics version {version} after {last}"));
                 }
                 self.last_version = Some(version);
             }
             if let (Some(id), Some(method)) = (message.get("id"), message["method"].as_str()) {
                 // A server → client request (workspace/configuration, …): answer with nulls.
-                let items = message["params"]["items"].as_array().map_or(0, Vec::len);
-                let result = if method == "workspace/configuration" {
-                    json!(vec![Value::Null; items])
-                } else {
-                    Value::Null
+                let items = params["items"].as_array().map_or(0, Vec::len);
+                let result = match method {
+                    "workspace/configuration" => json!(vec![Value::Null; items]),
+                    _ => Value::Null,
                 };
                 self.send(json!({ "jsonrpc": "2.0", "id": id, "result": result }))?;
-                continue;
-            }
-            if wanted(&message) {
+            } else if wanted(&message) {
                 return Ok(message);
             }
         }
@@ -415,45 +306,33 @@ impl Server {
 
     fn initialize(&mut self) -> Res<Value> {
         let capabilities = json!({ "workspace": { "configuration": true } });
-        let params = json!({ "processId": std::process::id(), "rootUri": null, "capabilities": capabilities });
+        let params = json!({ "processId": std::process::id(), "capabilities": capabilities });
         let result = self.request("initialize", params)?;
-        if result["capabilities"]["textDocumentSync"]["change"] != 2 {
-            return Err(format!(
-                "initialize: expected incremental sync (change = 2), got {}",
-                result["capabilities"]
-            ));
+        let capabilities = &result["capabilities"];
+        if capabilities["textDocumentSync"]["change"] != 2 {
+            return Err(format!("initialize: no incremental sync in {capabilities}"));
         }
         Ok(result)
     }
 
     /// Waits for the diagnostics of `version`; returns how many there are.
     fn wait_diagnostics(&mut self, version: i64) -> Res<usize> {
-        let message = self.wait(&format!("publishDiagnostics for version {version}"), |m| {
-            m["method"] == "textDocument/publishDiagnostics"
-                && m["params"]["uri"] == URI
-                && m["params"]["version"] == version
+        let what = format!("publishDiagnostics for version {version}");
+        let message = self.wait(&what, |m| {
+            m["method"] == "textDocument/publishDiagnostics" && m["params"]["version"] == version
         })?;
-        Ok(message["params"]["diagnostics"]
-            .as_array()
-            .ok_or("diagnostics is not an array")?
-            .len())
+        let diagnostics = message["params"]["diagnostics"].as_array();
+        Ok(diagnostics.ok_or("diagnostics is not an array")?.len())
     }
 
-    /// (VmRSS, VmHWM) in MiB, from /proc.
-    fn memory_mb(&self) -> Res<(f64, f64)> {
+    /// (VmRSS, VmHWM) in MiB, from /proc/<pid>/status.
+    fn memory_mib(&self) -> Res<(f64, f64)> {
         let path = format!("/proc/{}/status", self.child.id());
-        let status =
-            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
         let field = |name: &str| -> Res<f64> {
-            let line = status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .ok_or(format!("{name} missing in {path}"))?;
-            let kib = line
-                .split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse::<f64>().ok());
-            Ok(kib.ok_or(format!("bad line `{line}` in {path}"))? / 1024.0)
+            let line = status.lines().find(|l| l.starts_with(name));
+            let kib = line.and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok());
+            Ok(kib.ok_or(format!("no number for {name} in {path}"))? / 1024.0)
         };
         Ok((field("VmRSS:")?, field("VmHWM:")?))
     }
@@ -463,26 +342,18 @@ impl Server {
         self.request("shutdown", Value::Null)?;
         self.notify("exit", Value::Null)?;
         let deadline = Instant::now() + TIMEOUT;
-        loop {
+        while Instant::now() < deadline {
             match self.child.try_wait().map_err(|e| e.to_string())? {
                 Some(status) if status.success() => return Ok(()),
-                Some(status) => {
-                    return Err(format!(
-                        "the server exited with {status} after shutdown/exit"
-                    ));
-                }
-                None if Instant::now() > deadline => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return Err("the server did not exit after shutdown/exit".into());
-                }
+                Some(status) => return Err(format!("the server exited with {status}")),
                 None => std::thread::sleep(Duration::from_millis(1)),
             }
         }
+        Err("the server did not exit after `exit`".into()) // Drop kills it.
     }
 }
 
-/// On an error path, do not leave a server behind (a no-op once it was reaped).
+/// On an error path, leave no server behind (a no-op once it has been reaped).
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -502,15 +373,8 @@ fn read_frame(reader: &mut impl BufRead) -> Res<Value> {
         if header.is_empty() {
             break;
         }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = Some(
-                value
-                    .trim()
-                    .parse::<usize>()
-                    .map_err(|e| format!("bad Content-Length `{value}`: {e}"))?,
-            );
+        if let Some(value) = header.strip_prefix("Content-Length:") {
+            length = Some(value.trim().parse::<usize>().map_err(|e| e.to_string())?);
         }
     }
     let mut body = vec![0; length.ok_or("a message without Content-Length")?];
@@ -518,23 +382,18 @@ fn read_frame(reader: &mut impl BufRead) -> Res<Value> {
     serde_json::from_slice(&body).map_err(|e| format!("malformed JSON from the server: {e}"))
 }
 
-fn sample(runs: usize, mut f: impl FnMut() -> Res<Duration>) -> Res<Vec<Duration>> {
+/// Runs `f` `runs` times, prints p50/p95/max of the durations it returns, and
+/// returns them sorted.
+fn measure(name: &str, runs: usize, mut f: impl FnMut() -> Res<Duration>) -> Res<Vec<Duration>> {
     let mut times = (0..runs).map(|_| f()).collect::<Res<Vec<_>>>()?;
     times.sort();
+    let [p50, p95, max] = [0.5, 0.95, 1.0].map(|p| percentile_ms(&times, p));
+    println!("{name}, {runs} runs: p50 {p50:.2} ms, p95 {p95:.2} ms, max {max:.2} ms");
     Ok(times)
 }
 
-/// Nearest-rank percentile of sorted samples.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+/// Nearest-rank percentile of sorted samples, in milliseconds.
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn print_stats(name: &str, sorted: &[Duration]) {
-    let [p50, p95, max] = [0.5, 0.95, 1.0].map(|p| ms(percentile(sorted, p)));
-    println!("{name}: p50 {p50:.2} ms, p95 {p95:.2} ms, max {max:.2} ms");
+    sorted[rank - 1].as_secs_f64() * 1000.0
 }

@@ -325,19 +325,13 @@ pub fn completion(
     Some(CompletionResponse::Array(items))
 }
 
-/// In YAML, `depends_on:` may open a block list on the lines above.
+/// In YAML, `depends_on:` may open a block list on the lines above the cursor.
 fn in_depends_list(before: &str) -> bool {
-    before
-        .lines()
-        .rev()
-        .take_while(|l| l.trim_start().starts_with('-') || l.trim().is_empty())
-        .count()
-        < 50
-        && before
-            .lines()
-            .rev()
-            .find(|l| !l.trim_start().starts_with('-'))
-            .is_some_and(|l| l.trim_start().starts_with("depends_on"))
+    let key = before.lines().rev().find(|l| {
+        let t = l.trim_start();
+        !t.is_empty() && !t.starts_with('-')
+    });
+    key.is_some_and(|l| l.trim_start().starts_with("depends_on"))
 }
 
 #[cfg(test)]

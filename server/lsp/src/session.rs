@@ -367,10 +367,68 @@ impl Session {
                     .ok_or_else(|| {
                         Error::invalid_params(format!("{} is not an open PRD", uri.as_str()))
                     })?;
-                Ok(Some(serde_json::json!({ "markdown": markdown })))
+                let target = self.create_converted(&uri, &markdown)?;
+                Ok(Some(
+                    serde_json::json!({ "uri": target.as_str(), "markdown": markdown }),
+                ))
             }
             _ => Err(Error::internal_error()),
         }
+    }
+}
+
+impl Session {
+    /// Asks the client to create `<stem>.prd.md` beside a converted legacy
+    /// spec. The request runs in its own task with a timeout; an existing file
+    /// is never overwritten.
+    fn create_converted(&self, source: &Uri, markdown: &str) -> Result<Uri> {
+        let path = source
+            .to_file_path()
+            .ok_or_else(|| Error::invalid_params("only files on disk can be converted"))?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("spec");
+        let target_path = path.with_file_name(format!("{stem}.prd.md"));
+        if target_path.exists() {
+            return Err(Error::invalid_params(format!(
+                "{} already exists; move it away to convert again",
+                target_path.display()
+            )));
+        }
+        let target = Uri::from_file_path(&target_path)
+            .ok_or_else(|| Error::invalid_params("cannot name the converted file"))?;
+        let document = OptionalVersionedTextDocumentIdentifier {
+            uri: target.clone(),
+            version: None,
+        };
+        let insert = TextEdit::new(Range::default(), markdown.to_string());
+        let edit = WorkspaceEdit {
+            document_changes: Some(DocumentChanges::Operations(vec![
+                DocumentChangeOperation::Op(ResourceOp::Create(CreateFile {
+                    uri: target.clone(),
+                    options: Some(CreateFileOptions {
+                        overwrite: Some(false),
+                        ignore_if_exists: Some(false),
+                    }),
+                    annotation_id: None,
+                })),
+                DocumentChangeOperation::Edit(TextDocumentEdit {
+                    text_document: document,
+                    edits: vec![OneOf::Left(insert)],
+                }),
+            ])),
+            ..Default::default()
+        };
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(Duration::from_secs(30), client.apply_edit(edit)).await {
+                Ok(Ok(response)) if response.applied => {}
+                Ok(Ok(response)) => {
+                    tracing::warn!(reason = ?response.failure_reason, "client refused the conversion edit")
+                }
+                Ok(Err(err)) => tracing::warn!(%err, "workspace/applyEdit failed"),
+                Err(_) => tracing::warn!("client did not answer workspace/applyEdit within 30 s"),
+            }
+        });
+        Ok(target)
     }
 }
 

@@ -358,3 +358,33 @@ async fn closing_a_document_clears_its_diagnostics() {
         .await;
     assert_eq!(cleared["params"]["diagnostics"], json!([]));
 }
+
+#[tokio::test]
+async fn converting_a_legacy_spec_creates_a_markdown_prd_beside_it() {
+    let mut client = TestClient::start();
+    client.answer_server_requests = false; // The command must not wait for the client's answer.
+    client.initialize(json!({})).await;
+    let dir = std::env::temp_dir().join(format!("tdd-convert-{}", std::process::id()));
+    let spec = dir.join("loans_spec.txt");
+    let uri = format!("file://{}", spec.display());
+    let legacy = include_str!("../../../tests/corpus/legacy/library_spec.txt");
+    client.open(&uri, legacy, 1).await;
+    let params = json!({"command": "tdd.convertToMarkdown", "arguments": [{"uri": uri}]});
+    let result = client.request("workspace/executeCommand", params).await;
+    let target = format!("file://{}", dir.join("loans_spec.prd.md").display());
+    assert_eq!(result["uri"], json!(target));
+    assert!(
+        result["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("### FR-1 Borrow a book"),
+        "{result}"
+    );
+    let edit = client
+        .wait_for(|m| m["method"] == "workspace/applyEdit")
+        .await;
+    let changes = &edit["params"]["edit"]["documentChanges"];
+    assert_eq!(changes[0]["kind"], "create");
+    assert_eq!(changes[0]["options"]["overwrite"], false);
+    assert_eq!(changes[1]["textDocument"]["uri"], json!(target));
+}

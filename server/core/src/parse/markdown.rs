@@ -210,7 +210,7 @@ impl Parser<'_> {
         self.state.open_item = None;
         if self.state.nfr_heading {
             if let Some(nfr) = self.prd.nfrs.last_mut() {
-                extend(&mut nfr.text, span, line.trim(), self.text);
+                extend(&mut nfr.text, span, line.trim());
                 nfr.span.end = span.end;
             }
             return;
@@ -381,7 +381,7 @@ impl Parser<'_> {
         if let Some(req) = self.state.req.as_mut() {
             req.span.end = line.end;
             if let Some(c) = req.criteria.last_mut() {
-                extend(&mut c.text, line, body, text);
+                extend(&mut c.text, line, body);
                 c.span.end = line.end;
             }
             return;
@@ -389,13 +389,13 @@ impl Parser<'_> {
         match self.state.section {
             Section::Nfr => {
                 if let Some(n) = self.prd.nfrs.last_mut() {
-                    extend(&mut n.text, line, body, text);
+                    extend(&mut n.text, line, body);
                     n.span.end = line.end;
                 }
             }
             Section::SharedCriteria => {
                 if let Some(c) = self.prd.shared_criteria.last_mut() {
-                    extend(&mut c.text, line, body, text);
+                    extend(&mut c.text, line, body);
                     c.span.end = line.end;
                 }
             }
@@ -475,7 +475,7 @@ fn make_criterion(
 }
 
 /// Appends a continuation line to a spanned text.
-fn extend(text: &mut Spanned<String>, line: Span, body: &str, _source: &str) {
+fn extend(text: &mut Spanned<String>, line: Span, body: &str) {
     if !text.value.is_empty() {
         text.value.push(' ');
     }

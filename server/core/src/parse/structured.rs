@@ -14,17 +14,17 @@ pub fn parse(text: &str, format: Format) -> (Prd, Vec<Diagnostic>) {
     if text.trim().is_empty() {
         return (empty, diags); // The rules say it has no requirements.
     }
-    if format == Format::Json {
-        if let Err(err) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            let at = json_error_offset(text, &err);
-            let message = strip_json_position(&err.to_string());
-            diags.push(Diagnostic::new(
-                Code::SyntaxError,
-                point(text, at),
-                format!("invalid JSON: {message}"),
-            ));
-            return (empty, diags);
-        }
+    if format == Format::Json
+        && let Err(err) = serde_json::from_str::<serde::de::IgnoredAny>(text)
+    {
+        let at = json_error_offset(text, &err);
+        let message = strip_json_position(&err.to_string());
+        diags.push(Diagnostic::new(
+            Code::SyntaxError,
+            point(text, at),
+            format!("invalid JSON: {message}"),
+        ));
+        return (empty, diags);
     }
     let root = match parse_yaml(text) {
         Ok(node) => node,

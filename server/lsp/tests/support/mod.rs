@@ -102,6 +102,9 @@ impl TestClient {
                     self.send(json!({"jsonrpc": "2.0", "id": id, "result": [null]}))
                         .await;
                 }
+                if pred(&message) {
+                    return message;
+                }
                 continue;
             }
             if pred(&message) {
@@ -221,7 +224,7 @@ pub fn apply_text_edits(text: &str, edits: &[Value]) -> String {
             )
         })
         .collect();
-    spans.sort_by(|a, b| b.0.cmp(&a.0));
+    spans.sort_by_key(|edit| std::cmp::Reverse(edit.0));
     let mut out = text.to_string();
     for (start, end, new_text) in spans {
         out.replace_range(start..end, new_text);

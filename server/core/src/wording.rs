@@ -71,55 +71,59 @@ pub const VAGUE: &[(&str, &str)] = &[
 ];
 
 /// Every vague phrase in `text` (outside backtick code spans): (span relative
-/// to `text`, phrase as listed, hint).
+/// to `text`, phrase as listed, hint). One pass: at each word start only the
+/// phrases beginning with that letter are tried, longest first.
 pub fn find_vague(text: &str) -> Vec<(Span, &'static str, &'static str)> {
+    let buckets = buckets();
     let lower = text.to_ascii_lowercase();
-    let code = code_spans(text);
-    let mut found: Vec<(Span, &'static str, &'static str)> = Vec::new();
-    for &(phrase, hint) in VAGUE {
-        let mut from = 0;
-        while let Some(pos) = lower[from..].find(phrase) {
-            let start = from + pos;
-            let end = start + phrase.len();
-            from = end;
-            let before_ok = lower[..start]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !is_word(c));
-            let after_ok = lower[end..]
+    let bytes = lower.as_bytes();
+    let mut in_code = false;
+    let mut previous: Option<char> = None;
+    let mut found = Vec::new();
+    let mut skip_to = 0;
+    for (i, c) in lower.char_indices() {
+        if c == '`' {
+            in_code = !in_code;
+        }
+        let word_start = previous.is_none_or(|p| !is_word(p));
+        previous = Some(c);
+        if in_code || i < skip_to || !word_start || !c.is_ascii_alphabetic() {
+            continue;
+        }
+        for &(phrase, hint) in &buckets[(bytes[i] - b'a') as usize] {
+            let end = i + phrase.len();
+            let boundary = lower[end.min(lower.len())..]
                 .chars()
                 .next()
-                .is_none_or(|c| !is_word(c) || phrase.ends_with('.'));
-            let in_code = code.iter().any(|s| s.start <= start && end <= s.end);
-            let covered = found
-                .iter()
-                .any(|(s, _, _)| s.start <= start && end <= s.end);
-            if before_ok && after_ok && !in_code && !covered {
-                found.retain(|(s, _, _)| !(start <= s.start && s.end <= end));
-                found.push((Span::new(start, end), phrase, hint));
+                .is_none_or(|n| !is_word(n) || phrase.ends_with('.'));
+            if lower[i..].starts_with(phrase) && boundary {
+                found.push((Span::new(i, end), phrase, hint));
+                skip_to = end;
+                break;
             }
         }
     }
-    found.sort_by_key(|(s, _, _)| s.start);
     found
+}
+
+/// `VAGUE` grouped by first letter, longest phrase first.
+fn buckets() -> &'static [Vec<(&'static str, &'static str)>; 26] {
+    static BUCKETS: std::sync::OnceLock<[Vec<(&'static str, &'static str)>; 26]> =
+        std::sync::OnceLock::new();
+    BUCKETS.get_or_init(|| {
+        let mut buckets: [Vec<(&str, &str)>; 26] = Default::default();
+        for &(phrase, hint) in VAGUE {
+            buckets[(phrase.as_bytes()[0] - b'a') as usize].push((phrase, hint));
+        }
+        for bucket in &mut buckets {
+            bucket.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        }
+        buckets
+    })
 }
 
 fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '-' || c == '_' || c == '/'
-}
-
-fn code_spans(text: &str) -> Vec<Span> {
-    let mut spans = Vec::new();
-    let mut open = None;
-    for (i, c) in text.char_indices() {
-        if c == '`' {
-            match open.take() {
-                Some(start) => spans.push(Span::new(start, i + 1)),
-                None => open = Some(i),
-            }
-        }
-    }
-    spans
 }
 
 const UNITS: &[&str] = &[

@@ -34,9 +34,53 @@ pub struct ProjectConfig {
     /// Branch that PRD feature branches start from.
     #[serde(default = "default_base_branch")]
     pub base_branch: String,
-    /// Prefix of task keys, e.g. `LOANS` gives `LOANS-TDD-01-01`.
+    /// Short project name used in branch names (defaults to the PRD id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// Where implementation files go when a requirement names no `Module:`
+    /// (default per language: `src`, or `.` for Go).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_root: Option<String>,
+    /// Where test files go when a requirement names no `Tests:`
+    /// (default per language: `tests`, `src` for TypeScript, `.` for Go).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_root: Option<String>,
+    /// The command that runs the test suite (default per language: `pytest`,
+    /// `cargo test`, `npx vitest run`, `go test ./...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_command: Option<String>,
+}
+
+/// The project layout with every default resolved for the language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub language: Language,
+    pub source_root: String,
+    pub test_root: String,
+    pub test_command: String,
+}
+
+impl ProjectConfig {
+    pub fn layout(&self) -> Layout {
+        let (source, test, command) = match self.language {
+            Language::Python => ("src", "tests", "pytest"),
+            Language::Rust => ("src", "tests", "cargo test"),
+            Language::Typescript => ("src", "src", "npx vitest run"),
+            Language::Go => (".", ".", "go test ./..."),
+        };
+        Layout {
+            language: self.language,
+            source_root: self
+                .source_root
+                .clone()
+                .unwrap_or_else(|| source.to_string()),
+            test_root: self.test_root.clone().unwrap_or_else(|| test.to_string()),
+            test_command: self
+                .test_command
+                .clone()
+                .unwrap_or_else(|| command.to_string()),
+        }
+    }
 }
 
 impl Default for ProjectConfig {
@@ -45,6 +89,9 @@ impl Default for ProjectConfig {
             language: Language::default(),
             base_branch: default_base_branch(),
             prefix: None,
+            source_root: None,
+            test_root: None,
+            test_command: None,
         }
     }
 }
@@ -137,8 +184,14 @@ pub fn config_template(language: Language) -> String {
 language = "{language}"
 # Branch that each PRD's feature branch starts from.
 base_branch = "main"
-# Prefix of task keys (defaults to the PRD id).
+# Short project name used in branch names (defaults to the PRD id).
 # prefix = "LOANS"
+# Where new implementation and test files go when a requirement names none
+# (defaults per language; python: src and tests).
+# source_root = "src"
+# test_root = "tests"
+# The command that runs the test suite (python default: pytest).
+# test_command = "pytest"
 
 [prd]
 # Files validated as PRDs, relative to the project root.

@@ -5,6 +5,7 @@ pub mod ears;
 pub mod ids;
 pub mod model;
 pub mod parse;
+pub mod plan;
 pub mod render;
 pub mod rules;
 pub mod schema;

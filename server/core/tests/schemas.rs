@@ -30,6 +30,11 @@ fn config_schema_is_current() {
 }
 
 #[test]
+fn tasks_schema_is_current() {
+    check("tasks.schema.json", tdd_core::plan::tasks_schema_json());
+}
+
+#[test]
 fn the_schema_accepts_a_complete_document_and_rejects_a_broken_one() {
     let validator = tdd_core::schema::prd_validator();
     let good = serde_json::json!({

@@ -3,7 +3,7 @@
 
 mod content;
 mod graph;
-mod paths;
+pub(crate) mod paths;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::{Format, Prd};

@@ -1,0 +1,91 @@
+//! Graph checks that need no edges: what cannot be planned, duplicate keys
+//! and unsafe paths. Cycles and dangling edges are found while the graph is
+//! built (`graph`). Every error points into the PRD.
+
+use std::collections::HashMap;
+
+use super::cycles::Cycle;
+use super::{PlanError, PlanErrorKind, Task};
+use crate::model::Prd;
+use crate::rules::paths::path_problem;
+
+pub(super) fn before_graph(prd: &Prd, cycles: &[Cycle<'_>], tasks: &[Task]) -> Vec<PlanError> {
+    let mut errors = Vec::new();
+    if prd.requirements.is_empty() && prd.shared_criteria.is_empty() {
+        errors.push(PlanError {
+            kind: PlanErrorKind::Unplannable,
+            span: crate::text::Span::empty(0),
+            message: "this PRD has no requirements, so there is nothing to plan".to_string(),
+        });
+    }
+    for cycle in cycles {
+        if cycle.criteria.is_empty() {
+            errors.push(PlanError {
+                kind: PlanErrorKind::Unplannable,
+                span: cycle.source,
+                message: format!(
+                    "`{}` has no acceptance criteria, so no task can prove it: add criteria first",
+                    cycle.id
+                ),
+            });
+        }
+        for criterion in cycle.criteria.iter().filter(|c| c.id.is_none()) {
+            errors.push(PlanError {
+                kind: PlanErrorKind::Unplannable,
+                span: criterion.text.span,
+                message: "this criterion has no id, so its task and test cannot be named: give it one (`AC-1.1:`)".to_string(),
+            });
+        }
+    }
+    let mut first: HashMap<&str, &Task> = HashMap::new();
+    for task in tasks {
+        match first.get(task.key.as_str()) {
+            Some(original) => errors.push(PlanError {
+                kind: PlanErrorKind::DuplicateKey,
+                span: task.source,
+                message: format!(
+                    "two tasks would both be `{}` (\"{}\" and \"{}\"): requirement and criterion ids must be unique",
+                    task.key, original.title, task.title
+                ),
+            }),
+            None => {
+                first.insert(&task.key, task);
+            }
+        }
+    }
+    for cycle in cycles {
+        let from_prd = cycle
+            .module
+            .iter()
+            .chain(&cycle.tests)
+            .map(|p| (p.value.as_str(), p.span, ""));
+        let derived = tasks
+            .iter()
+            .filter(|t| t.requirement.as_deref() == Some(cycle.id.as_str()))
+            .flat_map(|t| t.impl_file.iter().chain(&t.test_file))
+            .filter(|f| {
+                !cycle
+                    .module
+                    .iter()
+                    .chain(&cycle.tests)
+                    .any(|p| &p.value == *f)
+            })
+            .map(|f| {
+                (
+                    f.as_str(),
+                    cycle.source,
+                    " (derived from source_root/test_root in .tdd/config.toml)",
+                )
+            });
+        for (path, span, origin) in from_prd.chain(derived) {
+            if let Some(problem) = path_problem(path) {
+                errors.push(PlanError {
+                    kind: PlanErrorKind::UnsafePath,
+                    span,
+                    message: format!("`{path}`{origin} is outside the project: {problem}"),
+                });
+            }
+        }
+    }
+    errors
+}

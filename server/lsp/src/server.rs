@@ -52,9 +52,16 @@ fn root_of(params: &InitializeParams) -> Option<std::path::PathBuf> {
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let root = root_of(&params);
+        let pull_configuration = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.configuration)
+            .unwrap_or(false);
         self.notify(Event::Initialize {
             root,
             options: params.initialization_options,
+            pull_configuration,
         });
         Ok(InitializeResult {
             server_info: Some(ServerInfo {

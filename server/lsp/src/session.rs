@@ -26,6 +26,8 @@ pub enum Event {
     Initialize {
         root: Option<PathBuf>,
         options: Option<Value>,
+        /// The client can answer `workspace/configuration`.
+        pull_configuration: bool,
     },
     Initialized,
     Configuration(Value),
@@ -56,6 +58,8 @@ pub struct Session {
     /// Documents changed since their diagnostics were last published.
     dirty: BTreeSet<Uri>,
     root: Option<PathBuf>,
+    /// Ask the client for settings after `initialized` (it said it can answer).
+    pull_configuration: bool,
     settings: Settings,
     matcher: PrdMatcher,
 }
@@ -74,6 +78,7 @@ pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
         documents: HashMap::new(),
         dirty: BTreeSet::new(),
         root: None,
+        pull_configuration: false,
         settings,
         matcher,
     };
@@ -121,8 +126,16 @@ impl Session {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Initialize { root, options } => self.initialize(root, options),
-            Event::Initialized => self.pull_configuration(),
+            Event::Initialize {
+                root,
+                options,
+                pull_configuration,
+            } => {
+                self.pull_configuration = pull_configuration;
+                self.initialize(root, options);
+            }
+            Event::Initialized if self.pull_configuration => self.pull_configuration(),
+            Event::Initialized => {}
             Event::Configuration(value) => self.apply_settings(&value),
             Event::Open(p) => {
                 let doc = p.text_document;

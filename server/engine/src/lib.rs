@@ -3,3 +3,4 @@
 //! scheduler, git and workers arrive with the execution engine.
 
 pub mod project;
+pub mod store;

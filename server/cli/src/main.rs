@@ -1,5 +1,7 @@
 //! The `tdd-orchestrator` binary.
 
+mod graph_view;
+mod plan_cmd;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -63,7 +65,28 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Print a JSON Schema: the PRD's YAML/JSON form, or .tdd/config.toml.
+    /// Decompose a PRD into a graph of TDD tasks and store it (re-planning keeps what is done).
+    Decompose {
+        prd: PathBuf,
+        /// Show the graph and what would change; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+        format: GraphFormat,
+    },
+    /// Per PRD: tasks by state, and whether the PRD changed since it was decomposed.
+    Status,
+    /// List the stored tasks, or show one.
+    Tasks {
+        #[command(subcommand)]
+        command: TasksCommand,
+    },
+    /// Print every stored PRD and its tasks.
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+    },
+    /// Print a JSON Schema: the PRD's YAML/JSON form, .tdd/config.toml, or the task graph.
     Schema {
         #[arg(value_enum)]
         which: SchemaArg,
@@ -86,6 +109,37 @@ enum OutputFormat {
 enum SchemaArg {
     Prd,
     Config,
+    Tasks,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    /// The task graph as JSON (schemas/tasks.schema.json).
+    Json,
+    /// A Mermaid flowchart.
+    Mermaid,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Json,
+}
+
+#[derive(Subcommand)]
+enum TasksCommand {
+    /// Every task with its state.
+    List {
+        /// Only this PRD's tasks.
+        #[arg(long)]
+        prd: Option<PathBuf>,
+    },
+    /// One task: its state and everything planned for it.
+    Show {
+        key: String,
+        #[arg(long)]
+        prd: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -167,10 +221,26 @@ fn run(command: Command) -> Result<ExitCode> {
                 match which {
                     SchemaArg::Prd => tdd_core::schema::prd_schema_json(),
                     SchemaArg::Config => tdd_core::config::config_schema_json(),
+                    SchemaArg::Tasks => tdd_core::plan::tasks_schema_json(),
                 }
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Decompose {
+            prd,
+            dry_run,
+            format,
+        } => plan_cmd::decompose(&prd, dry_run, format),
+        Command::Status => plan_cmd::status(),
+        Command::Tasks {
+            command: TasksCommand::List { prd },
+        } => plan_cmd::tasks_list(prd.as_deref()),
+        Command::Tasks {
+            command: TasksCommand::Show { key, prd },
+        } => plan_cmd::tasks_show(&key, prd.as_deref()),
+        Command::Export {
+            format: ExportFormat::Json,
+        } => plan_cmd::export(),
         Command::Lsp { stdio: _ } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

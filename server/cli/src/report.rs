@@ -55,7 +55,7 @@ pub fn text(reports: &[FileReport]) -> String {
                 d.code.as_str(),
                 d.message
             );
-            snippet(&mut out, report, d.span);
+            snippet(&mut out, &report.text, &report.index, d.span);
             for r in &d.related {
                 let (rl, rc) = report.position(r.span.start);
                 let _ = writeln!(out, "  = note: {} ({}:{rl}:{rc})", r.message, report.name);
@@ -81,17 +81,15 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// The source line and a caret under the span (first line of it only).
-fn snippet(out: &mut String, report: &FileReport, span: Span) {
-    let lc = report
-        .index
-        .line_col(&report.text, span.start, ColumnUnit::Char);
-    let line = report.index.line_span(&report.text, lc.line as usize);
-    let source = line.slice(&report.text);
+pub fn snippet(out: &mut String, text: &str, index: &LineIndex, span: Span) {
+    let lc = index.line_col(text, span.start, ColumnUnit::Char);
+    let line = index.line_span(text, lc.line as usize);
+    let source = line.slice(text);
     if source.len() > 400 {
         return; // A caret under a huge line helps nobody.
     }
     let width = Span::new(span.start, span.end.min(line.end))
-        .slice(&report.text)
+        .slice(text)
         .chars()
         .count()
         .max(1);
@@ -107,6 +105,27 @@ fn snippet(out: &mut String, report: &FileReport, span: Span) {
         "{pad} |\n{number} | {source}\n{pad} | {lead}{}",
         "^".repeat(width)
     );
+}
+
+/// `file:line:col: error: message` and the snippet, for each located message.
+pub fn located_errors(
+    name: &str,
+    text: &str,
+    errors: impl IntoIterator<Item = (Span, String)>,
+) -> String {
+    let index = LineIndex::new(text);
+    let mut out = String::new();
+    for (span, message) in errors {
+        let lc = index.line_col(text, span.start, ColumnUnit::Char);
+        let _ = writeln!(
+            out,
+            "{name}:{}:{}: error: {message}",
+            lc.line + 1,
+            lc.col + 1
+        );
+        snippet(&mut out, text, &index, span);
+    }
+    out
 }
 
 pub fn json(reports: &[FileReport]) -> Value {

@@ -1,6 +1,7 @@
-//! Everything that touches the outside world. For now: the project on disk
-//! (root, `.tdd/config.toml`, `init`) and reading PRD files. The store,
-//! scheduler, git and workers arrive with the execution engine.
+//! Everything that touches the outside world: the project on disk (root,
+//! `.tdd/config.toml`, `init`), the SQLite store, and planning PRD files into
+//! it. The scheduler, git and workers arrive with the execution engine.
 
+pub mod planning;
 pub mod project;
 pub mod store;

@@ -453,10 +453,11 @@ const TOPICS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// 1 + criteria + conditional criteria (IF/WHILE/WHERE) + expected errors
-/// + 2 per topic touched (security, concurrency, persistence, integration)
-/// + dependencies on other requirements (at most 3). Up to 4 is low, up to 8
-/// medium, above high.
+/// The score is 1, plus one per criterion, per conditional criterion
+/// (IF/WHILE/WHERE) and per expected error, plus 2 per topic touched
+/// (security, concurrency, persistence, integration), plus one per
+/// dependency on another requirement (at most 3). Up to 4 is low, up to 8
+/// medium, above that high.
 fn complexity(task: &Task) -> Complexity {
     let conditional = task
         .tests

@@ -27,6 +27,12 @@ pub(super) fn by_path(conn: &Connection, db: &Path, path: &str) -> Result<Option
         .at(db)
 }
 
+pub(super) fn all(conn: &Connection, db: &Path) -> Result<Vec<PrdRow>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM prds ORDER BY path"))
+        .and_then(|mut stmt| stmt.query_map([], row)?.collect())
+        .at(db)
+}
+
 impl WriteTx<'_> {
     /// Records the PRD at `path` (new, or with a new hash or format) and returns its id.
     pub fn upsert_prd(&self, path: &str, content_hash: &str, format: &str) -> Result<PrdId> {

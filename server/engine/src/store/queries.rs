@@ -24,6 +24,11 @@ pub trait Queries: sealed::Db {
         prds::by_path(self.conn(), self.db_path(), path)
     }
 
+    /// Every PRD, ordered by path.
+    fn prds(&self) -> Result<Vec<PrdRow>> {
+        prds::all(self.conn(), self.db_path())
+    }
+
     /// The PRD's tasks, ordered by key.
     fn tasks(&self, prd_id: PrdId) -> Result<Vec<TaskRow>> {
         tasks::by_prd(self.conn(), self.db_path(), prd_id)

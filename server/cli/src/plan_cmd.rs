@@ -1,0 +1,263 @@
+//! `decompose`, `status`, `tasks` and `export`: planning PRDs into the
+//! project store and reading it back.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use tdd_core::plan::replan::{Existing, Replan, replan};
+use tdd_engine::planning::{self, Planned};
+use tdd_engine::project;
+use tdd_engine::store::{Queries, Reader, Store, TaskRow, TaskStatus};
+
+use crate::{GraphFormat, graph_view, report};
+
+fn project_root() -> Result<PathBuf> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    Ok(project::find_root(&cwd))
+}
+
+/// A reader on the project store, or `None` when nothing was decomposed yet.
+fn open_reader(root: &Path) -> Result<Option<Reader>> {
+    let path = planning::database_path(root);
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(Reader::open(&path)?))
+}
+
+pub fn decompose(prd: &Path, dry_run: bool, format: GraphFormat) -> Result<ExitCode> {
+    let root = project_root()?;
+    let planned = planning::plan_file(&root, prd)?;
+    if !planned.errors.is_empty() {
+        let errors = planned.errors.iter().map(|e| (e.span, e.message.clone()));
+        eprint!(
+            "{}",
+            report::located_errors(&prd.display().to_string(), &planned.text, errors)
+        );
+        eprintln!(
+            "decomposition refused: {} error(s); nothing was stored",
+            planned.errors.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let changes = if dry_run {
+        preview(&root, &planned)?
+    } else {
+        let mut store = Store::open(planning::database_path(&root))?;
+        Some(planning::apply(&mut store, &planned)?)
+    };
+    match format {
+        GraphFormat::Text => {
+            print!("{}", graph_view::text(&planned.graph));
+            if let Some(changes) = &changes {
+                println!();
+                if dry_run {
+                    println!("Dry run: nothing was stored.");
+                }
+                print!("{}", graph_view::changes(changes));
+            } else if dry_run {
+                println!("\nDry run: nothing was stored.");
+            }
+        }
+        GraphFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&planned.graph)?);
+            if let Some(changes) = &changes {
+                eprint!("{}", graph_view::changes(changes));
+            }
+        }
+        GraphFormat::Mermaid => print!("{}", graph_view::mermaid(&planned.graph)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `decompose` would change, read without writing.
+fn preview(root: &Path, planned: &Planned) -> Result<Option<Replan>> {
+    let Some(reader) = open_reader(root)? else {
+        return Ok(None);
+    };
+    let Some(prd) = reader.prd(&planned.path)? else {
+        return Ok(Some(replan(&[], &planned.graph)));
+    };
+    let existing: Vec<Existing> = reader
+        .tasks(prd.id)?
+        .into_iter()
+        .map(|t| Existing {
+            done: matches!(t.status, TaskStatus::Done | TaskStatus::Passed),
+            cancelled: t.status == TaskStatus::Cancelled,
+            key: t.key,
+            content_hash: t.content_hash,
+        })
+        .collect();
+    Ok(Some(replan(&existing, &planned.graph)))
+}
+
+pub fn status() -> Result<ExitCode> {
+    let root = project_root()?;
+    let Some(reader) = open_reader(&root)? else {
+        println!("No PRD has been decomposed yet: run `tdd-orchestrator decompose <prd>`.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let prds = planning::status(&reader, &root)?;
+    if prds.is_empty() {
+        println!("No PRD has been decomposed yet: run `tdd-orchestrator decompose <prd>`.");
+    }
+    for prd in prds {
+        let when = prd.decomposed_at.as_deref().unwrap_or("never");
+        println!("{}  (decomposed {when})", prd.path);
+        match prd.changed_since_decomposition {
+            Some(true) => println!(
+                "  the PRD changed since it was decomposed: run `tdd-orchestrator decompose {}`",
+                prd.path
+            ),
+            Some(false) => {}
+            None => println!("  the PRD file cannot be read any more"),
+        }
+        let counts: Vec<String> = prd
+            .by_status
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
+        println!(
+            "  tasks: {}",
+            if counts.is_empty() {
+                "none".to_string()
+            } else {
+                counts.join(", ")
+            }
+        );
+        if !prd.flagged.is_empty() {
+            println!("  PRD changed since done: {}", prd.flagged.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Tasks of every PRD, or of the one at `prd`.
+fn selected_tasks(
+    reader: &Reader,
+    root: &Path,
+    prd: Option<&Path>,
+) -> Result<Vec<(String, TaskRow)>> {
+    let wanted = prd.map(|p| planning::relative_path(root, p));
+    let mut out = Vec::new();
+    for row in reader.prds()? {
+        if wanted.as_ref().is_some_and(|w| w != &row.path) {
+            continue;
+        }
+        out.extend(
+            reader
+                .tasks(row.id)?
+                .into_iter()
+                .map(|t| (row.path.clone(), t)),
+        );
+    }
+    if let Some(wanted) = wanted
+        && out.is_empty()
+    {
+        bail!("{wanted} has not been decomposed: run `tdd-orchestrator decompose {wanted}`");
+    }
+    Ok(out)
+}
+
+pub fn tasks_list(prd: Option<&Path>) -> Result<ExitCode> {
+    let root = project_root()?;
+    let Some(reader) = open_reader(&root)? else {
+        println!("No tasks yet: run `tdd-orchestrator decompose <prd>`.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let tasks = selected_tasks(&reader, &root, prd)?;
+    let width = tasks.iter().map(|(_, t)| t.key.len()).max().unwrap_or(0);
+    let mut current = None;
+    for (path, task) in &tasks {
+        if current != Some(path) {
+            println!("{path}");
+            current = Some(path);
+        }
+        let flag = if task.prd_changed_since_done {
+            "  (PRD changed since done)"
+        } else {
+            ""
+        };
+        println!(
+            "  {:width$}  {:9}  {:11}  {}{flag}",
+            task.key,
+            task.status.as_str(),
+            task.kind,
+            task.title
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn tasks_show(key: &str, prd: Option<&Path>) -> Result<ExitCode> {
+    let root = project_root()?;
+    let Some(reader) = open_reader(&root)? else {
+        bail!("no tasks yet: run `tdd-orchestrator decompose <prd>`")
+    };
+    let matches: Vec<(String, TaskRow)> = selected_tasks(&reader, &root, prd)?
+        .into_iter()
+        .filter(|(_, t)| t.key.eq_ignore_ascii_case(key))
+        .collect();
+    let (path, task) = match matches.len() {
+        0 => bail!("no task `{key}`: `tdd-orchestrator tasks list` shows the keys"),
+        1 => matches.into_iter().next().expect("one match"),
+        _ => bail!("`{key}` exists in several PRDs: pass --prd <file>"),
+    };
+    println!("{}  {}", task.key, task.title);
+    println!("  prd        {path}");
+    println!(
+        "  status     {}{}",
+        task.status.as_str(),
+        if task.prd_changed_since_done {
+            " (PRD changed since done)"
+        } else {
+            ""
+        }
+    );
+    println!("  kind       {}", task.kind);
+    println!("  updated    {}", task.updated_at);
+    println!("{}", serde_json::to_string_pretty(&task.spec)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every PRD in the store with its tasks: status plus everything planned.
+pub fn export() -> Result<ExitCode> {
+    let root = project_root()?;
+    let Some(reader) = open_reader(&root)? else {
+        println!("{}", json!({ "prds": [] }));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut prds = Vec::new();
+    for row in reader.prds()? {
+        let tasks: Vec<Value> = reader
+            .tasks(row.id)?
+            .into_iter()
+            .map(|t| {
+                let mut spec = t.spec;
+                if let Value::Object(map) = &mut spec {
+                    map.insert("status".into(), json!(t.status.as_str()));
+                    map.insert(
+                        "prd_changed_since_done".into(),
+                        json!(t.prd_changed_since_done),
+                    );
+                    map.insert("updated_at".into(), json!(t.updated_at));
+                }
+                spec
+            })
+            .collect();
+        prds.push(json!({
+            "path": row.path,
+            "format": row.format,
+            "content_hash": row.content_hash,
+            "decomposed_at": row.decomposed_at,
+            "tasks": tasks,
+        }));
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "prds": prds }))?
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,274 @@
+//! Decomposing PRD files into the store, and reporting their state.
+//! The passes themselves are pure (`tdd_core::plan`); this module reads the
+//! files, scans the project and applies a re-plan in one transaction.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use tdd_core::analysis::{Options, analyze};
+use tdd_core::model::Format;
+use tdd_core::plan::replan::{Existing, Replan, replan};
+use tdd_core::plan::{PlanError, ProjectFiles, TaskGraph, decompose, text_hash};
+
+use crate::project::{self, ProjectError};
+use crate::store::{NewTask, PrdId, Queries, Store, StoreError, TaskId, TaskStatus, WriteTx};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanningError {
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0} is not valid UTF-8: save it as UTF-8 and try again")]
+    Encoding(PathBuf),
+}
+
+/// A decomposed PRD, not yet stored.
+pub struct Planned {
+    /// The PRD's path relative to the project root, `/`-separated.
+    pub path: String,
+    pub text: String,
+    pub format: Format,
+    pub graph: TaskGraph,
+    pub errors: Vec<PlanError>,
+}
+
+/// The PRD's path as stored: relative to the root when it is inside it.
+pub fn relative_path(root: &Path, file: &Path) -> String {
+    let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    let shown = absolute.strip_prefix(&root).unwrap_or(&absolute);
+    shown
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Reads and decomposes one PRD file with the project's configuration and files.
+pub fn plan_file(root: &Path, file: &Path) -> Result<Planned, PlanningError> {
+    let bytes = project::read_file(file)?;
+    let text = String::from_utf8(bytes).map_err(|_| PlanningError::Encoding(file.to_path_buf()))?;
+    let config = project::load_config(root)?;
+    let path = relative_path(root, file);
+    let options = Options {
+        max_bytes: config.prd.max_file_kib as usize * 1024,
+    };
+    let analysis = analyze(&path, &text, &options);
+    let plan = decompose(&analysis.prd, &config.project.layout(), &scan_project(root));
+    Ok(Planned {
+        path,
+        format: analysis.prd.format,
+        graph: plan.graph,
+        errors: plan.errors,
+        text,
+    })
+}
+
+/// Directories never scanned: version control, tool state, builds, dependencies.
+const SKIPPED: &[&str] = &[
+    "target",
+    "node_modules",
+    "__pycache__",
+    "venv",
+    "dist",
+    "build",
+];
+/// Enough for any project a PRD plans; the scan stops there rather than crawl a huge tree.
+const MAX_ENTRIES: usize = 50_000;
+const MANIFESTS: &[&str] = &["pyproject.toml", "Cargo.toml", "package.json", "go.mod"];
+
+/// The files and directories of the project, and its dependency manifests.
+pub fn scan_project(root: &Path) -> ProjectFiles {
+    let mut files = ProjectFiles::default();
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if files.paths.len() >= MAX_ENTRIES {
+                return files;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || SKIPPED.contains(&name.as_str()) {
+                continue;
+            }
+            let relative = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            // Symlinks are recorded but not followed, so a link cycle cannot trap the scan.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((entry.path(), relative.clone()));
+            }
+            files.paths.insert(relative);
+        }
+    }
+    for manifest in MANIFESTS {
+        let path = root.join(manifest);
+        if fs::metadata(&path).is_ok_and(|m| m.len() < 1 << 20)
+            && let Ok(text) = fs::read_to_string(&path)
+        {
+            files.manifests.insert(manifest.to_string(), text);
+        }
+    }
+    files
+}
+
+fn is_done(status: TaskStatus) -> bool {
+    matches!(status, TaskStatus::Done | TaskStatus::Passed)
+}
+
+/// Stores a plan, keeping what is done: unchanged tasks keep status and
+/// history, changed ones are re-planned (done ones only flagged), removed
+/// ones cancelled. One transaction; every change is an event.
+pub fn apply(store: &mut Store, planned: &Planned) -> Result<Replan, PlanningError> {
+    let hash = text_hash(&planned.text);
+    store.write(|tx| -> Result<Replan, PlanningError> {
+        let prd = tx.upsert_prd(&planned.path, &hash, planned.format.as_str())?;
+        let stored = tx.tasks(prd)?;
+        let existing: Vec<Existing> = stored
+            .iter()
+            .map(|t| Existing {
+                key: t.key.clone(),
+                content_hash: t.content_hash.clone(),
+                done: is_done(t.status),
+                cancelled: t.status == TaskStatus::Cancelled,
+            })
+            .collect();
+        let changes = replan(&existing, &planned.graph);
+        let mut ids: BTreeMap<String, TaskId> =
+            stored.iter().map(|t| (t.key.clone(), t.id)).collect();
+        for task in &planned.graph.tasks {
+            let spec = serde_json::to_value(task).expect("tasks serialise");
+            let kind = serde_json::to_value(&task.kind).expect("kinds serialise");
+            let kind = kind.as_str().unwrap_or("implement");
+            let key = task.key.as_str();
+            if changes.added.iter().any(|k| k == key) {
+                let new = NewTask {
+                    key: task.key.clone(),
+                    kind: kind.to_string(),
+                    title: task.title.clone(),
+                    requirement: task.requirement.clone(),
+                    status: TaskStatus::Pending,
+                    content_hash: task.content_hash.clone(),
+                    spec,
+                };
+                ids.insert(task.key.clone(), tx.insert_task(prd, &new)?);
+                event(tx, "task_planned", prd, key, json!({ "title": task.title }))?;
+            } else if changes
+                .replanned
+                .iter()
+                .chain(&changes.revived)
+                .any(|k| k == key)
+            {
+                let id = ids[key];
+                tx.update_task_plan(id, &task.title, kind, &task.content_hash, &spec)?;
+                tx.set_task_status(id, TaskStatus::Pending)?;
+                tx.set_prd_changed_since_done(id, false)?;
+                event(
+                    tx,
+                    "task_replanned",
+                    prd,
+                    key,
+                    json!({ "content_hash": task.content_hash }),
+                )?;
+            } else if changes.changed_since_done.iter().any(|k| k == key) {
+                let id = ids[key];
+                tx.update_task_plan(id, &task.title, kind, &task.content_hash, &spec)?;
+                tx.set_prd_changed_since_done(id, true)?;
+                event(
+                    tx,
+                    "task_changed_since_done",
+                    prd,
+                    key,
+                    json!({ "content_hash": task.content_hash }),
+                )?;
+            }
+        }
+        for key in &changes.cancelled {
+            tx.set_task_status(ids[key], TaskStatus::Cancelled)?;
+            event(tx, "task_cancelled", prd, key, json!({}))?;
+        }
+        for task in &planned.graph.tasks {
+            let deps: Vec<TaskId> = task
+                .depends_on
+                .iter()
+                .filter_map(|d| ids.get(d).copied())
+                .collect();
+            tx.replace_deps(ids[&task.key], &deps)?;
+        }
+        tx.mark_decomposed(prd, &hash)?;
+        let summary = json!({
+            "path": planned.path,
+            "tasks": planned.graph.tasks.len(),
+            "unchanged": changes.unchanged.len(),
+            "added": changes.added.len(),
+            "replanned": changes.replanned.len() + changes.revived.len(),
+            "changed_since_done": changes.changed_since_done.len(),
+            "cancelled": changes.cancelled.len(),
+        });
+        tx.append_event("prd_decomposed", Some(prd), None, summary)?;
+        Ok(changes)
+    })
+}
+
+fn event(
+    tx: &WriteTx<'_>,
+    kind: &str,
+    prd: PrdId,
+    key: &str,
+    payload: serde_json::Value,
+) -> Result<(), StoreError> {
+    tx.append_event(kind, Some(prd), Some(key), payload)
+        .map(|_| ())
+}
+
+/// One PRD's state, for `status`.
+#[derive(Debug)]
+pub struct PrdStatus {
+    pub path: String,
+    pub decomposed_at: Option<String>,
+    /// `Some(true)` when the file changed since it was last decomposed;
+    /// `None` when the file can no longer be read.
+    pub changed_since_decomposition: Option<bool>,
+    pub by_status: BTreeMap<String, usize>,
+    /// Done tasks whose plan changed since they were done.
+    pub flagged: Vec<String>,
+}
+
+pub fn status(store: &impl Queries, root: &Path) -> Result<Vec<PrdStatus>, StoreError> {
+    let mut out = Vec::new();
+    for prd in store.prds()? {
+        let tasks = store.tasks(prd.id)?;
+        let mut by_status = BTreeMap::new();
+        for t in &tasks {
+            *by_status.entry(t.status.as_str().to_string()).or_insert(0) += 1;
+        }
+        let current = fs::read_to_string(root.join(&prd.path))
+            .ok()
+            .map(|text| text_hash(&text));
+        let changed = current.map(|hash| prd.decomposed_hash.as_deref() != Some(hash.as_str()));
+        out.push(PrdStatus {
+            path: prd.path,
+            decomposed_at: prd.decomposed_at,
+            changed_since_decomposition: changed,
+            by_status,
+            flagged: tasks
+                .iter()
+                .filter(|t| t.prd_changed_since_done)
+                .map(|t| t.key.clone())
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// The store's database file for a project.
+pub fn database_path(root: &Path) -> PathBuf {
+    root.join(project::TDD_DIR).join(crate::store::DB_FILE)
+}

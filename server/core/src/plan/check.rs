@@ -53,15 +53,22 @@ pub(super) fn before_graph(prd: &Prd, cycles: &[Cycle<'_>], tasks: &[Task]) -> V
             }
         }
     }
+    let mut tasks_of: HashMap<&str, Vec<&Task>> = HashMap::new();
+    for task in tasks {
+        if let Some(req) = &task.requirement {
+            tasks_of.entry(req.as_str()).or_default().push(task);
+        }
+    }
     for cycle in cycles {
         let from_prd = cycle
             .module
             .iter()
             .chain(&cycle.tests)
             .map(|p| (p.value.as_str(), p.span, ""));
-        let derived = tasks
-            .iter()
-            .filter(|t| t.requirement.as_deref() == Some(cycle.id.as_str()))
+        let derived = tasks_of
+            .get(cycle.id.as_str())
+            .into_iter()
+            .flatten()
             .flat_map(|t| t.impl_file.iter().chain(&t.test_file))
             .filter(|f| {
                 !cycle

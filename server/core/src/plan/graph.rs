@@ -52,11 +52,9 @@ fn requirement_edges(
                 .push(task.key.clone());
         }
     }
+    let cycle_of: HashMap<&str, &Cycle<'_>> = cycles.iter().map(|c| (c.id.as_str(), c)).collect();
     for task in tasks.iter_mut() {
-        let Some(cycle) = cycles
-            .iter()
-            .find(|c| task.requirement.as_deref() == Some(c.id.as_str()))
-        else {
+        let Some(cycle) = task.requirement.as_deref().and_then(|r| cycle_of.get(r)) else {
             continue;
         };
         for dep in cycle.requirement.map_or(&[][..], |r| &r.depends_on) {
@@ -368,11 +366,16 @@ fn topological_prefix(tasks: &[Task]) -> BTreeSet<usize> {
 /// In dependency order, each task that writes a file depends on the previous
 /// writer of that file, unless it already does (directly or through others).
 fn ownership_edges(tasks: &mut [Task]) {
+    let index: HashMap<String, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.key.clone(), i))
+        .collect();
     let mut last_writer: HashMap<String, usize> = HashMap::new();
     for i in 0..tasks.len() {
         for file in tasks[i].writes.clone() {
             if let Some(&previous) = last_writer.get(&file)
-                && !depends_transitively(tasks, i, previous)
+                && !depends_transitively(tasks, &index, i, previous)
             {
                 let key = tasks[previous].key.clone();
                 tasks[i].depends_on.push(key.clone());
@@ -385,17 +388,18 @@ fn ownership_edges(tasks: &mut [Task]) {
     }
 }
 
-fn depends_transitively(tasks: &[Task], from: usize, target: usize) -> bool {
-    let index: HashMap<&str, usize> = tasks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.key.as_str(), i))
-        .collect();
+/// Whether task `from` already waits for `target`, through any chain.
+fn depends_transitively(
+    tasks: &[Task],
+    index: &HashMap<String, usize>,
+    from: usize,
+    target: usize,
+) -> bool {
     let mut stack = vec![from];
     let mut seen = BTreeSet::new();
     while let Some(i) = stack.pop() {
         for dep in &tasks[i].depends_on {
-            if let Some(&j) = index.get(dep.as_str()) {
+            if let Some(&j) = index.get(dep) {
                 if j == target {
                     return true;
                 }
@@ -408,7 +412,6 @@ fn depends_transitively(tasks: &[Task], from: usize, target: usize) -> bool {
     false
 }
 
-/// Word stems that make a task harder, by topic.
 const TOPICS: &[(&str, &[&str])] = &[
     (
         "security",

@@ -102,9 +102,14 @@ fn target<'a>(prd: &'a Prd, dep: &str) -> Target<'a> {
 }
 
 pub fn unknown_dependencies(prd: &Prd, text: &str, edits: Edits, out: &mut Vec<Diagnostic>) {
+    let known: std::collections::HashSet<String> = prd
+        .requirements
+        .iter()
+        .map(|r| r.id.value.to_ascii_uppercase())
+        .collect();
     for req in &prd.requirements {
         for dep in &req.depends_on {
-            if prd.requirement(&dep.value).is_some() {
+            if known.contains(&dep.value.to_ascii_uppercase()) {
                 continue;
             }
             let (name, of) = (&dep.value, &req.id.value);

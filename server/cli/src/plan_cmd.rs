@@ -77,19 +77,18 @@ fn preview(root: &Path, planned: &Planned) -> Result<Option<Replan>> {
     let Some(reader) = open_reader(root)? else {
         return Ok(None);
     };
-    let Some(prd) = reader.prd(&planned.path)? else {
-        return Ok(Some(replan(&[], &planned.graph)));
-    };
-    let existing: Vec<Existing> = reader
-        .tasks(prd.id)?
-        .into_iter()
-        .map(|t| Existing {
+    let existing = reader.read(|tx| -> Result<Vec<Existing>> {
+        let Some(prd) = tx.prd(&planned.path)? else {
+            return Ok(Vec::new());
+        };
+        let tasks = tx.tasks(prd.id)?.into_iter().map(|t| Existing {
             done: matches!(t.status, TaskStatus::Done | TaskStatus::Passed),
             cancelled: t.status == TaskStatus::Cancelled,
             key: t.key,
             content_hash: t.content_hash,
-        })
-        .collect();
+        });
+        Ok(tasks.collect())
+    })?;
     Ok(Some(replan(&existing, &planned.graph)))
 }
 
@@ -99,7 +98,7 @@ pub fn status() -> Result<ExitCode> {
         println!("No PRD has been decomposed yet: run `tdd-orchestrator decompose <prd>`.");
         return Ok(ExitCode::SUCCESS);
     };
-    let prds = planning::status(&reader, &root)?;
+    let prds = reader.read(|tx| planning::status(tx, &root))?;
     if prds.is_empty() {
         println!("No PRD has been decomposed yet: run `tdd-orchestrator decompose <prd>`.");
     }
@@ -136,7 +135,7 @@ pub fn status() -> Result<ExitCode> {
 
 /// Tasks of every PRD, or of the one at `prd`.
 fn selected_tasks(
-    reader: &Reader,
+    reader: &impl Queries,
     root: &Path,
     prd: Option<&Path>,
 ) -> Result<Vec<(String, TaskRow)>> {
@@ -167,7 +166,7 @@ pub fn tasks_list(prd: Option<&Path>) -> Result<ExitCode> {
         println!("No tasks yet: run `tdd-orchestrator decompose <prd>`.");
         return Ok(ExitCode::SUCCESS);
     };
-    let tasks = selected_tasks(&reader, &root, prd)?;
+    let tasks = reader.read(|tx| selected_tasks(tx, &root, prd))?;
     let width = tasks.iter().map(|(_, t)| t.key.len()).max().unwrap_or(0);
     let mut current = None;
     for (path, task) in &tasks {
@@ -196,7 +195,8 @@ pub fn tasks_show(key: &str, prd: Option<&Path>) -> Result<ExitCode> {
     let Some(reader) = open_reader(&root)? else {
         bail!("no tasks yet: run `tdd-orchestrator decompose <prd>`")
     };
-    let matches: Vec<(String, TaskRow)> = selected_tasks(&reader, &root, prd)?
+    let matches: Vec<(String, TaskRow)> = reader
+        .read(|tx| selected_tasks(tx, &root, prd))?
         .into_iter()
         .filter(|(_, t)| t.key.eq_ignore_ascii_case(key))
         .collect();
@@ -229,14 +229,30 @@ pub fn export() -> Result<ExitCode> {
         println!("{}", json!({ "prds": [] }));
         return Ok(ExitCode::SUCCESS);
     };
+    let prds = reader.read(|tx| -> Result<Vec<Value>> { export_prds(tx) })?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "prds": prds }))?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every PRD with its tasks, from one snapshot.
+fn export_prds(tx: &impl Queries) -> Result<Vec<Value>> {
     let mut prds = Vec::new();
-    for row in reader.prds()? {
-        let tasks: Vec<Value> = reader
+    for row in tx.prds()? {
+        let tasks: Vec<Value> = tx
             .tasks(row.id)?
             .into_iter()
             .map(|t| {
                 let mut spec = t.spec;
                 if let Value::Object(map) = &mut spec {
+                    // The row's own columns win over whatever the spec holds.
+                    map.insert("key".into(), json!(t.key));
+                    map.insert("title".into(), json!(t.title));
+                    map.insert("kind".into(), json!(t.kind));
+                    map.insert("requirement".into(), json!(t.requirement));
+                    map.insert("content_hash".into(), json!(t.content_hash));
                     map.insert("status".into(), json!(t.status.as_str()));
                     map.insert(
                         "prd_changed_since_done".into(),
@@ -255,9 +271,5 @@ pub fn export() -> Result<ExitCode> {
             "tasks": tasks,
         }));
     }
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json!({ "prds": prds }))?
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(prds)
 }

@@ -173,3 +173,71 @@ fn status_before_any_decomposition_says_what_to_do() {
         "{stdout}"
     );
 }
+
+/// A second process (the CLI) reads the store while this process writes:
+/// every export is one consistent snapshot. Tasks are written two per
+/// transaction, so a torn read would show an odd count.
+#[test]
+fn another_process_reads_consistent_snapshots_while_a_writer_commits() {
+    use tdd_engine::store::{NewTask, Store, StoreError, TaskStatus};
+
+    let dir = project("concurrent");
+    std::fs::create_dir_all(dir.join(".tdd")).unwrap();
+    let mut store = Store::open(dir.join(".tdd/orchestrator.db")).unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..2000 {
+            if i % 20 == 0 {
+                // Pauses keep the writer busy long enough for several exports to overlap it.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            store
+                .write(|tx| -> Result<(), StoreError> {
+                    let prd = tx.upsert_prd("loans.prd.md", "hash", "markdown")?;
+                    for half in ["a", "b"] {
+                        let task = NewTask {
+                            key: format!("T-{i:04}-{half}"),
+                            kind: "implement".into(),
+                            title: format!("task {i} {half}"),
+                            requirement: None,
+                            status: TaskStatus::Pending,
+                            content_hash: "h".into(),
+                            spec: serde_json::json!({}),
+                        };
+                        tx.insert_task(prd, &task)?;
+                    }
+                    tx.append_event(
+                        "task_planned",
+                        Some(prd),
+                        None,
+                        serde_json::json!({ "pair": i }),
+                    )?;
+                    Ok(())
+                })
+                .unwrap();
+        }
+    });
+    let mut counts = Vec::new();
+    while !writer.is_finished() || counts.is_empty() {
+        let (status, stdout, stderr) = run(&dir, &["export", "--format", "json"]);
+        assert_eq!(status, 0, "{stderr}");
+        let export: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let count = export["prds"]
+            .as_array()
+            .unwrap()
+            .first()
+            .map_or(0, |p| p["tasks"].as_array().unwrap().len());
+        assert_eq!(count % 2, 0, "a torn read: {count} tasks");
+        counts.push(count);
+    }
+    writer.join().unwrap();
+    assert!(
+        counts.windows(2).all(|w| w[0] <= w[1]),
+        "snapshots go forward: {counts:?}"
+    );
+    assert!(
+        counts.iter().any(|&c| c > 0 && c < 4000),
+        "no export overlapped the writer: {counts:?}"
+    );
+    let (_, stdout, _) = run(&dir, &["export", "--format", "json"]);
+    assert!(stdout.contains("T-1999-b"), "the last write is visible");
+}

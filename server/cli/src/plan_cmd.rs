@@ -6,10 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use tdd_core::plan::replan::{Existing, Replan, replan};
-use tdd_engine::planning::{self, Planned};
+use tdd_engine::planning;
 use tdd_engine::project;
-use tdd_engine::store::{Queries, Reader, Store, TaskRow, TaskStatus};
+use tdd_engine::store::{Queries, Reader, Store, TaskRow};
 
 use crate::{GraphFormat, graph_view, report};
 
@@ -43,7 +42,11 @@ pub fn decompose(prd: &Path, dry_run: bool, format: GraphFormat) -> Result<ExitC
         return Ok(ExitCode::from(1));
     }
     let changes = if dry_run {
-        preview(&root, &planned)?
+        let database = planning::database_path(&root);
+        database
+            .exists()
+            .then(|| planning::preview(&database, &planned))
+            .transpose()?
     } else {
         let mut store = Store::open(planning::database_path(&root))?;
         Some(planning::apply(&mut store, &planned)?)
@@ -70,26 +73,6 @@ pub fn decompose(prd: &Path, dry_run: bool, format: GraphFormat) -> Result<ExitC
         GraphFormat::Mermaid => print!("{}", graph_view::mermaid(&planned.graph)),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// What `decompose` would change, read without writing.
-fn preview(root: &Path, planned: &Planned) -> Result<Option<Replan>> {
-    let Some(reader) = open_reader(root)? else {
-        return Ok(None);
-    };
-    let existing = reader.read(|tx| -> Result<Vec<Existing>> {
-        let Some(prd) = tx.prd(&planned.path)? else {
-            return Ok(Vec::new());
-        };
-        let tasks = tx.tasks(prd.id)?.into_iter().map(|t| Existing {
-            done: matches!(t.status, TaskStatus::Done | TaskStatus::Passed),
-            cancelled: t.status == TaskStatus::Cancelled,
-            key: t.key,
-            content_hash: t.content_hash,
-        });
-        Ok(tasks.collect())
-    })?;
-    Ok(Some(replan(&existing, &planned.graph)))
 }
 
 pub fn status() -> Result<ExitCode> {

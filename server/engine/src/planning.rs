@@ -51,6 +51,11 @@ pub fn relative_path(root: &Path, file: &Path) -> String {
 pub fn plan_file(root: &Path, file: &Path) -> Result<Planned, PlanningError> {
     let bytes = project::read_file(file)?;
     let text = String::from_utf8(bytes).map_err(|_| PlanningError::Encoding(file.to_path_buf()))?;
+    plan_text(root, file, text)
+}
+
+/// Decomposes `text` as the PRD at `file` (an editor's unsaved buffer, say).
+pub fn plan_text(root: &Path, file: &Path, text: String) -> Result<Planned, PlanningError> {
     let config = project::load_config(root)?;
     let path = relative_path(root, file);
     let options = Options {
@@ -215,6 +220,28 @@ pub fn apply(store: &mut Store, planned: &Planned) -> Result<Replan, PlanningErr
         tx.append_event("prd_decomposed", Some(prd), None, summary)?;
         Ok(changes)
     })
+}
+
+/// What `apply` would change, read without writing. With no store yet,
+/// every task would be added.
+pub fn preview(database: &Path, planned: &Planned) -> Result<Replan, PlanningError> {
+    if !database.exists() {
+        return Ok(replan(&[], &planned.graph));
+    }
+    let reader = crate::store::Reader::open(database)?;
+    let existing = reader.read(|tx| -> Result<Vec<Existing>, StoreError> {
+        let Some(prd) = tx.prd(&planned.path)? else {
+            return Ok(Vec::new());
+        };
+        let tasks = tx.tasks(prd.id)?.into_iter().map(|t| Existing {
+            done: is_done(t.status),
+            cancelled: t.status == TaskStatus::Cancelled,
+            key: t.key,
+            content_hash: t.content_hash,
+        });
+        Ok(tasks.collect())
+    })?;
+    Ok(replan(&existing, &planned.graph))
 }
 
 fn event(

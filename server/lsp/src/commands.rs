@@ -14,6 +14,9 @@ pub struct CommandInfo {
 
 pub const VALIDATE: &str = "tdd.validate";
 pub const CONVERT: &str = "tdd.convertToMarkdown";
+pub const DECOMPOSE: &str = "tdd.decompose";
+pub const DECOMPOSE_DRY_RUN: &str = "tdd.decomposeDryRun";
+pub const STATUS: &str = "tdd.status";
 
 pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
@@ -29,16 +32,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         available: true,
     },
     CommandInfo {
-        name: "tdd.decompose",
+        name: DECOMPOSE,
         title: "Decompose PRD into TDD tasks",
         kind: "source.tdd.decompose",
-        available: false,
+        available: true,
     },
     CommandInfo {
-        name: "tdd.decomposeDryRun",
+        name: DECOMPOSE_DRY_RUN,
         title: "Preview PRD decomposition (dry run)",
         kind: "source.tdd.decompose.dryRun",
-        available: false,
+        available: true,
     },
     CommandInfo {
         name: "tdd.run",
@@ -65,10 +68,10 @@ pub const COMMANDS: &[CommandInfo] = &[
         available: false,
     },
     CommandInfo {
-        name: "tdd.status",
+        name: STATUS,
         title: "Show PRD status",
         kind: "source.tdd.status",
-        available: false,
+        available: true,
     },
     CommandInfo {
         name: "tdd.resetBreaker",
@@ -90,7 +93,7 @@ pub fn find(name: &str) -> Option<&'static CommandInfo> {
 pub fn document_actions(format: Format) -> impl Iterator<Item = &'static CommandInfo> {
     COMMANDS.iter().filter(move |c| match c.name {
         CONVERT => format == Format::Legacy,
-        "tdd.decompose" | "tdd.decomposeDryRun" | "tdd.run" | "tdd.resume" => true,
+        DECOMPOSE | DECOMPOSE_DRY_RUN | "tdd.run" | "tdd.resume" => true,
         _ => false,
     })
 }

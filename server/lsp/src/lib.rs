@@ -5,6 +5,7 @@
 pub mod commands;
 mod document;
 mod features;
+mod plan_commands;
 mod server;
 mod session;
 pub mod settings;

@@ -17,6 +17,7 @@ use tower_lsp_server::ls_types::*;
 use crate::commands;
 use crate::document::Document;
 use crate::features;
+use crate::plan_commands;
 use crate::settings::{self, PrdMatcher, Settings};
 
 type Reply<T> = oneshot::Sender<T>;
@@ -219,9 +220,14 @@ impl Session {
                     Some(features::code_actions(doc, &uri, a, p.range))
                 }));
             }
-            Event::Execute(p, reply) => {
-                let _ = reply.send(self.execute(p));
-            }
+            Event::Execute(p, reply) => match commands::find(&p.command).map(|c| c.name) {
+                Some(commands::DECOMPOSE | commands::DECOMPOSE_DRY_RUN | commands::STATUS) => {
+                    self.spawn_planning(p, reply)
+                }
+                _ => {
+                    let _ = reply.send(self.execute(p));
+                }
+            },
         }
     }
 
@@ -442,6 +448,75 @@ impl Session {
             }
         });
         Ok(target)
+    }
+}
+
+impl Session {
+    /// Runs a planning command on a blocking thread: files and SQLite must not
+    /// stall the session. The reply and a summary message follow when done.
+    fn spawn_planning(
+        &mut self,
+        params: ExecuteCommandParams,
+        reply: Reply<Result<Option<Value>>>,
+    ) {
+        let uri = params
+            .arguments
+            .first()
+            .and_then(|a| a.get("uri").or(Some(a)))
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Uri>().ok());
+        let file = uri
+            .as_ref()
+            .and_then(|u| u.to_file_path())
+            .map(|p| p.into_owned());
+        let root = self.root.clone().or_else(|| {
+            file.as_deref()
+                .and_then(|f| f.parent())
+                .map(tdd_engine::project::find_root)
+        });
+        let command = params.command;
+        let job: Box<dyn FnOnce() -> std::result::Result<plan_commands::Outcome, String> + Send> =
+            match (command.as_str(), root, file) {
+                (commands::STATUS, Some(root), _) => Box::new(move || plan_commands::status(&root)),
+                (commands::STATUS, None, _) => {
+                    Box::new(|| Err("open a workspace folder to see its status".to_string()))
+                }
+                (_, Some(root), Some(file)) => {
+                    // The buffer as the user sees it, saved or not.
+                    let text = uri
+                        .as_ref()
+                        .and_then(|u| self.documents.get(u))
+                        .map(|d| d.text.clone());
+                    let dry_run = command == commands::DECOMPOSE_DRY_RUN;
+                    Box::new(move || {
+                        let text = match text {
+                            Some(text) => text,
+                            None => std::fs::read_to_string(&file)
+                                .map_err(|e| format!("{}: {e}", file.display()))?,
+                        };
+                        plan_commands::decompose(&root, &file, text, dry_run)
+                    })
+                }
+                _ => Box::new(move || {
+                    Err(format!(
+                        "{command} needs the uri of a PRD file as its argument"
+                    ))
+                }),
+            };
+        let outbox = self.outbox.clone();
+        tokio::task::spawn_blocking(move || {
+            let outcome = job();
+            let (kind, text) = match &outcome {
+                Ok(o) => (MessageType::INFO, o.message.clone()),
+                Err(e) => (MessageType::ERROR, e.clone()),
+            };
+            let _ = outbox.send(Outgoing::Message(kind, text));
+            let _ = reply.send(outcome.map(|o| Some(o.result)).map_err(|message| Error {
+                code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
+                message: message.into(),
+                data: None,
+            }));
+        });
     }
 }
 

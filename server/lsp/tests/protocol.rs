@@ -388,3 +388,81 @@ async fn converting_a_legacy_spec_creates_a_markdown_prd_beside_it() {
     assert_eq!(changes[0]["options"]["overwrite"], false);
     assert_eq!(changes[1]["textDocument"]["uri"], json!(target));
 }
+
+#[tokio::test]
+async fn decompose_dry_run_and_status_commands_work_from_the_editor() {
+    let root = std::env::temp_dir().join(format!("tdd-lsp-plan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join(".git")).unwrap();
+    let file = root.join("loans.prd.md");
+    std::fs::write(&file, "stale text on disk: the buffer below is what counts").unwrap();
+    let (root_uri, uri) = (
+        format!("file://{}", root.display()),
+        format!("file://{}", file.display()),
+    );
+    let mut client = TestClient::start();
+    client.initialize_in(&root_uri, json!({})).await;
+    client.open(&uri, CLEAN, 1).await;
+
+    let args = json!([{ "uri": uri }]);
+    let dry = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "tdd.decomposeDryRun", "arguments": args}),
+        )
+        .await;
+    assert_eq!(
+        (dry["tasks"].as_u64(), dry["dry_run"].as_bool()),
+        (Some(6), Some(true)),
+        "{dry}"
+    );
+    assert!(
+        !root.join(".tdd/orchestrator.db").exists(),
+        "a dry run stores nothing"
+    );
+
+    let done = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "tdd.decompose", "arguments": args}),
+        )
+        .await;
+    assert_eq!(
+        done["changes"]["added"].as_array().unwrap().len(),
+        6,
+        "{done}"
+    );
+    assert!(root.join(".tdd/orchestrator.db").exists());
+    let message = client.notification("window/showMessage").await;
+    assert!(
+        message["message"]
+            .as_str()
+            .unwrap()
+            .contains("6 tasks in 5 waves"),
+        "{message}"
+    );
+
+    let status = client
+        .request("workspace/executeCommand", json!({"command": "tdd.status"}))
+        .await;
+    assert_eq!(status["prds"][0]["tasks"]["pending"], 6, "{status}");
+
+    // A broken graph is refused with the position of the problem, and nothing is stored.
+    let cyclic = CLEAN.replace(
+        "### REQ-1 Register a member\n",
+        "### REQ-1 Register a member\n\nDepends on: REQ-4\n",
+    );
+    client.change_full(&uri, &cyclic, 2).await;
+    let id = client
+        .request_nowait(
+            "workspace/executeCommand",
+            json!({"command": "tdd.decompose", "arguments": args}),
+        )
+        .await;
+    let refused = client.response(id).await;
+    let text = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        text.contains("loans.prd.md:16:13: dependency cycle"),
+        "{refused}"
+    );
+}

@@ -157,12 +157,17 @@ impl TestClient {
     }
 
     pub async fn initialize(&mut self, options: Value) -> Value {
+        self.initialize_in("file:///workspace", options).await
+    }
+
+    /// Initializes with `root` (a `file://` URI) as the workspace.
+    pub async fn initialize_in(&mut self, root: &str, options: Value) -> Value {
         let result = self
             .request(
                 "initialize",
                 json!({
                     "processId": null,
-                    "rootUri": "file:///workspace",
+                    "rootUri": root,
                     "capabilities": { "workspace": { "configuration": true } },
                     "initializationOptions": options,
                 }),

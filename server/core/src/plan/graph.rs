@@ -87,26 +87,9 @@ fn push_unique(list: &mut Vec<String>, key: &str) {
 
 fn setup_task(key: String, title: String, writes: Vec<String>, setup: Setup) -> Task {
     Task {
-        key,
-        kind: TaskKind::Setup,
-        title,
-        requirement: None,
-        criteria: Vec::new(),
-        test_file: None,
-        impl_file: None,
         writes,
-        tests: Vec::new(),
-        depends_on: Vec::new(),
-        complexity: Complexity {
-            score: 1,
-            level: Level::Low,
-        },
-        hints: Vec::new(),
-        components: Vec::new(),
-        expected_tests: None,
         setup: Some(setup),
-        content_hash: String::new(),
-        source: Span::default(),
+        ..Task::new(key, TaskKind::Setup, title)
     }
 }
 

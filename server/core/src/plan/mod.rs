@@ -103,6 +103,34 @@ pub struct Task {
     pub source: Span,
 }
 
+impl Task {
+    /// A task with nothing planned yet; the passes fill in the rest.
+    pub(crate) fn new(key: String, kind: TaskKind, title: String) -> Task {
+        Task {
+            key,
+            kind,
+            title,
+            requirement: None,
+            criteria: Vec::new(),
+            test_file: None,
+            impl_file: None,
+            writes: Vec::new(),
+            tests: Vec::new(),
+            depends_on: Vec::new(),
+            complexity: Complexity {
+                score: 1,
+                level: Level::Low,
+            },
+            hints: Vec::new(),
+            components: Vec::new(),
+            expected_tests: None,
+            setup: None,
+            content_hash: String::new(),
+            source: Span::default(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TestCase {
     /// The test's name in the project's language convention.

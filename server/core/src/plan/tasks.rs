@@ -4,7 +4,7 @@
 //! (or the legacy module hint), else from the project layout.
 
 use super::cycles::{Cycle, SHARED};
-use super::{Complexity, Level, MAX_CRITERIA_PER_TASK, Task, TaskKind};
+use super::{MAX_CRITERIA_PER_TASK, Task, TaskKind};
 use crate::config::{Language, Layout};
 use crate::model::Criterion;
 
@@ -49,27 +49,17 @@ pub(super) fn tasks<'a>(cycles: &[Cycle<'a>], layout: &Layout) -> Vec<Planned<'a
                 .flatten()
                 .cloned()
                 .collect();
+            let key = format!("{}/{first}", cycle.id);
             let task = Task {
-                key: format!("{}/{first}", cycle.id),
-                kind: TaskKind::Implement,
-                title,
                 requirement: cycle.requirement.map(|r| r.id.value.clone()),
                 criteria: ids,
                 test_file: Some(test_file),
                 impl_file: impl_file.clone(),
                 writes,
-                tests: Vec::new(),
-                depends_on: Vec::new(),
-                complexity: Complexity {
-                    score: 1,
-                    level: Level::Low,
-                },
-                hints: Vec::new(),
                 components: cycle.components.clone(),
                 expected_tests: cycle.expected_tests,
-                setup: None,
-                content_hash: String::new(),
                 source: chunk.first().map_or(cycle.source, |c| c.span),
+                ..Task::new(key, TaskKind::Implement, title)
             };
             out.push(Planned {
                 task,

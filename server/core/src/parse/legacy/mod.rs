@@ -51,6 +51,7 @@ use crate::text::lines_with_spans;
 mod edge_tests;
 mod lines;
 mod parser;
+mod plan;
 #[cfg(test)]
 mod tests;
 

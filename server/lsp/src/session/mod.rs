@@ -3,6 +3,8 @@
 //! queue drains (so a burst of edits costs one analysis) and sent through an
 //! ordered outbox, so the actor never waits on the client.
 
+mod execute;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,13 +13,12 @@ use serde_json::Value;
 use tdd_core::analysis::Options;
 use tokio::sync::{mpsc, oneshot};
 use tower_lsp_server::Client;
-use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
 use crate::commands;
 use crate::document::Document;
 use crate::features;
-use crate::plan_commands;
 use crate::settings::{self, PrdMatcher, Settings};
 
 type Reply<T> = oneshot::Sender<T>;
@@ -332,191 +333,6 @@ impl Session {
                 .outbox
                 .send(Outgoing::Diagnostics(uri, diags, Some(doc.version)));
         }
-    }
-
-    fn execute(&mut self, params: ExecuteCommandParams) -> Result<Option<Value>> {
-        let Some(command) = commands::find(&params.command) else {
-            return Err(Error::invalid_params(format!(
-                "unknown command `{}`",
-                params.command
-            )));
-        };
-        if !command.available {
-            return Err(Error {
-                // LSP `RequestFailed`: the request was valid but cannot be served.
-                code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
-                message: format!(
-                    "`{}` ({}) is not available in this version of tdd-orchestrator yet: it arrives with the execution engine",
-                    command.name, command.title
-                )
-                .into(),
-                data: None,
-            });
-        }
-        let uri = params
-            .arguments
-            .first()
-            .and_then(|a| a.get("uri").or(Some(a)))
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<Uri>().ok());
-        match command.name {
-            commands::VALIDATE => {
-                let targets: Vec<Uri> = match uri {
-                    Some(uri) => vec![uri],
-                    None => self.documents.keys().cloned().collect(),
-                };
-                let options = self.options();
-                let mut counts = serde_json::Map::new();
-                for uri in targets {
-                    let Some(doc) = self.documents.get_mut(&uri).filter(|d| d.is_prd) else {
-                        continue;
-                    };
-                    let analysis = doc.analysis(&options);
-                    counts.insert(uri.as_str().to_string(), analysis.diagnostics.len().into());
-                    self.dirty.insert(uri);
-                }
-                Ok(Some(Value::Object(counts)))
-            }
-            commands::CONVERT => {
-                let uri = uri.ok_or_else(|| {
-                    Error::invalid_params("tdd.convertToMarkdown needs a document uri argument")
-                })?;
-                let markdown = self
-                    .with_prd(&uri, |_, a| Some(tdd_core::render::to_markdown(&a.prd)))
-                    .ok_or_else(|| {
-                        Error::invalid_params(format!("{} is not an open PRD", uri.as_str()))
-                    })?;
-                let target = self.create_converted(&uri, &markdown)?;
-                Ok(Some(
-                    serde_json::json!({ "uri": target.as_str(), "markdown": markdown }),
-                ))
-            }
-            _ => Err(Error::internal_error()),
-        }
-    }
-}
-
-impl Session {
-    /// Asks the client to create `<stem>.prd.md` beside a converted legacy
-    /// spec. The request runs in its own task with a timeout; an existing file
-    /// is never overwritten.
-    fn create_converted(&self, source: &Uri, markdown: &str) -> Result<Uri> {
-        let path = source
-            .to_file_path()
-            .ok_or_else(|| Error::invalid_params("only files on disk can be converted"))?;
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("spec");
-        let target_path = path.with_file_name(format!("{stem}.prd.md"));
-        if target_path.exists() {
-            return Err(Error::invalid_params(format!(
-                "{} already exists; move it away to convert again",
-                target_path.display()
-            )));
-        }
-        let target = Uri::from_file_path(&target_path)
-            .ok_or_else(|| Error::invalid_params("cannot name the converted file"))?;
-        let document = OptionalVersionedTextDocumentIdentifier {
-            uri: target.clone(),
-            version: None,
-        };
-        let insert = TextEdit::new(Range::default(), markdown.to_string());
-        let edit = WorkspaceEdit {
-            document_changes: Some(DocumentChanges::Operations(vec![
-                DocumentChangeOperation::Op(ResourceOp::Create(CreateFile {
-                    uri: target.clone(),
-                    options: Some(CreateFileOptions {
-                        overwrite: Some(false),
-                        ignore_if_exists: Some(false),
-                    }),
-                    annotation_id: None,
-                })),
-                DocumentChangeOperation::Edit(TextDocumentEdit {
-                    text_document: document,
-                    edits: vec![OneOf::Left(insert)],
-                }),
-            ])),
-            ..Default::default()
-        };
-        let client = self.client.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(Duration::from_secs(30), client.apply_edit(edit)).await {
-                Ok(Ok(response)) if response.applied => {}
-                Ok(Ok(response)) => {
-                    tracing::warn!(reason = ?response.failure_reason, "client refused the conversion edit")
-                }
-                Ok(Err(err)) => tracing::warn!(%err, "workspace/applyEdit failed"),
-                Err(_) => tracing::warn!("client did not answer workspace/applyEdit within 30 s"),
-            }
-        });
-        Ok(target)
-    }
-}
-
-impl Session {
-    /// Runs a planning command on a blocking thread: files and SQLite must not
-    /// stall the session. The reply and a summary message follow when done.
-    fn spawn_planning(
-        &mut self,
-        params: ExecuteCommandParams,
-        reply: Reply<Result<Option<Value>>>,
-    ) {
-        let uri = params
-            .arguments
-            .first()
-            .and_then(|a| a.get("uri").or(Some(a)))
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<Uri>().ok());
-        let file = uri
-            .as_ref()
-            .and_then(|u| u.to_file_path())
-            .map(|p| p.into_owned());
-        let root = self.root.clone().or_else(|| {
-            file.as_deref()
-                .and_then(|f| f.parent())
-                .map(tdd_engine::project::find_root)
-        });
-        let command = params.command;
-        let job: Box<dyn FnOnce() -> std::result::Result<plan_commands::Outcome, String> + Send> =
-            match (command.as_str(), root, file) {
-                (commands::STATUS, Some(root), _) => Box::new(move || plan_commands::status(&root)),
-                (commands::STATUS, None, _) => {
-                    Box::new(|| Err("open a workspace folder to see its status".to_string()))
-                }
-                (_, Some(root), Some(file)) => {
-                    // The buffer as the user sees it, saved or not.
-                    let text = uri
-                        .as_ref()
-                        .and_then(|u| self.documents.get(u))
-                        .map(|d| d.text.clone());
-                    let dry_run = command == commands::DECOMPOSE_DRY_RUN;
-                    Box::new(move || {
-                        let text = match text {
-                            Some(text) => text,
-                            None => std::fs::read_to_string(&file)
-                                .map_err(|e| format!("{}: {e}", file.display()))?,
-                        };
-                        plan_commands::decompose(&root, &file, text, dry_run)
-                    })
-                }
-                _ => Box::new(move || {
-                    Err(format!(
-                        "{command} needs the uri of a PRD file as its argument"
-                    ))
-                }),
-            };
-        let outbox = self.outbox.clone();
-        tokio::task::spawn_blocking(move || {
-            let outcome = job();
-            let (kind, text) = match &outcome {
-                Ok(o) => (MessageType::INFO, o.message.clone()),
-                Err(e) => (MessageType::ERROR, e.clone()),
-            };
-            let _ = outbox.send(Outgoing::Message(kind, text));
-            let _ = reply.send(outcome.map(|o| Some(o.result)).map_err(|message| Error {
-                code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
-                message: message.into(),
-                data: None,
-            }));
-        });
     }
 }
 

@@ -94,4 +94,23 @@ for _, r in pairs(result or {}) do
 end
 check('definition jumps to REQ-1 heading (line 10)', line == 10, line)
 
+-- Renumber the duplicate REQ-1, then decompose (dry run) from the editor.
+-- Earlier edits moved lines: find the duplicate where the server says it is now.
+for _, d in ipairs(vim.diagnostic.get(buf)) do
+  if d.code == 'PRD002' then vim.api.nvim_win_set_cursor(0, { d.lnum + 1, d.col }) end
+end
+vim.lsp.buf.code_action({
+  apply = true,
+  filter = function(action) return action.title == 'Renumber to REQ-3' end,
+})
+local renumbered = vim.wait(10000, function() return not has('PRD002') end, 20)
+check('renumber quick fix clears PRD002', renumbered, vim.inspect(codes()))
+local plan
+client:exec_cmd({ title = 'Preview', command = 'tdd.decomposeDryRun', arguments = { { uri = vim.uri_from_bufnr(buf) } } },
+  { bufnr = buf }, function(err, result) plan = { err = err, result = result } end)
+vim.wait(15000, function() return plan ~= nil end, 20)
+local tasks = plan and plan.result and plan.result.tasks
+check('tdd.decomposeDryRun plans the buffer', type(tasks) == 'number' and tasks >= 3,
+  plan and vim.inspect(plan.err or plan.result.changes))
+
 finish()

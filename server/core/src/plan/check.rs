@@ -37,20 +37,28 @@ pub(super) fn before_graph(prd: &Prd, cycles: &[Cycle<'_>], tasks: &[Task]) -> V
             });
         }
     }
-    let mut first: HashMap<&str, &Task> = HashMap::new();
-    for task in tasks {
-        match first.get(task.key.as_str()) {
-            Some(original) => errors.push(PlanError {
+    // Task keys are built from ids, so unique ids make unique keys; a
+    // duplicate id would also make `Depends on:` and coverage ambiguous.
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    let ids = prd
+        .requirements
+        .iter()
+        .map(|r| (&r.id, "requirement"))
+        .chain(
+            prd.criteria()
+                .filter_map(|(_, c)| c.id.as_ref())
+                .map(|id| (id, "criterion")),
+        );
+    for (id, what) in ids {
+        if seen.insert(id.value.to_ascii_uppercase(), what).is_some() {
+            errors.push(PlanError {
                 kind: PlanErrorKind::DuplicateKey,
-                span: task.source,
+                span: id.span,
                 message: format!(
-                    "two tasks would both be `{}` (\"{}\" and \"{}\"): requirement and criterion ids must be unique",
-                    task.key, original.title, task.title
+                    "a second {what} is called `{}`: task keys, dependencies and coverage would be ambiguous; give it its own id",
+                    id.value
                 ),
-            }),
-            None => {
-                first.insert(&task.key, task);
-            }
+            });
         }
     }
     let mut tasks_of: HashMap<&str, Vec<&Task>> = HashMap::new();

@@ -1,4 +1,5 @@
 pub mod analysis;
+pub mod breaker;
 pub mod config;
 pub mod diagnostic;
 pub mod ears;

@@ -2,6 +2,7 @@
 //! `.tdd/config.toml`, `init`), the SQLite store, and planning PRD files into
 //! it. The scheduler, git and workers arrive with the execution engine.
 
+pub mod breakers;
 pub mod planning;
 pub mod project;
 pub mod store;

@@ -13,6 +13,7 @@
 //!   than the binary is refused without being touched.
 //! - No secrets: there is no column for keys or tokens, keep it that way.
 
+pub mod breakers;
 mod error;
 mod events;
 mod migrations;

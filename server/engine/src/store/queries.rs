@@ -1,9 +1,10 @@
 //! The read side, shared by [`Reader`](super::Reader), [`ReadTx`](super::ReadTx) and
 //! [`WriteTx`](super::WriteTx) (which sees its own uncommitted changes).
 
+use super::breakers::{BreakerRow, BreakerTransitionRow};
 use super::error::Result;
 use super::types::{EventRow, PrdId, PrdRow, Seq, TaskRow};
-use super::{events, prds, tasks};
+use super::{breakers, events, prds, tasks};
 
 pub(crate) mod sealed {
     use std::path::Path;
@@ -51,5 +52,20 @@ pub trait Queries: sealed::Db {
     /// The newest event's `seq`, 0 when the log is empty.
     fn last_seq(&self) -> Result<Seq> {
         events::last_seq(self.conn(), self.db_path())
+    }
+
+    /// Every stored circuit breaker, ordered by scope and name.
+    fn breakers(&self) -> Result<Vec<BreakerRow>> {
+        breakers::all(self.conn(), self.db_path())
+    }
+
+    /// The breaker (`scope`, `name`), if it was ever stored.
+    fn breaker(&self, scope: &str, name: &str) -> Result<Option<BreakerRow>> {
+        breakers::one(self.conn(), self.db_path(), scope, name)
+    }
+
+    /// The breaker's transitions, oldest first.
+    fn breaker_transitions(&self, scope: &str, name: &str) -> Result<Vec<BreakerTransitionRow>> {
+        breakers::transitions(self.conn(), self.db_path(), scope, name)
     }
 }

@@ -8,6 +8,7 @@ pub mod model;
 pub mod parse;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod template;

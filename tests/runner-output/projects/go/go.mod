@@ -1,0 +1,3 @@
+module example.com/rr
+
+go 1.19

@@ -1,0 +1,3 @@
+package syntax
+
+func One() int { return 1 }

@@ -1,0 +1,3 @@
+def test_indented():
+    x = 1
+      assert x == 1

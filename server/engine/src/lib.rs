@@ -4,5 +4,7 @@
 
 pub mod breakers;
 pub mod planning;
+pub mod process;
 pub mod project;
 pub mod store;
+pub mod testrun;

@@ -1,0 +1,167 @@
+//! Running a child command the engine can always stop: it gets its own
+//! process group, its output is captured with a size cap, and a timeout or a
+//! cancellation kills the whole group (grandchildren included), first with
+//! SIGTERM, then, after a grace period, with SIGKILL.
+
+use std::io::{self, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Output past this many bytes per stream is dropped (and `truncated` set).
+pub const MAX_OUTPUT_BYTES: usize = 16 << 20;
+/// How long a group has to exit after SIGTERM before SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// Set to stop a running command (pause, cancel, shutdown).
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// Run through `sh -c`, so configured test commands may use pipes and `2>&1`.
+    pub command: String,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The command exited by itself with this code.
+    Exited(i32),
+    /// It was killed by a signal nobody here sent.
+    Signalled(i32),
+    TimedOut,
+    Cancelled,
+}
+
+#[derive(Clone, Debug)]
+pub struct Finished {
+    pub ending: Ending,
+    pub stdout: String,
+    pub stderr: String,
+    pub duration: Duration,
+    /// Some output was dropped past `MAX_OUTPUT_BYTES`.
+    pub truncated: bool,
+}
+
+/// Runs `spec` to its end, its timeout, or `cancel`.
+pub fn run(spec: &Spec, cancel: &CancelToken) -> io::Result<Finished> {
+    let started = Instant::now();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(&spec.command)
+        .current_dir(&spec.cwd)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, so one signal reaches everything it starts.
+        .process_group(0)
+        .spawn()?;
+    let stdout = capture(child.stdout.take().expect("piped"));
+    let stderr = capture(child.stderr.take().expect("piped"));
+    let ending = wait(&mut child, spec.timeout, cancel)?;
+    let (stdout, cut_out) = stdout.join().unwrap_or_default();
+    let (stderr, cut_err) = stderr.join().unwrap_or_default();
+    Ok(Finished {
+        ending,
+        stdout,
+        stderr,
+        duration: started.elapsed(),
+        truncated: cut_out || cut_err,
+    })
+}
+
+fn wait(child: &mut Child, timeout: Duration, cancel: &CancelToken) -> io::Result<Ending> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            // The leader is gone; make sure nothing it started lingers.
+            kill_group(child.id(), libc::SIGKILL);
+            return Ok(ending_of(status));
+        }
+        let stop = if cancel.is_cancelled() {
+            Some(Ending::Cancelled)
+        } else if Instant::now() >= deadline {
+            Some(Ending::TimedOut)
+        } else {
+            None
+        };
+        if let Some(ending) = stop {
+            stop_group(child)?;
+            return Ok(ending);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// SIGTERM to the group, SIGKILL after `GRACE`, then reap the leader.
+fn stop_group(child: &mut Child) -> io::Result<()> {
+    kill_group(child.id(), libc::SIGTERM);
+    let deadline = Instant::now() + GRACE;
+    while Instant::now() < deadline {
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    kill_group(child.id(), libc::SIGKILL);
+    child.wait()?;
+    Ok(())
+}
+
+fn kill_group(leader: u32, signal: libc::c_int) {
+    let Ok(pgid) = libc::pid_t::try_from(leader) else {
+        return;
+    };
+    // SAFETY: killpg only sends a signal; the group id is our child's pid,
+    // which is its group id because it was spawned with process_group(0).
+    unsafe {
+        libc::killpg(pgid, signal);
+    }
+}
+
+fn ending_of(status: ExitStatus) -> Ending {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Ending::Exited(code),
+        (None, Some(signal)) => Ending::Signalled(signal),
+        (None, None) => Ending::Exited(-1),
+    }
+}
+
+/// Reads a stream to its end on its own thread (so neither pipe can fill and
+/// block the child), keeping at most `MAX_OUTPUT_BYTES`.
+fn capture(mut stream: impl Read + Send + 'static) -> JoinHandle<(String, bool)> {
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut chunk = [0u8; 64 * 1024];
+        let mut truncated = false;
+        loop {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let room = MAX_OUTPUT_BYTES.saturating_sub(kept.len());
+                    kept.extend_from_slice(&chunk[..n.min(room)]);
+                    truncated |= n > room;
+                }
+            }
+        }
+        (String::from_utf8_lossy(&kept).into_owned(), truncated)
+    })
+}

@@ -1,0 +1,166 @@
+//! Running a project's tests and parsing the runner's report. Each language
+//! gets its runner's machine-readable output, always set explicitly:
+//! pytest `--junitxml` (with `--continue-on-collection-errors`), `cargo test` (stdout and stderr apart),
+//! `go test -json` (with `2>&1`: Go before 1.24 prints build errors on
+//! stderr), vitest `--reporter=json`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tdd_core::config::{Language, Layout};
+use tdd_core::report::{self, TestReport};
+
+use crate::process::{self, CancelToken, Ending, Finished, Spec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TestRunError {
+    #[error("could not start `{command}` in {dir}: {source}")]
+    Spawn {
+        command: String,
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{command}` ran past its {timeout:?} limit and was stopped")]
+    TimedOut { command: String, timeout: Duration },
+    #[error("`{command}` was cancelled")]
+    Cancelled { command: String },
+    #[error("`{command}` gave no usable report ({reason}); last output:\n{tail}")]
+    NoReport {
+        command: String,
+        reason: String,
+        tail: String,
+    },
+}
+
+/// A finished run: the parsed report and what the process did.
+#[derive(Debug)]
+pub struct TestRun {
+    pub command: String,
+    pub report: TestReport,
+    pub finished: Finished,
+}
+
+/// Quotes a path or argument for `sh -c`.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A fresh file path for a runner's report, outside the project.
+fn report_path(extension: &str) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("tdd-report-{}-{n}.{extension}", std::process::id()))
+}
+
+/// The command line for `layout`, limited to `only` (test files) when given.
+fn command(layout: &Layout, only: &[String], report: Option<&Path>) -> String {
+    let base = layout.test_command.trim();
+    let files = only.iter().map(|f| quote(f)).collect::<Vec<_>>().join(" ");
+    match layout.language {
+        Language::Python => {
+            let report = report
+                .map(|p| quote(&p.display().to_string()))
+                .unwrap_or_default();
+            // One import error would otherwise interrupt the whole run, hiding every other test.
+            format!(
+                "{base} -q -p no:cacheprovider --continue-on-collection-errors --junitxml={report} {files}"
+            )
+        }
+        Language::Rust => {
+            // `tests/foo.rs` is the integration-test target `foo`.
+            let targets: Vec<String> = only
+                .iter()
+                .filter_map(|f| {
+                    Path::new(f)
+                        .file_stem()
+                        .map(|s| format!("--test {}", quote(&s.to_string_lossy())))
+                })
+                .collect();
+            format!("{base} --no-fail-fast {}", targets.join(" "))
+        }
+        Language::Go => {
+            let packages = base
+                .strip_prefix("go test")
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .unwrap_or("./...");
+            format!("go test -json {packages} 2>&1")
+        }
+        Language::Typescript => {
+            let report = report
+                .map(|p| quote(&p.display().to_string()))
+                .unwrap_or_default();
+            format!("{base} --reporter=json --outputFile={report} {files}")
+        }
+    }
+}
+
+/// Runs the tests of the project in `dir` and parses the report.
+pub fn run_tests(
+    layout: &Layout,
+    dir: &Path,
+    only: &[String],
+    env: Vec<(String, String)>,
+    timeout: Duration,
+    cancel: &CancelToken,
+) -> Result<TestRun, TestRunError> {
+    let report_file = match layout.language {
+        Language::Python => Some(report_path("xml")),
+        Language::Typescript => Some(report_path("json")),
+        Language::Rust | Language::Go => None,
+    };
+    let command = command(layout, only, report_file.as_deref());
+    let spec = Spec {
+        command: command.clone(),
+        cwd: dir.to_path_buf(),
+        env,
+        timeout,
+    };
+    let finished = process::run(&spec, cancel).map_err(|source| TestRunError::Spawn {
+        command: command.clone(),
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    match finished.ending {
+        Ending::TimedOut => return Err(TestRunError::TimedOut { command, timeout }),
+        Ending::Cancelled => return Err(TestRunError::Cancelled { command }),
+        Ending::Exited(_) | Ending::Signalled(_) => {}
+    }
+    let file_text = report_file.as_ref().map(|p| {
+        let text = std::fs::read_to_string(p);
+        let _ = std::fs::remove_file(p);
+        text
+    });
+    let parsed = match (layout.language, file_text) {
+        (Language::Python, Some(Ok(xml))) => report::junit_xml(&xml).map_err(|e| e.to_string()),
+        (Language::Typescript, Some(Ok(json))) => {
+            report::vitest_json(&json).map_err(|e| e.to_string())
+        }
+        (Language::Rust, _) => {
+            report::cargo_test(&finished.stdout, &finished.stderr).map_err(|e| e.to_string())
+        }
+        (Language::Go, _) => report::go_test_json(&finished.stdout).map_err(|e| e.to_string()),
+        (_, Some(Err(e))) => Err(format!("the runner wrote no report file: {e}")),
+        (_, None) => Err("no report file was requested".to_string()),
+    };
+    match parsed {
+        Ok(report) => Ok(TestRun {
+            command,
+            report,
+            finished,
+        }),
+        Err(reason) => Err(TestRunError::NoReport {
+            command,
+            reason,
+            tail: tail(&finished),
+        }),
+    }
+}
+
+/// The last lines of output, for an error message.
+fn tail(finished: &Finished) -> String {
+    let text = format!("{}{}", finished.stdout, finished.stderr);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}

@@ -1,0 +1,149 @@
+//! Real runners on the recording projects in tests/runner-output/projects:
+//! the command each language gets, run and parsed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tdd_core::config::{Config, Language, ProjectConfig};
+use tdd_core::report::{FailureKind, Outcome};
+use tdd_engine::process::CancelToken;
+use tdd_engine::testrun::run_tests;
+
+fn projects() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/runner-output/projects")
+}
+
+fn layout(language: Language) -> tdd_core::config::Layout {
+    ProjectConfig {
+        language,
+        ..Config::default().project
+    }
+    .layout()
+}
+
+#[test]
+fn cargo_test_on_a_real_crate() {
+    let dir = projects().join("rust");
+    let only = ["tests/basics.rs".to_string()];
+    let run = run_tests(
+        &layout(Language::Rust),
+        &dir,
+        &only,
+        vec![],
+        Duration::from_secs(600),
+        &CancelToken::default(),
+    )
+    .unwrap();
+    let summary = run.report.summary();
+    assert!(
+        summary.passed >= 1 && summary.failed >= 1,
+        "{summary:?}\n{}",
+        run.finished.stdout
+    );
+    assert!(
+        run.report.tests.iter().any(|t| t
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.kind == FailureKind::Assertion)),
+        "{:#?}",
+        run.report.tests
+    );
+
+    // A test target that calls a function not written yet: the typical RED.
+    // The project keeps its broken targets behind a feature; a configured
+    // test command turns it on.
+    let mut with_broken = layout(Language::Rust);
+    with_broken.test_command = "cargo test --features broken".into();
+    let only = ["tests/missing.rs".to_string()];
+    let run = run_tests(
+        &with_broken,
+        &dir,
+        &only,
+        vec![],
+        Duration::from_secs(600),
+        &CancelToken::default(),
+    )
+    .unwrap();
+    assert!(
+        run.report
+            .problems
+            .iter()
+            .any(|p| matches!(p.kind, FailureKind::MissingSymbol { .. })),
+        "{:#?}",
+        run.report.problems
+    );
+}
+
+/// pytest comes from the repository's `.venv` (scripts/test installs it) or
+/// `TDD_TEST_VENV`. Without it this test fails: a skipped check is not a pass.
+#[test]
+fn pytest_on_a_real_project() {
+    let venv = std::env::var_os("TDD_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    let bin = venv.join("bin");
+    assert!(
+        bin.join("pytest").exists(),
+        "pytest not found in {}: run ./scripts/test, which installs it",
+        bin.display()
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let dir = projects().join("python");
+    let only = [
+        "tests/test_basics.py".to_string(),
+        "tests/test_missing_symbol.py".to_string(),
+    ];
+    let run = run_tests(
+        &layout(Language::Python),
+        &dir,
+        &only,
+        vec![("PATH".into(), path)],
+        Duration::from_secs(300),
+        &CancelToken::default(),
+    )
+    .unwrap();
+    let outcomes: Vec<(String, Outcome)> = run
+        .report
+        .tests
+        .iter()
+        .map(|t| (t.name.clone(), t.outcome))
+        .collect();
+    assert!(
+        outcomes.iter().any(|(_, o)| *o == Outcome::Passed),
+        "{outcomes:?}"
+    );
+    // `test_missing_symbol.py` imports a function that does not exist yet.
+    let is_missing = |kind: &FailureKind| matches!(kind, FailureKind::MissingSymbol { .. });
+    let in_tests = run
+        .report
+        .tests
+        .iter()
+        .filter_map(|t| t.failure.as_ref())
+        .any(|f| is_missing(&f.kind));
+    let in_problems = run.report.problems.iter().any(|p| is_missing(&p.kind));
+    assert!(in_tests || in_problems, "{:#?}", run.report);
+}
+
+#[test]
+fn a_runner_that_writes_no_report_is_a_clear_error() {
+    let mut layout = layout(Language::Python);
+    layout.test_command = "true".into();
+    let dir = projects().join("python");
+    let error = run_tests(
+        &layout,
+        &dir,
+        &[],
+        vec![],
+        Duration::from_secs(30),
+        &CancelToken::default(),
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("gave no usable report"),
+        "{error}"
+    );
+}

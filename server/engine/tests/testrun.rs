@@ -21,6 +21,13 @@ fn layout(language: Language) -> tdd_core::config::Layout {
     .layout()
 }
 
+/// The fixture crate builds into its own target dir, never the one running
+/// these tests (a shared one could wait on the outer build's lock).
+fn own_target() -> Vec<(String, String)> {
+    let dir = projects().join("rust/target");
+    vec![("CARGO_TARGET_DIR".into(), dir.display().to_string())]
+}
+
 #[test]
 fn cargo_test_on_a_real_crate() {
     let dir = projects().join("rust");
@@ -29,7 +36,7 @@ fn cargo_test_on_a_real_crate() {
         &layout(Language::Rust),
         &dir,
         &only,
-        vec![],
+        own_target(),
         Duration::from_secs(600),
         &CancelToken::default(),
     )
@@ -59,7 +66,7 @@ fn cargo_test_on_a_real_crate() {
         &with_broken,
         &dir,
         &only,
-        vec![],
+        own_target(),
         Duration::from_secs(600),
         &CancelToken::default(),
     )

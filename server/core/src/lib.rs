@@ -3,6 +3,7 @@ pub mod breaker;
 pub mod config;
 pub mod diagnostic;
 pub mod ears;
+pub mod gate;
 pub mod ids;
 pub mod model;
 pub mod parse;

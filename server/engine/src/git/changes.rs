@@ -1,0 +1,130 @@
+//! What a worker changed in its worktree, and putting paths back.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use git2::{Delta, DiffFindOptions, DiffOptions, ErrorCode, Oid, build::CheckoutBuilder};
+
+use super::{Change, ChangeKind, GitError, Result, Worktree, check_worktree_path, io_err};
+
+impl Worktree {
+    /// The working tree (tracked and untracked files, minus what `.gitignore`
+    /// ignores; the index plays no part) against commit `since`, sorted by path.
+    /// Renames are found by content similarity, untracked files included.
+    pub fn changes(&self, since: Oid) -> Result<Vec<Change>> {
+        let repo = self.repo()?;
+        let tree = repo.find_commit(since)?.tree()?;
+        let mut opts = DiffOptions::new();
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_typechange(true);
+        let mut diff = repo.diff_tree_to_workdir(Some(&tree), Some(&mut opts))?;
+        let mut find = DiffFindOptions::new();
+        find.renames(true).for_untracked(true);
+        diff.find_similar(Some(&mut find))?;
+        let path_of = |file: git2::DiffFile<'_>| {
+            file.path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let mut out = Vec::new();
+        for delta in diff.deltas() {
+            let new = path_of(delta.new_file());
+            let old = path_of(delta.old_file());
+            let change = match delta.status() {
+                Delta::Added | Delta::Untracked => Change::new(new, ChangeKind::Added),
+                Delta::Modified | Delta::Typechange => Change::new(new, ChangeKind::Modified),
+                Delta::Deleted => Change::new(old, ChangeKind::Deleted),
+                Delta::Renamed => Change::new(new, ChangeKind::Renamed { from: old }),
+                // A copy leaves its source in place: the new file is an addition.
+                Delta::Copied => Change::new(new, ChangeKind::Added),
+                Delta::Unmodified | Delta::Ignored | Delta::Unreadable | Delta::Conflicted => {
+                    continue;
+                }
+            };
+            out.push(change);
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Puts `paths` back as they are in the worktree's `HEAD` (file and index
+    /// entry); a path that `HEAD` does not have is deleted (and unstaged), and
+    /// directories it leaves empty are removed. Other paths are not touched.
+    pub fn restore_paths<S: AsRef<str>>(&self, paths: &[S]) -> Result<()> {
+        let repo = self.repo()?;
+        let head = repo.head()?.peel_to_tree()?;
+        let mut restore = Vec::new();
+        let mut index = repo.index()?;
+        let mut index_changed = false;
+        for path in paths {
+            let rel = check_worktree_path(&self.path, path.as_ref())?;
+            match head.get_path(rel) {
+                Ok(entry) if entry.kind() != Some(git2::ObjectType::Tree) => restore.push(rel),
+                Ok(_) => {
+                    return Err(GitError::BadPath {
+                        path: path.as_ref().to_string(),
+                        reason: "is a directory in HEAD: name its files",
+                    });
+                }
+                Err(err) if err.code() == ErrorCode::NotFound => {
+                    if index.get_path(rel, 0).is_some() {
+                        index.remove_path(rel)?;
+                        index_changed = true;
+                    }
+                    remove_added(&self.path, rel)?;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        if index_changed {
+            index.write()?;
+        }
+        if restore.is_empty() {
+            return Ok(());
+        }
+        for rel in &restore {
+            // A directory where HEAD has a file would block the checkout.
+            let full = self.path.join(rel);
+            if full.is_dir() && !full.is_symlink() {
+                fs::remove_dir_all(&full).map_err(io_err(&full))?;
+            }
+        }
+        let mut checkout = CheckoutBuilder::new();
+        checkout.force().disable_pathspec_match(true);
+        for rel in &restore {
+            checkout.path(rel);
+        }
+        repo.checkout_head(Some(&mut checkout))?;
+        Ok(())
+    }
+}
+
+/// Deletes an added file (or directory, or symlink, never following it) and
+/// the directories it leaves empty, up to the worktree root.
+fn remove_added(root: &Path, rel: &Path) -> Result<()> {
+    let full = root.join(rel);
+    let meta = match fs::symlink_metadata(&full) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(io_err(&full)(err)),
+    };
+    if meta.is_dir() {
+        fs::remove_dir_all(&full).map_err(io_err(&full))?;
+    } else {
+        fs::remove_file(&full).map_err(io_err(&full))?;
+    }
+    let mut dir = full.parent();
+    while let Some(d) = dir {
+        if d == root || !d.starts_with(root) {
+            break;
+        }
+        // Fails (and stops) on the first non-empty directory.
+        if fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Stage commits: exactly the named paths, with trailers the engine can read back.
+
+use git2::{ErrorCode, Oid};
+
+use super::{GitError, Result, Stage, Worktree, check_worktree_path, signature};
+
+/// One stage's commit in a task worktree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageCommit {
+    /// The task key (`Tdd-Task:` trailer).
+    pub task: String,
+    /// The task title for the subject line; the key when `None`.
+    pub title: Option<String>,
+    pub stage: Stage,
+    /// One line summing up the gate's evidence (`Tdd-Evidence:` trailer;
+    /// `none` when empty).
+    pub evidence: String,
+    /// Paths relative to the worktree. A path whose file is gone is committed
+    /// as a deletion. Nothing else is staged.
+    pub paths: Vec<String>,
+    /// Commit even when the paths hold no change (VERIFY changes nothing).
+    pub allow_empty: bool,
+}
+
+impl StageCommit {
+    /// `<stage>: <title or key>`, a blank line, then the trailers.
+    pub fn message(&self) -> String {
+        let title = self.title.as_deref().unwrap_or(&self.task);
+        format!(
+            "{}: {}\n\nTdd-Task: {}\nTdd-Stage: {}\nTdd-Evidence: {}\n",
+            self.stage.as_str(),
+            one_line(title),
+            one_line(&self.task),
+            self.stage.as_str(),
+            Some(one_line(&self.evidence))
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| "none".into()),
+        )
+    }
+}
+
+/// Trailers and the subject are single lines: whitespace runs become one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Worktree {
+    /// Commits exactly `commit.paths` on the task branch and returns the commit.
+    ///
+    /// The worktree's index is first reset to `HEAD` (whatever the worker
+    /// staged is dropped from the index; working files are never touched),
+    /// then each path is staged from the working tree, or staged as deleted
+    /// when its file is gone. Refuses ([`GitError::NothingToCommit`]) when the
+    /// tree would not change, unless `allow_empty`.
+    pub fn commit_stage(&self, commit: &StageCommit) -> Result<Oid> {
+        let repo = self.repo()?;
+        let head = repo.head()?.peel_to_commit()?;
+        let mut index = repo.index()?;
+        index.read_tree(&head.tree()?)?;
+        for path in &commit.paths {
+            let rel = check_worktree_path(&self.path, path)?;
+            let full = self.path.join(rel);
+            let meta = std::fs::symlink_metadata(&full);
+            match meta {
+                Ok(meta) if meta.is_dir() => {
+                    return Err(GitError::BadPath {
+                        path: path.clone(),
+                        reason: "is a directory: name its files",
+                    });
+                }
+                Ok(_) => index.add_path(rel)?,
+                Err(_) => match index.remove_path(rel) {
+                    Ok(()) => {}
+                    Err(err) if err.code() == ErrorCode::NotFound => {}
+                    Err(err) => return Err(err.into()),
+                },
+            }
+        }
+        let tree_id = index.write_tree()?;
+        if tree_id == head.tree_id() && !commit.allow_empty {
+            // Leave the index as HEAD has it.
+            index.write()?;
+            return Err(GitError::NothingToCommit {
+                task: commit.task.clone(),
+                stage: commit.stage.as_str().to_string(),
+            });
+        }
+        let tree = repo.find_tree(tree_id)?;
+        let sig = signature(&repo)?;
+        let oid = repo.commit(Some("HEAD"), &sig, &sig, &commit.message(), &tree, &[&head])?;
+        index.write()?;
+        Ok(oid)
+    }
+}

@@ -1,0 +1,201 @@
+//! One linked worktree per task, under `<root>/.tdd/worktrees/`.
+
+use std::fs;
+use std::path::PathBuf;
+
+use git2::{BranchType, ErrorCode, Repository, WorktreeAddOptions, WorktreePruneOptions};
+
+use super::{GitError, Project, Result, WORKTREES_DIR, feature_branch, io_err, task_branch};
+
+/// A task's checkout: its directory and the branch checked out there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Worktree {
+    pub path: PathBuf,
+    /// Short branch name, `tdd-task/<prd>/<task>`.
+    pub branch: String,
+}
+
+impl Worktree {
+    pub(crate) fn repo(&self) -> Result<Repository> {
+        Ok(Repository::open(&self.path)?)
+    }
+}
+
+/// The directory and worktree name for a task key: one safe path component.
+///
+/// Keeps ASCII letters, digits, `_`, `-` and inner single dots; anything else
+/// becomes `-`. When that changed the key (or the key is empty or long), an
+/// 8-hex-digit hash of the whole key is appended, so `a/b` and `a:b` get
+/// different names, and the same key always gets the same name.
+pub fn worktree_name(task_key: &str) -> String {
+    let mut name = String::with_capacity(task_key.len());
+    for c in task_key.chars() {
+        let keep = c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+        let c = if keep { c } else { '-' };
+        // No leading dot, no `..`.
+        if c == '.' && (name.is_empty() || name.ends_with('.')) {
+            name.push('-');
+        } else {
+            name.push(c);
+        }
+    }
+    while name.ends_with('.') {
+        name.pop();
+        name.push('-');
+    }
+    let too_long = name.len() > 64;
+    name.truncate(64);
+    if name != task_key || too_long || name.is_empty() || name.ends_with(".lock") {
+        name.push_str(&format!("-{:08x}", fnv1a(task_key.as_bytes())));
+    }
+    name
+}
+
+/// A hash that never changes between builds (unlike std's `DefaultHasher`).
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |hash, &b| {
+        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+impl Project {
+    /// Where the worktree of `task_key` lives (whether it exists or not).
+    pub fn worktree_path(&self, task_key: &str) -> PathBuf {
+        self.root()
+            .join(WORKTREES_DIR)
+            .join(worktree_name(task_key))
+    }
+
+    /// Creates the task branch `tdd-task/<prd>/<task>` at the tip of the
+    /// feature branch `tdd/<prd>` (which must exist: see
+    /// [`Project::ensure_feature_branch`]) and checks it out in a new worktree
+    /// at [`Project::worktree_path`].
+    ///
+    /// An existing worktree for the task is an error ([`GitError::WorktreeExists`]):
+    /// a fresh attempt never silently reuses a dirty tree; use
+    /// [`Project::open_worktree`] to resume one. A task branch left by
+    /// [`Project::remove_worktree`] is checked out as it is (resumed), not reset.
+    pub fn create_worktree(&self, prd: &str, task_key: &str) -> Result<Worktree> {
+        let feature = feature_branch(prd)?;
+        let branch_name = task_branch(prd, task_key)?;
+        let name = worktree_name(task_key);
+        let path = self.worktree_path(task_key);
+        if path.exists() {
+            return Err(GitError::WorktreeExists { path });
+        }
+        let repo = self.repo()?;
+        // A registration whose directory is gone (deleted by hand) is stale.
+        if let Ok(stale) = repo.find_worktree(&name) {
+            if stale.validate().is_ok() {
+                return Err(GitError::WorktreeExists {
+                    path: stale.path().to_path_buf(),
+                });
+            }
+            stale.prune(Some(WorktreePruneOptions::new().valid(false)))?;
+        }
+        let branch = match repo.find_branch(&branch_name, BranchType::Local) {
+            Ok(branch) => branch,
+            Err(err) if err.code() == ErrorCode::NotFound => {
+                let tip = match repo.find_branch(&feature, BranchType::Local) {
+                    Ok(b) => b.get().peel_to_commit()?,
+                    Err(err) if err.code() == ErrorCode::NotFound => {
+                        return Err(GitError::MissingBranch {
+                            branch: feature,
+                            hint: "create the feature branch first (ensure_feature_branch)".into(),
+                        });
+                    }
+                    Err(err) => return Err(err.into()),
+                };
+                repo.branch(&branch_name, &tip, false)?
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let parent = self.tdd_dir()?.join("worktrees");
+        fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+        let reference = branch.into_reference();
+        let mut opts = WorktreeAddOptions::new();
+        opts.reference(Some(&reference));
+        repo.worktree(&name, &path, Some(&opts))?;
+        Ok(Worktree {
+            path,
+            branch: branch_name,
+        })
+    }
+
+    /// The existing worktree of a task.
+    pub fn open_worktree(&self, prd: &str, task_key: &str) -> Result<Worktree> {
+        let branch = task_branch(prd, task_key)?;
+        let path = self.worktree_path(task_key);
+        let repo = self.repo()?;
+        let missing = || GitError::NoWorktree {
+            task: task_key.to_string(),
+            path: path.clone(),
+        };
+        let wt = repo
+            .find_worktree(&worktree_name(task_key))
+            .map_err(|_| missing())?;
+        if wt.validate().is_err() || !path.is_dir() {
+            return Err(missing());
+        }
+        let wt_repo = Repository::open_from_worktree(&wt)?;
+        let head = wt_repo.head()?;
+        let checked_out = head.shorthand().unwrap_or_default();
+        if checked_out != branch {
+            return Err(GitError::WrongPrd {
+                branch: checked_out.to_string(),
+                prd: prd.to_string(),
+                expected: branch,
+            });
+        }
+        Ok(Worktree { path, branch })
+    }
+
+    /// Deletes the task's worktree directory and its registration in
+    /// `.git/worktrees/`. The task branch is kept. Removing a worktree that
+    /// does not exist is not an error.
+    pub fn remove_worktree(&self, task_key: &str) -> Result<()> {
+        let path = self.worktree_path(task_key);
+        if path.exists() {
+            fs::remove_dir_all(&path).map_err(io_err(&path))?;
+        }
+        let repo = self.repo()?;
+        match repo.find_worktree(&worktree_name(task_key)) {
+            Ok(wt) => {
+                wt.prune(Some(WorktreePruneOptions::new().valid(true).locked(true)))?;
+                Ok(())
+            }
+            Err(err) if err.code() == ErrorCode::NotFound => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Short names of the branches checked out anywhere: the user's tree and
+    /// every valid linked worktree, with their paths.
+    pub(crate) fn checked_out_branches(&self, repo: &Repository) -> Result<Vec<(String, PathBuf)>> {
+        let mut out = Vec::new();
+        if let Ok(head) = repo.head()
+            && head.is_branch()
+            && let Ok(name) = head.shorthand()
+        {
+            out.push((name.to_string(), self.root().to_path_buf()));
+        }
+        for name in repo.worktrees()?.iter().flatten().flatten() {
+            let Ok(wt) = repo.find_worktree(name) else {
+                continue;
+            };
+            if wt.validate().is_err() {
+                continue;
+            }
+            let Ok(wt_repo) = Repository::open_from_worktree(&wt) else {
+                continue;
+            };
+            if let Ok(head) = wt_repo.head()
+                && head.is_branch()
+                && let Ok(branch) = head.shorthand()
+            {
+                out.push((branch.to_string(), wt.path().to_path_buf()));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,13 +1,15 @@
 //! Everything that touches the outside world: the project on disk (root,
 //! `.tdd/config.toml`, `init`), the SQLite store, planning PRD files into it,
 //! breakers' persistence, running test commands, and git worktrees, stage
-//! commits and merges. The scheduler and workers arrive with the execution
-//! engine.
+//! commits and merges, the `Worker` trait (with a scripted worker), and the
+//! stage pipeline of one task. The scheduler and real workers come next.
 
 pub mod breakers;
 pub mod git;
+pub mod pipeline;
 pub mod planning;
 pub mod process;
 pub mod project;
 pub mod store;
 pub mod testrun;
+pub mod worker;

@@ -19,6 +19,7 @@ mod events;
 mod migrations;
 mod prds;
 mod queries;
+pub mod runs;
 mod tasks;
 mod types;
 

@@ -1,0 +1,136 @@
+//! The stages the engine performs alone: VERIFY and MERGE, and recording
+//! their attempts.
+
+use super::*;
+
+impl Run<'_> {
+    /// VERIFY: the whole suite on the task's whole diff since `base`.
+    pub(super) fn verify(&mut self, base: Oid) -> Result<(), Stop> {
+        let stage = Stage::Verify;
+        let started_at = SystemTime::now();
+        let changes = self.wt.changes(base).map_err(|e| Stop::infra(stage, e))?;
+        let run = self.test_run(stage, &[]);
+        let run = match run {
+            Ok(run) => run,
+            Err(stop) => {
+                self.engine_record(stage, started_at, &stop);
+                return Err(stop);
+            }
+        };
+        let evidence = Evidence {
+            before: None,
+            sources: self.sources(&changes),
+            changes,
+            after: run.report.clone(),
+            checks: Vec::new(),
+        };
+        let verdict = gate::judge(stage, &self.scope, &evidence);
+        self.judged_engine_stage(stage, started_at, &run, &verdict, evidence.changes)?;
+        self.commit(stage, &verdict, &[])
+    }
+
+    /// MERGE: rebase, the task's tests on the new tip, the gate, fast-forward.
+    pub(super) fn merge(&mut self) -> Result<TaskStatus, Stop> {
+        let stage = Stage::Merge;
+        let started_at = SystemTime::now();
+        let rebase = self
+            .ctx
+            .project
+            .rebase_onto_feature(&self.wt, &self.ctx.prd)
+            .map_err(|e| Stop::infra(stage, e))?;
+        if let Rebase::Conflict { paths, .. } = rebase {
+            let stop = Stop {
+                stage,
+                kind: FailureKind::Violation,
+                message: format!(
+                    "rebasing onto the feature branch conflicts on {}",
+                    paths.join(", ")
+                ),
+            };
+            self.engine_record(stage, started_at, &stop);
+            return Ok(TaskStatus::MergeConflict { paths });
+        }
+        let only: Vec<String> = self
+            .test_files
+            .iter()
+            .filter(|f| self.wt.path.join(f).exists())
+            .cloned()
+            .collect();
+        let run = match self.test_run(stage, &only) {
+            Ok(run) => run,
+            Err(stop) => {
+                self.engine_record(stage, started_at, &stop);
+                return Err(stop);
+            }
+        };
+        let verdict = gate::judge(stage, &self.scope, &Evidence::new(run.report.clone()));
+        self.judged_engine_stage(stage, started_at, &run, &verdict, Vec::new())?;
+        let tip = self
+            .ctx
+            .project
+            .fast_forward_feature(&self.ctx.prd, &self.wt)
+            .map_err(|e| Stop::infra(stage, e))?;
+        Ok(TaskStatus::Merged { feature_tip: tip })
+    }
+
+    /// Records a stage the engine ran itself; a verdict other than `Passed` stops the task.
+    pub(super) fn judged_engine_stage(
+        &mut self,
+        stage: Stage,
+        started_at: SystemTime,
+        run: &TestRun,
+        verdict: &Verdict,
+        changes: Vec<Change>,
+    ) -> Result<(), Stop> {
+        let kind = match verdict.outcome {
+            Outcome::Passed => None,
+            Outcome::Infrastructure => Some(FailureKind::Infrastructure),
+            Outcome::Violation | Outcome::AlreadyImplemented => Some(FailureKind::Violation),
+        };
+        self.push(AttemptRecord {
+            stage,
+            attempt: 1,
+            worker: ENGINE.to_string(),
+            started_at,
+            finished_at: SystemTime::now(),
+            exit_code: match run.finished.ending {
+                crate::process::Ending::Exited(code) => Some(code),
+                _ => None,
+            },
+            test_summary: serde_json::to_value(run.report.summary()).ok(),
+            outcome: Some(verdict.outcome),
+            failure_kind: kind,
+            reasons: verdict.reasons.clone(),
+            evidence: verdict.evidence.clone(),
+            reverted: Vec::new(),
+            changes,
+        });
+        match kind {
+            None => Ok(()),
+            Some(kind) => Err(Stop {
+                stage,
+                kind,
+                message: describe(verdict),
+            }),
+        }
+    }
+
+    /// Records a stage the engine ran itself that stopped before a verdict.
+    pub(super) fn engine_record(&mut self, stage: Stage, started_at: SystemTime, stop: &Stop) {
+        self.push(AttemptRecord {
+            stage,
+            attempt: 1,
+            worker: ENGINE.to_string(),
+            started_at,
+            finished_at: SystemTime::now(),
+            exit_code: None,
+            test_summary: None,
+            outcome: None,
+            failure_kind: Some(stop.kind),
+            reasons: Vec::new(),
+            evidence: stop.message.clone(),
+            reverted: Vec::new(),
+            changes: Vec::new(),
+        });
+    }
+}

@@ -1,0 +1,434 @@
+//! One task through its stages (DESIGN.md §5), sequentially, in its own
+//! worktree: RED → GREEN → VERIFY → REFACTOR → MERGE.
+//!
+//! The worker only writes files; after each attempt the engine looks at what
+//! changed (against the commit the stage started from), runs the tests itself
+//! and asks [`gate::judge`]. Per stage:
+//!
+//! - RED, GREEN, REFACTOR: a baseline run of the whole suite, the worker's
+//!   attempt, the diff, a second run, the verdict. GREEN and REFACTOR may not
+//!   touch tests: a changed test file is put back at once and the attempt is a
+//!   violation. A violation is fed back to the worker (the FIX loop) after the
+//!   worktree is restored to the stage start, for at most
+//!   [`PipelineContext::max_fix_attempts`] retries. A passed stage is committed
+//!   (exactly the changed paths, the verdict's evidence as trailer).
+//! - RED judged [`Outcome::AlreadyImplemented`]: its tests are committed and
+//!   the task goes straight to VERIFY.
+//! - VERIFY (no worker): the whole suite on the task's whole diff; a violation
+//!   fails the task.
+//! - REFACTOR that never passes is rolled back to the pre-refactor commit and
+//!   the task still merges its GREEN work.
+//! - MERGE: rebase onto the feature branch tip, the task's tests there, the
+//!   MERGE gate, fast-forward.
+//!
+//! An infrastructure error (a test run that could not run or cannot be judged,
+//! a worker that could not start, git failing) or a provider outage stops the
+//! task at once with that kind, never counted as a violation.
+//!
+//! Every attempt is kept in [`TaskOutcome::attempts`] (stage, attempt, worker,
+//! timings, test summary, failure kind, reasons, evidence, diff) and, when the
+//! context has a [`Recorder`], written to the store's `attempts` table as it
+//! ends. A failed write does not change the task's outcome; the first one is
+//! reported in [`TaskOutcome::record_error`].
+
+mod finish;
+mod stage;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use git2::{Oid, Repository};
+use serde_json::Value;
+use tdd_core::config::Layout;
+use tdd_core::gate::{
+    self, Change, ChangeKind, Evidence, Outcome, Reason, Stage, TaskScope, Verdict, is_test_path,
+};
+use tdd_core::plan::Task;
+
+use crate::git::{GitError, Project, Rebase, StageCommit, Worktree};
+use crate::process::CancelToken;
+use crate::store::runs::{NewAttempt, RunId};
+use crate::store::{Store, TaskId};
+use crate::testrun::{TestRun, run_tests};
+use crate::worker::{StageRequest, Worker, WorkerError};
+
+/// The worker name recorded for stages the engine runs itself.
+pub const ENGINE: &str = "engine";
+
+/// What every task of a run shares.
+#[derive(Clone, Debug)]
+pub struct PipelineContext {
+    pub project: Project,
+    /// The PRD's name: the feature branch is `tdd/<prd>`.
+    pub prd: String,
+    /// The branch the feature branch starts from when it does not exist yet.
+    pub base: String,
+    pub layout: Layout,
+    /// Extra environment for test runs (`PATH` to the toolchain, …).
+    pub env: Vec<(String, String)>,
+    pub test_timeout: Duration,
+    /// FIX retries after a stage's first attempt (default 2).
+    pub max_fix_attempts: u32,
+    pub cancel: CancelToken,
+    /// Where attempts are persisted; `None` keeps them in the outcome only.
+    pub recorder: Option<Recorder>,
+}
+
+/// Persists attempts in the store, under one run.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    pub store: Arc<Mutex<Store>>,
+    pub run_id: RunId,
+    /// The store's task ids, by task key.
+    pub task_ids: HashMap<String, TaskId>,
+}
+
+impl PipelineContext {
+    pub fn new(project: Project, prd: &str, base: &str, layout: Layout) -> Self {
+        PipelineContext {
+            project,
+            prd: prd.to_string(),
+            base: base.to_string(),
+            layout,
+            env: Vec::new(),
+            test_timeout: Duration::from_secs(600),
+            max_fix_attempts: 2,
+            cancel: CancelToken::default(),
+            recorder: None,
+        }
+    }
+}
+
+/// The three kinds of failure (DESIGN.md §5), as the store spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    Violation,
+    Infrastructure,
+    ProviderOutage,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Violation => "violation",
+            FailureKind::Infrastructure => "infrastructure",
+            FailureKind::ProviderOutage => "provider_outage",
+        }
+    }
+}
+
+/// One attempt at one stage.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord {
+    pub stage: Stage,
+    /// 1-based, per stage.
+    pub attempt: u32,
+    pub worker: String,
+    pub started_at: SystemTime,
+    pub finished_at: SystemTime,
+    /// The exit code of the judged test run, when it exited.
+    pub exit_code: Option<i32>,
+    /// `Summary` of the judged test run, as JSON.
+    pub test_summary: Option<Value>,
+    /// The gate's decision; `None` when it never got that far.
+    pub outcome: Option<Outcome>,
+    /// `None` when the attempt passed (or was judged already implemented).
+    pub failure_kind: Option<FailureKind>,
+    pub reasons: Vec<Reason>,
+    /// The gate's evidence line, or the error that stopped the attempt.
+    pub evidence: String,
+    /// Test files the worker changed that the engine put back.
+    pub reverted: Vec<String>,
+    /// What the worker changed (VERIFY: the task's whole diff).
+    pub changes: Vec<Change>,
+}
+
+/// How a task ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// The feature branch fast-forwarded to the task's work.
+    Merged { feature_tip: Oid },
+    /// A stage failed; `message` says why (the last reasons, or the error).
+    Failed {
+        stage: Stage,
+        kind: FailureKind,
+        message: String,
+    },
+    /// Rebasing onto the feature branch conflicted on these paths.
+    MergeConflict { paths: Vec<String> },
+}
+
+#[derive(Clone, Debug)]
+pub struct TaskOutcome {
+    pub status: TaskStatus,
+    pub attempts: Vec<AttemptRecord>,
+    /// The stage commits made on the task branch, in order (before the rebase).
+    pub commits: Vec<(Stage, Oid)>,
+    /// RED found the behaviour already there; GREEN was skipped.
+    pub already_implemented: bool,
+    /// REFACTOR never passed and was rolled back.
+    pub refactor_rolled_back: bool,
+    /// The task's worktree, when one was created (removed again after a merge).
+    pub worktree: Option<Worktree>,
+    /// The first failure to write an attempt to the store, if any.
+    pub record_error: Option<String>,
+}
+
+impl TaskOutcome {
+    pub fn merged(&self) -> bool {
+        matches!(self.status, TaskStatus::Merged { .. })
+    }
+}
+
+/// Why a stage stopped the task.
+struct Stop {
+    stage: Stage,
+    kind: FailureKind,
+    message: String,
+}
+
+impl Stop {
+    fn infra(stage: Stage, message: impl std::fmt::Display) -> Stop {
+        Stop {
+            stage,
+            kind: FailureKind::Infrastructure,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// How a worker stage ended.
+enum StageEnd {
+    Passed,
+    AlreadyImplemented,
+    /// Every attempt was a violation; the worktree is back at the stage start.
+    Rejected(String),
+}
+
+struct Run<'a> {
+    ctx: &'a PipelineContext,
+    task: &'a Task,
+    wt: Worktree,
+    scope: TaskScope,
+    test_files: Vec<String>,
+    out: TaskOutcome,
+}
+
+/// Takes one task through all its stages and merges it into `tdd/<prd>`.
+pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> TaskOutcome {
+    let mut out = TaskOutcome {
+        status: TaskStatus::Failed {
+            stage: Stage::Red,
+            kind: FailureKind::Infrastructure,
+            message: String::new(),
+        },
+        attempts: Vec::new(),
+        commits: Vec::new(),
+        already_implemented: false,
+        refactor_rolled_back: false,
+        worktree: None,
+        record_error: None,
+    };
+    let wt = match ctx
+        .project
+        .ensure_feature_branch(&ctx.prd, &ctx.base)
+        .and_then(|_| ctx.project.create_worktree(&ctx.prd, &task.key))
+    {
+        Ok(wt) => wt,
+        Err(e) => {
+            out.status = TaskStatus::Failed {
+                stage: Stage::Red,
+                kind: FailureKind::Infrastructure,
+                message: e.to_string(),
+            };
+            return out;
+        }
+    };
+    out.worktree = Some(wt.clone());
+    let language = ctx.layout.language;
+    let mut test_files: Vec<String> = task.test_file.iter().cloned().collect();
+    for path in &task.writes {
+        if is_test_path(language, path) && !test_files.contains(path) {
+            test_files.push(path.clone());
+        }
+    }
+    let scope = TaskScope {
+        test_files: test_files.clone(),
+        writable: task.writes.clone(),
+        language,
+    };
+    let mut run = Run {
+        ctx,
+        task,
+        wt,
+        scope,
+        test_files,
+        out,
+    };
+    run.out.status = match run.stages(worker) {
+        Ok(status) => status,
+        Err(stop) => TaskStatus::Failed {
+            stage: stop.stage,
+            kind: stop.kind,
+            message: stop.message,
+        },
+    };
+    if run.out.merged() {
+        // The branch keeps the work; a worktree left behind is only clutter.
+        let _ = ctx.project.remove_worktree(&task.key);
+    }
+    run.out
+}
+
+impl Run<'_> {
+    /// Keeps an attempt, and writes it to the store when there is a recorder.
+    fn push(&mut self, record: AttemptRecord) {
+        if let Some(recorder) = &self.ctx.recorder
+            && let Err(error) = persist(recorder, self.task, &record)
+            && self.out.record_error.is_none()
+        {
+            self.out.record_error = Some(error);
+        }
+        self.out.attempts.push(record);
+    }
+
+    fn stages(&mut self, worker: &mut dyn Worker) -> Result<TaskStatus, Stop> {
+        let base = head(&self.wt).map_err(|e| Stop::infra(Stage::Red, e))?;
+        match self.worker_stage(Stage::Red, worker)? {
+            StageEnd::Passed => {
+                if let StageEnd::Rejected(why) = self.worker_stage(Stage::Green, worker)? {
+                    return Err(violation(Stage::Green, why));
+                }
+            }
+            StageEnd::AlreadyImplemented => self.out.already_implemented = true,
+            StageEnd::Rejected(why) => return Err(violation(Stage::Red, why)),
+        }
+        self.verify(base)?;
+        match self.worker_stage(Stage::Refactor, worker)? {
+            StageEnd::Passed | StageEnd::AlreadyImplemented => {}
+            // The worktree is already back at the pre-refactor commit.
+            StageEnd::Rejected(_) => self.out.refactor_rolled_back = true,
+        }
+        self.merge()
+    }
+
+    /// The paths the worker may change at `stage`.
+    fn writable(&self, stage: Stage) -> Vec<String> {
+        match stage {
+            Stage::Red => self.test_files.clone(),
+            _ => self
+                .task
+                .writes
+                .iter()
+                .filter(|w| !self.is_test_file(w))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    fn is_test_file(&self, path: &str) -> bool {
+        self.test_files
+            .iter()
+            .any(|t| path == t || path.starts_with(&format!("{}/", t.trim_end_matches('/'))))
+            || is_test_path(self.ctx.layout.language, path)
+    }
+
+    fn test_run(&self, stage: Stage, only: &[String]) -> Result<TestRun, Stop> {
+        run_tests(
+            &self.ctx.layout,
+            &self.wt.path,
+            only,
+            self.ctx.env.clone(),
+            self.ctx.test_timeout,
+            &self.ctx.cancel,
+        )
+        .map_err(|e| Stop::infra(stage, e))
+    }
+}
+
+/// Writes one attempt to the store.
+fn persist(recorder: &Recorder, task: &Task, record: &AttemptRecord) -> Result<(), String> {
+    let task_id = *recorder
+        .task_ids
+        .get(&task.key)
+        .ok_or_else(|| format!("task `{}` has no id in the store's run", task.key))?;
+    let mut evidence = record.evidence.clone();
+    for reason in &record.reasons {
+        evidence.push_str(&format!("\n- [{}] {}", reason.code, reason.message));
+    }
+    let attempt = NewAttempt {
+        run_id: recorder.run_id,
+        task_id,
+        stage: record.stage.as_str().to_string(),
+        attempt: record.attempt,
+        worker: record.worker.clone(),
+        started_at_ms: unix_ms(record.started_at),
+        finished_at_ms: Some(unix_ms(record.finished_at)),
+        exit_code: record.exit_code,
+        test_summary: record.test_summary.clone(),
+        failure_kind: record.failure_kind.map(|k| k.as_str().to_string()),
+        diff_stats: Some(diff_stats(&record.changes)),
+        evidence: Some(evidence),
+    };
+    let mut store = recorder
+        .store
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    store
+        .write(|tx| tx.insert_attempt(&attempt))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn unix_ms(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Files changed, by kind, and their paths.
+fn diff_stats(changes: &[Change]) -> Value {
+    let count = |f: fn(&ChangeKind) -> bool| changes.iter().filter(|c| f(&c.kind)).count();
+    serde_json::json!({
+        "files": changes.len(),
+        "added": count(|k| matches!(k, ChangeKind::Added)),
+        "modified": count(|k| matches!(k, ChangeKind::Modified)),
+        "deleted": count(|k| matches!(k, ChangeKind::Deleted)),
+        "renamed": count(|k| matches!(k, ChangeKind::Renamed { .. })),
+        "paths": changes.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+fn violation(stage: Stage, message: String) -> Stop {
+    Stop {
+        stage,
+        kind: FailureKind::Violation,
+        message,
+    }
+}
+
+/// The verdict's reasons, one per line, for the worker and the task's status.
+fn describe(verdict: &Verdict) -> String {
+    let mut text = format!("{} ({})", stage_outcome(verdict.outcome), verdict.evidence);
+    for reason in &verdict.reasons {
+        text.push_str(&format!("\n- [{}] {}", reason.code, reason.message));
+    }
+    text
+}
+
+fn stage_outcome(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Passed => "passed",
+        Outcome::AlreadyImplemented => "already implemented",
+        Outcome::Violation => "the gate rejected the attempt",
+        Outcome::Infrastructure => "the test run could not be judged",
+    }
+}
+
+fn head(wt: &Worktree) -> Result<Oid, GitError> {
+    let repo = Repository::open(&wt.path)?;
+    let head = repo.head()?;
+    Ok(head.peel_to_commit()?.id())
+}

@@ -1,0 +1,226 @@
+//! The stages a worker performs (RED, GREEN, REFACTOR): attempts, the FIX
+//! loop, restoring the worktree between attempts, and the stage commit.
+
+use super::*;
+
+impl Run<'_> {
+    /// RED, GREEN or REFACTOR, with the FIX loop.
+    pub(super) fn worker_stage(
+        &mut self,
+        stage: Stage,
+        worker: &mut dyn Worker,
+    ) -> Result<StageEnd, Stop> {
+        let start = head(&self.wt).map_err(|e| Stop::infra(stage, e))?;
+        let writable = self.writable(stage);
+        let mut feedback = None;
+        let mut last = String::new();
+        for attempt in 1..=self.ctx.max_fix_attempts + 1 {
+            let started_at = SystemTime::now();
+            let mut record = AttemptRecord {
+                stage,
+                attempt,
+                worker: worker.name().to_string(),
+                started_at,
+                finished_at: started_at,
+                exit_code: None,
+                test_summary: None,
+                outcome: None,
+                failure_kind: None,
+                reasons: Vec::new(),
+                evidence: String::new(),
+                reverted: Vec::new(),
+                changes: Vec::new(),
+            };
+            let result = self.attempt(
+                stage,
+                start,
+                attempt,
+                &writable,
+                &feedback,
+                worker,
+                &mut record,
+            );
+            record.finished_at = SystemTime::now();
+            let result = match result {
+                Ok(verdict) => verdict,
+                Err(stop) => {
+                    record.failure_kind = Some(stop.kind);
+                    record.evidence = stop.message.clone();
+                    self.push(record);
+                    // Leave the worktree as the stage found it.
+                    let _ = self.restore_since(start);
+                    return Err(stop);
+                }
+            };
+            let (verdict, changes) = result;
+            record.outcome = Some(verdict.outcome);
+            record.reasons = verdict.reasons.clone();
+            record.evidence = verdict.evidence.clone();
+            match verdict.outcome {
+                Outcome::Passed | Outcome::AlreadyImplemented => {
+                    self.push(record);
+                    self.commit(stage, &verdict, &changes)?;
+                    return Ok(if verdict.outcome == Outcome::Passed {
+                        StageEnd::Passed
+                    } else {
+                        StageEnd::AlreadyImplemented
+                    });
+                }
+                Outcome::Infrastructure => {
+                    record.failure_kind = Some(FailureKind::Infrastructure);
+                    self.push(record);
+                    let _ = self.restore_since(start);
+                    return Err(Stop {
+                        stage,
+                        kind: FailureKind::Infrastructure,
+                        message: describe(&verdict),
+                    });
+                }
+                Outcome::Violation => {
+                    record.failure_kind = Some(FailureKind::Violation);
+                    self.push(record);
+                    last = describe(&verdict);
+                    feedback = Some(last.clone());
+                    self.restore_since(start)
+                        .map_err(|e| Stop::infra(stage, e))?;
+                }
+            }
+        }
+        Ok(StageEnd::Rejected(last))
+    }
+
+    /// One attempt: baseline, worker, diff, revert of forbidden edits, run, verdict.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn attempt(
+        &mut self,
+        stage: Stage,
+        start: Oid,
+        attempt: u32,
+        writable: &[String],
+        feedback: &Option<String>,
+        worker: &mut dyn Worker,
+        record: &mut AttemptRecord,
+    ) -> Result<(Verdict, Vec<Change>), Stop> {
+        let before = self.test_run(stage, &[])?.report;
+        let request = StageRequest {
+            task: self.task.clone(),
+            stage,
+            worktree: self.wt.path.clone(),
+            writable: writable.to_vec(),
+            feedback: feedback.clone(),
+            attempt,
+        };
+        match worker.perform(&request) {
+            Ok(_) => {}
+            Err(WorkerError::ProviderOutage(message)) => {
+                return Err(Stop {
+                    stage,
+                    kind: FailureKind::ProviderOutage,
+                    message,
+                });
+            }
+            Err(e @ WorkerError::Failed(_)) => return Err(Stop::infra(stage, e)),
+        }
+        let changes = self.wt.changes(start).map_err(|e| Stop::infra(stage, e))?;
+        let mut forbidden = Vec::new();
+        if matches!(stage, Stage::Green | Stage::Refactor) {
+            for change in &changes {
+                for path in change.paths() {
+                    if self.is_test_file(path) && !writable.iter().any(|w| w == path) {
+                        forbidden.push(path.to_string());
+                    }
+                }
+            }
+            if !forbidden.is_empty() {
+                self.wt
+                    .restore_paths(&forbidden)
+                    .map_err(|e| Stop::infra(stage, e))?;
+            }
+        }
+        let run = self.test_run(stage, &[])?;
+        record.exit_code = match run.finished.ending {
+            crate::process::Ending::Exited(code) => Some(code),
+            _ => None,
+        };
+        record.test_summary = serde_json::to_value(run.report.summary()).ok();
+        let evidence = Evidence {
+            before: Some(before),
+            after: run.report,
+            sources: self.sources(&changes),
+            changes: changes.clone(),
+            checks: Vec::new(),
+        };
+        let mut verdict = gate::judge(stage, &self.scope, &evidence);
+        if !forbidden.is_empty() && verdict.outcome != Outcome::Infrastructure {
+            verdict.outcome = Outcome::Violation;
+            verdict.reasons.push(Reason {
+                code: "pipeline.test_reverted",
+                message: format!(
+                    "{} may not change tests; the engine put back {}: change only {}",
+                    stage.as_str().to_uppercase(),
+                    forbidden.join(", "),
+                    writable.join(", ")
+                ),
+                subject: forbidden.first().cloned(),
+            });
+        }
+        record.reverted = forbidden;
+        record.changes = changes.clone();
+        Ok((verdict, changes))
+    }
+
+    /// Puts every path changed since `start` back as it is at `HEAD` (which is
+    /// `start`: nothing is committed within a stage).
+    pub(super) fn restore_since(&self, start: Oid) -> Result<(), GitError> {
+        let changes = self.wt.changes(start)?;
+        let paths: Vec<String> = changes
+            .iter()
+            .flat_map(|c| c.paths())
+            .map(str::to_string)
+            .collect();
+        if paths.is_empty() {
+            return Ok(());
+        }
+        self.wt.restore_paths(&paths)
+    }
+
+    /// The text of the added and modified files, for the anti-stub checks.
+    pub(super) fn sources(&self, changes: &[Change]) -> BTreeMap<String, String> {
+        changes
+            .iter()
+            .filter(|c| c.kind != ChangeKind::Deleted)
+            .filter_map(|c| {
+                let text = fs::read_to_string(self.wt.path.join(&c.path)).ok()?;
+                Some((c.path.clone(), text))
+            })
+            .collect()
+    }
+
+    pub(super) fn commit(
+        &mut self,
+        stage: Stage,
+        verdict: &Verdict,
+        changes: &[Change],
+    ) -> Result<(), Stop> {
+        let mut paths: Vec<String> = changes
+            .iter()
+            .flat_map(|c| c.paths())
+            .map(str::to_string)
+            .collect();
+        paths.sort();
+        paths.dedup();
+        let oid = self
+            .wt
+            .commit_stage(&StageCommit {
+                task: self.task.key.clone(),
+                title: Some(self.task.title.clone()),
+                stage,
+                evidence: verdict.evidence.clone(),
+                paths,
+                allow_empty: true,
+            })
+            .map_err(|e| Stop::infra(stage, e))?;
+        self.out.commits.push((stage, oid));
+        Ok(())
+    }
+}

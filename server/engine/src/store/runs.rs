@@ -1,0 +1,173 @@
+//! Runs (one execution of a PRD's tasks) and their stage attempts
+//! (migration 2: `runs`, `attempts`).
+
+use std::fmt;
+
+use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Row, params};
+
+use super::error::{At, Result};
+use super::{PrdId, ReadTx, TaskId, WriteTx};
+
+/// Row id of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunId(pub i64);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ToSql for RunId {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        self.0.to_sql()
+    }
+}
+
+impl FromSql for RunId {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        i64::column_result(value).map(RunId)
+    }
+}
+
+/// One stage attempt to record. Times are Unix milliseconds; the store keeps
+/// them as RFC 3339 UTC like every other timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAttempt {
+    pub run_id: RunId,
+    pub task_id: TaskId,
+    /// `red`, `green`, `verify`, `refactor` or `merge`.
+    pub stage: String,
+    pub attempt: u32,
+    pub worker: String,
+    pub started_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub test_summary: Option<serde_json::Value>,
+    /// `violation`, `infrastructure` or `provider_outage`; `None` when it passed.
+    pub failure_kind: Option<String>,
+    pub diff_stats: Option<serde_json::Value>,
+    /// A summary: the gate's evidence line and reasons, or the error.
+    pub evidence: Option<String>,
+}
+
+/// A recorded attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRow {
+    pub id: i64,
+    pub run_id: RunId,
+    pub task_id: TaskId,
+    pub stage: String,
+    pub attempt: u32,
+    pub worker: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub exit_code: Option<i32>,
+    pub test_summary: Option<serde_json::Value>,
+    pub failure_kind: Option<String>,
+    pub diff_stats: Option<serde_json::Value>,
+    pub evidence: Option<String>,
+}
+
+/// Unix milliseconds to RFC 3339 UTC with milliseconds, in SQL.
+const FROM_MS: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', ?1 / 1000.0, 'unixepoch')";
+
+fn json(text: Option<String>) -> Option<serde_json::Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn attempt_row(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
+    Ok(AttemptRow {
+        id: row.get(0)?,
+        run_id: row.get(1)?,
+        task_id: row.get(2)?,
+        stage: row.get(3)?,
+        attempt: row.get(4)?,
+        worker: row.get(5)?,
+        started_at: row.get(6)?,
+        finished_at: row.get(7)?,
+        exit_code: row.get(8)?,
+        test_summary: json(row.get(9)?),
+        failure_kind: row.get(10)?,
+        diff_stats: json(row.get(11)?),
+        evidence: row.get(12)?,
+    })
+}
+
+impl WriteTx<'_> {
+    /// Starts a run of a PRD's tasks, with this status (`running`, …).
+    pub fn insert_run(&self, prd_id: PrdId, status: &str) -> Result<RunId> {
+        self.tx
+            .prepare_cached("INSERT INTO runs (prd_id, started_at, status) VALUES (?1, ?2, ?3)")
+            .and_then(|mut stmt| stmt.execute(params![prd_id, self.now, status]))
+            .at(self.path)?;
+        Ok(RunId(self.tx.last_insert_rowid()))
+    }
+
+    /// Ends a run with its final status.
+    pub fn finish_run(&self, run_id: RunId, status: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE runs SET finished_at = ?2, status = ?3 WHERE id = ?1")
+            .and_then(|mut stmt| stmt.execute(params![run_id, self.now, status]))
+            .at(self.path)?;
+        Ok(())
+    }
+
+    /// Records one stage attempt and returns its row id.
+    pub fn insert_attempt(&self, attempt: &NewAttempt) -> Result<i64> {
+        let started: String = self
+            .tx
+            .query_row(&format!("SELECT {FROM_MS}"), [attempt.started_at_ms], |r| {
+                r.get(0)
+            })
+            .at(self.path)?;
+        let finished: Option<String> = match attempt.finished_at_ms {
+            Some(ms) => Some(
+                self.tx
+                    .query_row(&format!("SELECT {FROM_MS}"), [ms], |r| r.get(0))
+                    .at(self.path)?,
+            ),
+            None => None,
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO attempts (run_id, task_id, stage, attempt, worker, started_at,
+                                       finished_at, exit_code, test_summary, failure_kind,
+                                       diff_stats, evidence)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    attempt.run_id,
+                    attempt.task_id,
+                    attempt.stage,
+                    attempt.attempt,
+                    attempt.worker,
+                    started,
+                    finished,
+                    attempt.exit_code,
+                    attempt.test_summary.as_ref().map(|v| v.to_string()),
+                    attempt.failure_kind,
+                    attempt.diff_stats.as_ref().map(|v| v.to_string()),
+                    attempt.evidence,
+                ])
+            })
+            .at(self.path)?;
+        Ok(self.tx.last_insert_rowid())
+    }
+}
+
+impl ReadTx<'_> {
+    /// A run's attempts, in the order they were recorded.
+    pub fn attempts(&self, run_id: RunId) -> Result<Vec<AttemptRow>> {
+        self.tx
+            .prepare_cached(
+                "SELECT id, run_id, task_id, stage, attempt, worker, started_at, finished_at,
+                        exit_code, test_summary, failure_kind, diff_stats, evidence
+                 FROM attempts WHERE run_id = ?1 ORDER BY id",
+            )
+            .and_then(|mut stmt| stmt.query_map([run_id], attempt_row)?.collect())
+            .at(self.path)
+    }
+}

@@ -1,8 +1,9 @@
 //! Everything that touches the outside world: the project on disk (root,
 //! `.tdd/config.toml`, `init`), the SQLite store, planning PRD files into it,
 //! breakers' persistence, running test commands, and git worktrees, stage
-//! commits and merges, the `Worker` trait (with a scripted worker), and the
-//! stage pipeline of one task. The scheduler and real workers come next.
+//! commits and merges, the `Worker` trait (with a scripted worker), the stage
+//! pipeline of one task, and the scheduler that runs a graph's tasks in
+//! parallel. Real workers, resume and the `run` command come next.
 
 pub mod breakers;
 pub mod git;
@@ -10,6 +11,7 @@ pub mod pipeline;
 pub mod planning;
 pub mod process;
 pub mod project;
+pub mod scheduler;
 pub mod store;
 pub mod testrun;
 pub mod worker;

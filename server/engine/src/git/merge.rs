@@ -22,14 +22,17 @@ pub enum Rebase {
 /// Serializes fast-forwards within this process; the file lock does it across processes.
 static MERGE_LOCK: Mutex<()> = Mutex::new(());
 
-/// Held while a merge moves the feature branch.
-struct MergeLock {
+/// The merge queue: while held, no other merge (in this process or another)
+/// can move a feature branch. Hold it from the rebase through the
+/// fast-forward so the tip tested is the tip merged onto.
+pub struct MergeLock {
     _file: File,
     _guard: MutexGuard<'static, ()>,
 }
 
 impl Project {
-    fn merge_lock(&self) -> Result<MergeLock> {
+    /// Waits for and takes the merge lock (see [`MergeLock`]).
+    pub fn merge_lock(&self) -> Result<MergeLock> {
         let guard = MERGE_LOCK
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -132,9 +135,20 @@ impl Project {
     /// feature branch is checked out anywhere (moving it would change that
     /// tree's `HEAD` under its files). Returns the new feature tip.
     pub fn fast_forward_feature(&self, prd: &str, worktree: &Worktree) -> Result<Oid> {
+        let lock = self.merge_lock()?;
+        self.fast_forward_feature_locked(&lock, prd, worktree)
+    }
+
+    /// [`Project::fast_forward_feature`] for a caller that already holds the
+    /// merge lock (it is not reentrant).
+    pub fn fast_forward_feature_locked(
+        &self,
+        _lock: &MergeLock,
+        prd: &str,
+        worktree: &Worktree,
+    ) -> Result<Oid> {
         let feature = feature_branch(prd)?;
         check_task_branch(prd, worktree)?;
-        let _lock = self.merge_lock()?;
         let repo = self.repo()?;
         if let Some((_, path)) = self
             .checked_out_branches(&repo)?

@@ -32,7 +32,7 @@ use std::path::{Component, Path, PathBuf};
 use git2::{BranchType, ErrorCode, Repository, Signature};
 
 pub use commit::StageCommit;
-pub use merge::Rebase;
+pub use merge::{MergeLock, Rebase};
 pub use tdd_core::gate::{Change, ChangeKind, Stage};
 pub use worktree::{Worktree, worktree_name};
 

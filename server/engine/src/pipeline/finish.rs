@@ -33,6 +33,13 @@ impl Run<'_> {
     pub(super) fn merge(&mut self) -> Result<TaskStatus, Stop> {
         let stage = Stage::Merge;
         let started_at = SystemTime::now();
+        // The merge queue: held from the rebase through the fast-forward, so
+        // the tip the task's tests ran on is the tip it merges onto.
+        let lock = self
+            .ctx
+            .project
+            .merge_lock()
+            .map_err(|e| Stop::infra(stage, e))?;
         let rebase = self
             .ctx
             .project
@@ -68,7 +75,7 @@ impl Run<'_> {
         let tip = self
             .ctx
             .project
-            .fast_forward_feature(&self.ctx.prd, &self.wt)
+            .fast_forward_feature_locked(&lock, &self.ctx.prd, &self.wt)
             .map_err(|e| Stop::infra(stage, e))?;
         Ok(TaskStatus::Merged { feature_tip: tip })
     }

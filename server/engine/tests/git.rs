@@ -5,36 +5,17 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use git2::{IndexAddOption, Oid, Repository, RepositoryInitOptions, Signature};
 use tdd_engine::git::{
     Change, ChangeKind, GitError, Project, Rebase, Stage, StageCommit, Worktree, worktree_name,
 };
 
+mod support;
+
+use support::*;
+
 // ---------------------------------------------------------------- fixtures
-
-fn temp_dir(name: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("git-tests")
-        .join(format!("{name}-{}-{n}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let path = root.join(rel);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
-
-fn read(root: &Path, rel: &str) -> String {
-    fs::read_to_string(root.join(rel)).unwrap()
-}
 
 /// A repository on `main` with one commit, and a user mid-work: an unstaged
 /// edit, a staged new file and an untracked file.
@@ -72,21 +53,6 @@ fn user_repo(name: &str) -> PathBuf {
     index.write().unwrap();
     write(&root, "notes.txt", "untracked notes\n");
     root
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("--no-optional-locks")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git CLI");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Everything of the user's that must never change.

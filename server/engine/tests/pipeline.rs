@@ -7,8 +7,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +19,10 @@ use tdd_engine::pipeline::{FailureKind, PipelineContext, Recorder, TaskStatus, r
 use tdd_engine::store::{NewTask, Store, StoreError, TaskStatus as StoredStatus};
 use tdd_engine::worker::ScriptedWorker;
 
+mod support;
+
+use support::*;
+
 const KEY: &str = "REQ-1/AC-1.1";
 const PRD: &str = "calc";
 const TEST_FILE: &str = "tests/test_calc.py";
@@ -30,38 +32,6 @@ const RED_TEST: &str =
     "from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n";
 const STUB: &str = "def add(a, b):\n    pass\n";
 const REAL: &str = "def add(a, b):\n    return a + b\n";
-
-fn temp_dir(name: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("pipeline-tests")
-        .join(format!("{name}-{}-{n}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let path = root.join(rel);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("--no-optional-locks")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git CLI");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A tiny Python project on `main`: no `src/calc.py`, no tests yet, a
 /// `conftest.py` that puts `src` on `sys.path`. The user has an untracked
@@ -168,20 +138,7 @@ fn recorder() -> Recorder {
 }
 
 fn context(root: &Path) -> PipelineContext {
-    let venv = std::env::var_os("TDD_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    let bin = venv.join("bin");
-    assert!(
-        bin.join("pytest").exists(),
-        "pytest not found in {}: run ./scripts/test, which installs it",
-        bin.display()
-    );
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with_venv();
     let layout = Layout {
         language: Language::Python,
         source_root: "src".to_string(),

@@ -27,6 +27,10 @@ use tdd_engine::scheduler::{
 };
 use tdd_engine::worker::{ScriptedWorker, Worker};
 
+mod support;
+
+use support::*;
+
 // ---------------------------------------------------------------------------
 // Graphs
 
@@ -518,51 +522,6 @@ fn tasks_writing_one_file_never_run_at_once_and_order_follows_the_graph() {
 
 const PRD: &str = "mods";
 
-fn temp_dir(name: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("scheduler-tests")
-        .join(format!("{name}-{}-{n}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn put(root: &Path, rel: &str, text: &str) {
-    let path = root.join(rel);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("--no-optional-locks")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git CLI");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn venv_bin() -> PathBuf {
-    let venv = std::env::var_os("TDD_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    let bin = venv.join("bin");
-    assert!(
-        bin.join("pytest").exists(),
-        "pytest not found in {}: run ./scripts/test, which installs it",
-        bin.display()
-    );
-    bin
-}
-
 /// An empty Python project on `main` whose `conftest.py` puts `src` on the
 /// path, plus an untracked file of the user's.
 fn python_repo() -> PathBuf {
@@ -570,17 +529,17 @@ fn python_repo() -> PathBuf {
     git(&root, &["init", "-q", "-b", "main"]);
     git(&root, &["config", "user.name", "Ada Tester"]);
     git(&root, &["config", "user.email", "ada@example.com"]);
-    put(&root, ".gitignore", "__pycache__/\n*.pyc\n.pytest_cache/\n");
-    put(&root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
-    put(
+    write(&root, ".gitignore", "__pycache__/\n*.pyc\n.pytest_cache/\n");
+    write(&root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
+    write(
         &root,
         "conftest.py",
         "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n",
     );
-    put(&root, "src/README", "sources\n");
+    write(&root, "src/README", "sources\n");
     git(&root, &["add", "-A"]);
     git(&root, &["commit", "-q", "-m", "init"]);
-    put(&root, "notes.txt", "the user's own notes\n");
+    write(&root, "notes.txt", "the user's own notes\n");
     root
 }
 

@@ -9,6 +9,10 @@ use tdd_core::report::{FailureKind, Outcome};
 use tdd_engine::process::CancelToken;
 use tdd_engine::testrun::run_tests;
 
+mod support;
+
+use support::*;
+
 fn projects() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/runner-output/projects")
 }
@@ -85,20 +89,7 @@ fn cargo_test_on_a_real_crate() {
 /// `TDD_TEST_VENV`. Without it this test fails: a skipped check is not a pass.
 #[test]
 fn pytest_on_a_real_project() {
-    let venv = std::env::var_os("TDD_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    let bin = venv.join("bin");
-    assert!(
-        bin.join("pytest").exists(),
-        "pytest not found in {}: run ./scripts/test, which installs it",
-        bin.display()
-    );
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with_venv();
     let dir = projects().join("python");
     let only = [
         "tests/test_basics.py".to_string(),

@@ -1,0 +1,73 @@
+//! Helpers shared by the engine's integration tests: temporary directories,
+//! files, the `git` CLI for cross-checks, and pytest from the repository's venv.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A fresh, empty directory under the target's temp dir, unique per call.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("engine-tests")
+        .join(format!("{name}-{}-{n}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes `text` to `root/rel`, creating its directories.
+pub fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+pub fn read(root: &Path, rel: &str) -> String {
+    fs::read_to_string(root.join(rel)).unwrap()
+}
+
+/// Runs the `git` CLI in `dir` and returns its stdout; a failure fails the test.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("--no-optional-locks")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git CLI");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The `bin` directory of the venv holding pytest: the repository's `.venv`
+/// (scripts/test installs it) or `TDD_TEST_VENV`. Without it the test fails:
+/// a skipped check is not a pass.
+pub fn venv_bin() -> PathBuf {
+    let venv = std::env::var_os("TDD_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    let bin = venv.join("bin");
+    assert!(
+        bin.join("pytest").exists(),
+        "pytest not found in {}: run ./scripts/test, which installs it",
+        bin.display()
+    );
+    bin
+}
+
+/// `PATH` with the venv's `bin` first.
+pub fn path_with_venv() -> String {
+    format!(
+        "{}:{}",
+        venv_bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}

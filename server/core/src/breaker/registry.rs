@@ -380,47 +380,17 @@ impl Breakers {
     }
 
     fn feed_stage(&mut self, name: &str, signal: Signal, now: Millis) {
-        let mut breaker = self
-            .stages
-            .remove(name)
-            .unwrap_or_else(|| StageBreaker::new(self.config.stage.clone()));
-        let before = breaker.clone();
-        let transition = match signal {
-            Signal::Success => breaker.record_success(now),
-            Signal::Failure => breaker.record_failure(now),
-            Signal::Nothing => {
-                breaker.record_inconclusive(now);
-                None
-            }
-        };
-        let changed = breaker != before;
-        if !breaker.is_idle() {
-            self.stages.insert(name.to_owned(), breaker);
-        }
-        if changed || transition.is_some() {
+        let config = &self.config.stage;
+        let fresh = || StageBreaker::new(config.clone());
+        if let Some(transition) = feed(&mut self.stages, name, fresh, signal, now) {
             self.note(Scope::Stage, name, transition);
         }
     }
 
     fn feed_worker(&mut self, name: &str, signal: Signal, now: Millis) {
-        let mut breaker = self
-            .workers
-            .remove(name)
-            .unwrap_or_else(|| WorkerBreaker::new(self.config.worker.clone()));
-        let before = breaker.clone();
-        let transition = match signal {
-            Signal::Success => breaker.record_success(now),
-            Signal::Failure => breaker.record_failure(now),
-            Signal::Nothing => {
-                breaker.record_inconclusive(now);
-                None
-            }
-        };
-        let changed = breaker != before;
-        if !breaker.is_idle() {
-            self.workers.insert(name.to_owned(), breaker);
-        }
-        if changed || transition.is_some() {
+        let config = &self.config.worker;
+        let fresh = || WorkerBreaker::new(config.clone());
+        if let Some(transition) = feed(&mut self.workers, name, fresh, signal, now) {
             self.note(Scope::Worker, name, transition);
         }
     }
@@ -507,4 +477,70 @@ impl Breakers {
             transition,
         });
     }
+}
+
+/// What the stage and worker breakers share for feeding: outcomes in, and
+/// whether they still carry anything worth keeping.
+trait Counting: Clone + PartialEq {
+    fn success(&mut self, now: Millis) -> Option<Transition>;
+    fn failure(&mut self, now: Millis) -> Option<Transition>;
+    fn inconclusive(&mut self, now: Millis);
+    fn idle(&self) -> bool;
+}
+
+impl Counting for StageBreaker {
+    fn success(&mut self, now: Millis) -> Option<Transition> {
+        self.record_success(now)
+    }
+    fn failure(&mut self, now: Millis) -> Option<Transition> {
+        self.record_failure(now)
+    }
+    fn inconclusive(&mut self, now: Millis) {
+        self.record_inconclusive(now);
+    }
+    fn idle(&self) -> bool {
+        self.is_idle()
+    }
+}
+
+impl Counting for WorkerBreaker {
+    fn success(&mut self, now: Millis) -> Option<Transition> {
+        self.record_success(now)
+    }
+    fn failure(&mut self, now: Millis) -> Option<Transition> {
+        self.record_failure(now)
+    }
+    fn inconclusive(&mut self, now: Millis) {
+        self.record_inconclusive(now);
+    }
+    fn idle(&self) -> bool {
+        self.is_idle()
+    }
+}
+
+/// Feeds `signal` to the breaker `name` in `map` (a closed one from `fresh`
+/// when absent), dropping it again when idle ("absent = closed"). Returns
+/// `Some(transition)` when anything about the breaker changed.
+fn feed<B: Counting>(
+    map: &mut BTreeMap<String, B>,
+    name: &str,
+    fresh: impl FnOnce() -> B,
+    signal: Signal,
+    now: Millis,
+) -> Option<Option<Transition>> {
+    let mut breaker = map.remove(name).unwrap_or_else(fresh);
+    let before = breaker.clone();
+    let transition = match signal {
+        Signal::Success => breaker.success(now),
+        Signal::Failure => breaker.failure(now),
+        Signal::Nothing => {
+            breaker.inconclusive(now);
+            None
+        }
+    };
+    let changed = breaker != before || transition.is_some();
+    if !breaker.idle() {
+        map.insert(name.to_owned(), breaker);
+    }
+    changed.then_some(transition)
 }

@@ -104,6 +104,7 @@ fn stage(task: &str, stage: Stage, evidence: &str, paths: &[&str]) -> StageCommi
         evidence: evidence.to_string(),
         paths: paths.iter().map(|p| p.to_string()).collect(),
         allow_empty: false,
+        outcome: None,
     }
 }
 

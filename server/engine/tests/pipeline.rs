@@ -449,18 +449,21 @@ fn a_failed_refactor_is_rolled_back_and_the_green_work_still_merges() {
             .iter()
             .all(|a| a.failure_kind == Some(FailureKind::Violation))
     );
-    // No refactor commit; the merged code is GREEN's.
+    // The refactor commit is empty and says it was rolled back; the merged
+    // code is GREEN's.
     let stages = git(
         &root,
         &[
             "log",
             "--reverse",
-            "--format=%(trailers:key=Tdd-Stage,valueonly)",
+            "--format=%(trailers:key=Tdd-Stage,valueonly)%(trailers:key=Tdd-Outcome,valueonly)",
             "main..tdd/calc",
         ],
     );
     let stages: Vec<&str> = stages.split_whitespace().collect();
-    assert_eq!(stages, ["red", "green", "verify"]);
+    assert_eq!(stages, ["red", "green", "verify", "refactor", "rolled-back"]);
+    let refactor_files = git(&root, &["show", "--format=", "--name-only", "tdd/calc"]);
+    assert_eq!(refactor_files.trim(), "", "the rolled-back refactor commit changes nothing");
     assert_eq!(git(&root, &["show", "tdd/calc:src/calc.py"]), REAL);
 }
 

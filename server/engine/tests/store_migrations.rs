@@ -36,6 +36,7 @@ impl Drop for TempDir {
 
 const V1_TABLES: [&str; 4] = ["events", "prds", "task_deps", "tasks"];
 const V2_TABLES: [&str; 4] = ["attempts", "breaker_transitions", "breakers", "runs"];
+const V3_TABLES: [&str; 1] = ["claims"];
 
 fn version(conn: &Connection) -> u32 {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -61,9 +62,14 @@ fn a_fresh_database_is_at_the_latest_version_with_every_table() {
     drop(Store::open(&path).unwrap());
 
     let conn = Connection::open(&path).unwrap();
-    assert_eq!(LATEST_VERSION, 2);
+    assert_eq!(LATEST_VERSION, 3);
     assert_eq!(version(&conn), LATEST_VERSION);
-    let mut expected: Vec<&str> = V1_TABLES.iter().chain(&V2_TABLES).copied().collect();
+    let mut expected: Vec<&str> = V1_TABLES
+        .iter()
+        .chain(&V2_TABLES)
+        .chain(&V3_TABLES)
+        .copied()
+        .collect();
     expected.sort();
     assert_eq!(tables(&conn), expected);
     let mode: String = conn
@@ -163,7 +169,7 @@ fn a_reader_refuses_an_outdated_database() {
             err,
             StoreError::Outdated {
                 found: 1,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),

@@ -1,6 +1,6 @@
 //! Stage commits: exactly the named paths, with trailers the engine can read back.
 
-use git2::{ErrorCode, Oid};
+use git2::{ErrorCode, Oid, Repository};
 
 use super::{GitError, Result, Stage, Worktree, check_worktree_path, signature};
 
@@ -20,6 +20,10 @@ pub struct StageCommit {
     pub paths: Vec<String>,
     /// Commit even when the paths hold no change (VERIFY changes nothing).
     pub allow_empty: bool,
+    /// How the stage ended when that is not a plain pass (`Tdd-Outcome:`
+    /// trailer): `already-implemented` for a RED whose tests passed at once,
+    /// `rolled-back` for a REFACTOR that never passed.
+    pub outcome: Option<String>,
 }
 
 impl StageCommit {
@@ -27,7 +31,7 @@ impl StageCommit {
     pub fn message(&self) -> String {
         let title = self.title.as_deref().unwrap_or(&self.task);
         format!(
-            "{}: {}\n\nTdd-Task: {}\nTdd-Stage: {}\nTdd-Evidence: {}\n",
+            "{}: {}\n\nTdd-Task: {}\nTdd-Stage: {}\nTdd-Evidence: {}\n{}",
             self.stage.as_str(),
             one_line(title),
             one_line(&self.task),
@@ -35,8 +39,100 @@ impl StageCommit {
             Some(one_line(&self.evidence))
                 .filter(|e| !e.is_empty())
                 .unwrap_or_else(|| "none".into()),
+            self.outcome
+                .as_deref()
+                .map(|o| format!("Tdd-Outcome: {}\n", one_line(o)))
+                .unwrap_or_default(),
         )
     }
+}
+
+/// A stage commit read back from the history of a task branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageRecord {
+    pub oid: Oid,
+    pub stage: Stage,
+    pub evidence: String,
+    pub outcome: Option<String>,
+}
+
+/// The work a task branch already holds: its stage commits, oldest first,
+/// and the commit they start from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageHistory {
+    pub stages: Vec<StageRecord>,
+    pub base: Oid,
+}
+
+impl StageHistory {
+    pub fn has(&self, stage: Stage) -> bool {
+        self.stages.iter().any(|s| s.stage == stage)
+    }
+
+    pub fn outcome(&self, stage: Stage) -> Option<&str> {
+        self.stages
+            .iter()
+            .find(|s| s.stage == stage)
+            .and_then(|s| s.outcome.as_deref())
+    }
+}
+
+/// The value of trailer `key` in a commit message.
+fn trailer<'m>(message: &'m str, key: &str) -> Option<&'m str> {
+    message.lines().rev().find_map(|line| {
+        line.strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .map(str::trim)
+    })
+}
+
+fn stage_named(name: &str) -> Option<Stage> {
+    [
+        Stage::Red,
+        Stage::Green,
+        Stage::Verify,
+        Stage::Refactor,
+        Stage::Merge,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == name)
+}
+
+/// The stage commits of `task` on top of `tip`, walking first parents back
+/// to the first commit that is not one.
+pub(crate) fn stage_history(repo: &Repository, tip: Oid, task: &str) -> Result<StageHistory> {
+    let mut stages = Vec::new();
+    let mut commit = repo.find_commit(tip)?;
+    loop {
+        let message = commit.message_raw().unwrap_or_default();
+        let record = (trailer(message, "Tdd-Task") == Some(task))
+            .then(|| trailer(message, "Tdd-Stage").and_then(stage_named))
+            .flatten();
+        let Some(stage) = record else { break };
+        stages.push(StageRecord {
+            oid: commit.id(),
+            stage,
+            evidence: trailer(message, "Tdd-Evidence").unwrap_or("").to_string(),
+            outcome: trailer(message, "Tdd-Outcome").map(str::to_string),
+        });
+        if commit.parent_count() == 0 {
+            break;
+        }
+        commit = commit.parent(0)?;
+    }
+    stages.reverse();
+    let base = match stages.first() {
+        Some(first) => {
+            let first = repo.find_commit(first.oid)?;
+            if first.parent_count() == 0 {
+                first.id()
+            } else {
+                first.parent_id(0)?
+            }
+        }
+        None => tip,
+    };
+    Ok(StageHistory { stages, base })
 }
 
 /// Trailers and the subject are single lines: whitespace runs become one space.
@@ -45,6 +141,13 @@ fn one_line(text: &str) -> String {
 }
 
 impl Worktree {
+    /// The stage commits of `task` at the top of this worktree's `HEAD`.
+    pub fn stage_history(&self, task: &str) -> Result<StageHistory> {
+        let repo = self.repo()?;
+        let head = repo.head()?.peel_to_commit()?.id();
+        stage_history(&repo, head, task)
+    }
+
     /// Commits exactly `commit.paths` on the task branch and returns the commit.
     ///
     /// The worktree's index is first reset to `HEAD` (whatever the worker

@@ -29,9 +29,9 @@ use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use git2::{BranchType, ErrorCode, Repository, Signature};
+use git2::{BranchType, ErrorCode, Oid, Repository, Signature};
 
-pub use commit::StageCommit;
+pub use commit::{StageCommit, StageHistory, StageRecord};
 pub use merge::{MergeLock, Rebase};
 pub use tdd_core::gate::{Change, ChangeKind, Stage};
 pub use worktree::{Worktree, worktree_name};
@@ -186,6 +186,33 @@ impl Project {
             Err(err) if err.code() == ErrorCode::Exists => Ok(name),
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// The feature tip when the task's stage commits are already on the
+    /// feature branch (a run stopped between the fast-forward and recording
+    /// it); `None` when the task branch is missing, holds no stage commit of
+    /// the task, or is not merged.
+    pub fn merged_task(&self, prd: &str, task: &str) -> Result<Option<Oid>> {
+        let repo = self.repo()?;
+        let tip_of = |name: &str| -> Result<Option<Oid>> {
+            match repo.find_branch(name, BranchType::Local) {
+                Ok(b) => Ok(Some(b.get().peel_to_commit()?.id())),
+                Err(err) if err.code() == ErrorCode::NotFound => Ok(None),
+                Err(err) => Err(err.into()),
+            }
+        };
+        let (Some(task_tip), Some(feature_tip)) = (
+            tip_of(&task_branch(prd, task)?)?,
+            tip_of(&feature_branch(prd)?)?,
+        ) else {
+            return Ok(None);
+        };
+        if commit::stage_history(&repo, task_tip, task)?.stages.is_empty() {
+            return Ok(None);
+        }
+        let merged =
+            task_tip == feature_tip || repo.graph_descendant_of(feature_tip, task_tip)?;
+        Ok(merged.then_some(feature_tip))
     }
 
     /// Makes sure `.tdd/` exists. When it has no `.gitignore` yet, writes one

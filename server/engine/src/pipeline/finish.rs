@@ -25,8 +25,13 @@ impl Run<'_> {
             checks: Vec::new(),
         };
         let verdict = gate::judge(stage, &self.scope, &evidence);
-        self.judged_engine_stage(stage, started_at, &run, &verdict, evidence.changes)?;
-        self.commit(stage, &verdict, &[])
+        if verdict.outcome == Outcome::Passed
+            && let Err(stop) = self.commit(stage, &verdict.evidence, &[], None)
+        {
+            self.engine_record(stage, started_at, &stop);
+            return Err(stop);
+        }
+        self.judged_engine_stage(stage, started_at, &run, &verdict, evidence.changes)
     }
 
     /// MERGE: rebase, the task's tests on the new tip, the gate, fast-forward.

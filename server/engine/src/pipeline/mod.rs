@@ -32,7 +32,10 @@
 //! reported in [`TaskOutcome::record_error`].
 
 mod finish;
+mod resume;
 mod stage;
+
+use resume::{ALREADY_IMPLEMENTED, ROLLED_BACK, prepare_worktree};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -47,7 +50,7 @@ use tdd_core::gate::{
 };
 use tdd_core::plan::Task;
 
-use crate::git::{GitError, Project, Rebase, StageCommit, Worktree};
+use crate::git::{GitError, Project, Rebase, StageCommit, StageHistory, Worktree};
 use crate::process::CancelToken;
 use crate::store::runs::{NewAttempt, RunId};
 use crate::store::{Store, TaskId};
@@ -231,18 +234,30 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
         worktree: None,
         record_error: None,
     };
-    let wt = match ctx
-        .project
-        .ensure_feature_branch(&ctx.prd, &ctx.base)
-        .and_then(|_| ctx.project.create_worktree(&ctx.prd, &task.key))
-    {
-        Ok(wt) => wt,
+    let infra = |e: GitError| TaskStatus::Failed {
+        stage: Stage::Red,
+        kind: FailureKind::Infrastructure,
+        message: e.to_string(),
+    };
+    // Merged by a run that stopped before it could say so.
+    match ctx.project.merged_task(&ctx.prd, &task.key) {
+        Ok(Some(feature_tip)) => {
+            let _ = ctx.project.remove_worktree(&task.key);
+            out.status = TaskStatus::Merged { feature_tip };
+            return out;
+        }
+        Ok(None) => {}
         Err(e) => {
-            out.status = TaskStatus::Failed {
-                stage: Stage::Red,
-                kind: FailureKind::Infrastructure,
-                message: e.to_string(),
-            };
+            out.status = infra(e);
+            return out;
+        }
+    }
+    let (wt, history) = match prepare_worktree(ctx, &task.key)
+        .and_then(|wt| wt.stage_history(&task.key).map(|h| (wt, h)))
+    {
+        Ok(found) => found,
+        Err(e) => {
+            out.status = infra(e);
             return out;
         }
     };
@@ -267,7 +282,8 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
         test_files,
         out,
     };
-    run.out.status = match run.stages(worker) {
+    run.recover_records(&history);
+    run.out.status = match run.stages(worker, &history) {
         Ok(status) => status,
         Err(stop) => TaskStatus::Failed {
             stage: stop.stage,
@@ -294,22 +310,43 @@ impl Run<'_> {
         self.out.attempts.push(record);
     }
 
-    fn stages(&mut self, worker: &mut dyn Worker) -> Result<TaskStatus, Stop> {
-        let base = head(&self.wt).map_err(|e| Stop::infra(Stage::Red, e))?;
-        match self.worker_stage(Stage::Red, worker)? {
+    /// The stages `history` (the task branch) does not hold yet, in order.
+    fn stages(
+        &mut self,
+        worker: &mut dyn Worker,
+        history: &StageHistory,
+    ) -> Result<TaskStatus, Stop> {
+        let red = if !history.has(Stage::Red) {
+            self.worker_stage(Stage::Red, worker)?
+        } else if history.outcome(Stage::Red) == Some(ALREADY_IMPLEMENTED) {
+            StageEnd::AlreadyImplemented
+        } else {
+            StageEnd::Passed
+        };
+        match red {
             StageEnd::Passed => {
-                if let StageEnd::Rejected(why) = self.worker_stage(Stage::Green, worker)? {
+                if !history.has(Stage::Green)
+                    && let StageEnd::Rejected(why) = self.worker_stage(Stage::Green, worker)?
+                {
                     return Err(violation(Stage::Green, why));
                 }
             }
             StageEnd::AlreadyImplemented => self.out.already_implemented = true,
             StageEnd::Rejected(why) => return Err(violation(Stage::Red, why)),
         }
-        self.verify(base)?;
-        match self.worker_stage(Stage::Refactor, worker)? {
-            StageEnd::Passed | StageEnd::AlreadyImplemented => {}
-            // The worktree is already back at the pre-refactor commit.
-            StageEnd::Rejected(_) => self.out.refactor_rolled_back = true,
+        if !history.has(Stage::Verify) {
+            self.verify(history.base)?;
+        }
+        if history.outcome(Stage::Refactor) == Some(ROLLED_BACK) {
+            self.out.refactor_rolled_back = true;
+        } else if !history.has(Stage::Refactor)
+            && let StageEnd::Rejected(why) = self.worker_stage(Stage::Refactor, worker)?
+        {
+            // The worktree is already back at the pre-refactor commit; an
+            // empty commit records the decision for a resumed run and the log.
+            self.out.refactor_rolled_back = true;
+            let summary = why.lines().next().unwrap_or_default().to_string();
+            self.commit(Stage::Refactor, &summary, &[], Some(ROLLED_BACK))?;
         }
         self.merge()
     }

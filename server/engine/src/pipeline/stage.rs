@@ -12,9 +12,10 @@ impl Run<'_> {
     ) -> Result<StageEnd, Stop> {
         let start = head(&self.wt).map_err(|e| Stop::infra(stage, e))?;
         let writable = self.writable(stage);
-        let mut feedback = None;
-        let mut last = String::new();
-        for attempt in 1..=self.ctx.max_fix_attempts + 1 {
+        // A resumed run goes on after the attempts it already recorded.
+        let (done, mut feedback) = self.prior_attempts(stage);
+        let mut last = feedback.clone().unwrap_or_default();
+        for attempt in done + 1..=self.ctx.max_fix_attempts + 1 {
             let started_at = SystemTime::now();
             let mut record = AttemptRecord {
                 stage,
@@ -58,8 +59,16 @@ impl Run<'_> {
             record.evidence = verdict.evidence.clone();
             match verdict.outcome {
                 Outcome::Passed | Outcome::AlreadyImplemented => {
+                    let note = (verdict.outcome == Outcome::AlreadyImplemented)
+                        .then_some(ALREADY_IMPLEMENTED);
+                    // The commit first: it is what a resumed run trusts.
+                    if let Err(stop) = self.commit(stage, &verdict.evidence, &changes, note) {
+                        record.failure_kind = Some(stop.kind);
+                        record.evidence = stop.message.clone();
+                        self.push(record);
+                        return Err(stop);
+                    }
                     self.push(record);
-                    self.commit(stage, &verdict, &changes)?;
                     return Ok(if verdict.outcome == Outcome::Passed {
                         StageEnd::Passed
                     } else {
@@ -199,8 +208,9 @@ impl Run<'_> {
     pub(super) fn commit(
         &mut self,
         stage: Stage,
-        verdict: &Verdict,
+        evidence: &str,
         changes: &[Change],
+        outcome: Option<&str>,
     ) -> Result<(), Stop> {
         let mut paths: Vec<String> = changes
             .iter()
@@ -215,9 +225,10 @@ impl Run<'_> {
                 task: self.task.key.clone(),
                 title: Some(self.task.title.clone()),
                 stage,
-                evidence: verdict.evidence.clone(),
+                evidence: evidence.to_string(),
                 paths,
                 allow_empty: true,
+                outcome: outcome.map(str::to_string),
             })
             .map_err(|e| Stop::infra(stage, e))?;
         self.out.commits.push((stage, oid));

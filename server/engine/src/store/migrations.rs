@@ -24,6 +24,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("migrations/0002_execution.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("migrations/0003_claims.sql"),
+    },
 ];
 
 /// The schema version this binary writes and reads.

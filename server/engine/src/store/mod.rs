@@ -14,6 +14,7 @@
 //! - No secrets: there is no column for keys or tokens, keep it that way.
 
 pub mod breakers;
+pub mod claims;
 mod error;
 mod events;
 mod migrations;

@@ -3,8 +3,10 @@
 
 use super::breakers::{BreakerRow, BreakerTransitionRow};
 use super::error::Result;
-use super::types::{EventRow, PrdId, PrdRow, Seq, TaskRow};
-use super::{breakers, events, prds, tasks};
+use super::claims::{ClaimRow, RunRow};
+use super::runs::{AttemptRow, RunId};
+use super::types::{EventRow, PrdId, PrdRow, Seq, TaskId, TaskRow};
+use super::{breakers, claims, events, prds, runs, tasks};
 
 pub(crate) mod sealed {
     use std::path::Path;
@@ -52,6 +54,25 @@ pub trait Queries: sealed::Db {
     /// The newest event's `seq`, 0 when the log is empty.
     fn last_seq(&self) -> Result<Seq> {
         events::last_seq(self.conn(), self.db_path())
+    }
+
+    /// The PRD's newest run, if it ever ran.
+    fn latest_run(&self, prd_id: PrdId) -> Result<Option<RunRow>> {
+        claims::latest_run(self.conn(), self.db_path(), prd_id)
+    }
+
+    fn run(&self, run_id: RunId) -> Result<Option<RunRow>> {
+        claims::run(self.conn(), self.db_path(), run_id)
+    }
+
+    /// Every claim on a task, ordered by task key.
+    fn claims(&self) -> Result<Vec<ClaimRow>> {
+        claims::claims(self.conn(), self.db_path())
+    }
+
+    /// A task's attempts over every run, in the order they were recorded.
+    fn task_attempts(&self, task_id: TaskId) -> Result<Vec<AttemptRow>> {
+        runs::by_task(self.conn(), self.db_path(), task_id)
     }
 
     /// Every stored circuit breaker, ordered by scope and name.

@@ -158,6 +158,21 @@ impl WriteTx<'_> {
     }
 }
 
+const ATTEMPT_COLUMNS: &str = "id, run_id, task_id, stage, attempt, worker, started_at, \
+                               finished_at, exit_code, test_summary, failure_kind, diff_stats, evidence";
+
+pub(super) fn by_task(
+    conn: &rusqlite::Connection,
+    db: &std::path::Path,
+    task_id: TaskId,
+) -> Result<Vec<AttemptRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE task_id = ?1 ORDER BY id"
+    ))
+    .and_then(|mut stmt| stmt.query_map([task_id], attempt_row)?.collect())
+    .at(db)
+}
+
 impl ReadTx<'_> {
     /// A run's attempts, in the order they were recorded.
     pub fn attempts(&self, run_id: RunId) -> Result<Vec<AttemptRow>> {

@@ -1,0 +1,118 @@
+//! Picking a task up where an interrupted run left it.
+//!
+//! The task branch is the source of truth: a stage is done when its commit
+//! (with its `Tdd-Stage` trailer) is there, so a resumed task starts at the
+//! first stage without one, from a worktree put back to its last commit. The
+//! store adds the attempts already made at that stage in this run, so the FIX
+//! loop goes on from them instead of starting over. A stage committed just
+//! before a crash, with no attempt recorded for it, gets its attempt
+//! recorded from the commit's trailers.
+
+use super::*;
+use crate::git::StageHistory;
+use crate::store::Queries;
+use crate::store::runs::AttemptRow;
+
+/// Trailer note of a RED whose tests passed at once.
+pub(super) const ALREADY_IMPLEMENTED: &str = "already-implemented";
+/// Trailer note of a REFACTOR that never passed and was rolled back.
+pub(super) const ROLLED_BACK: &str = "rolled-back";
+
+/// The task's worktree: the one an earlier run left (put back to its last
+/// commit) or a new one, checking out the task branch if it exists.
+pub(super) fn prepare_worktree(ctx: &PipelineContext, key: &str) -> Result<Worktree, GitError> {
+    ctx.project.ensure_feature_branch(&ctx.prd, &ctx.base)?;
+    if ctx.project.worktree_path(key).exists() {
+        match ctx.project.open_worktree(&ctx.prd, key) {
+            Ok(wt) => {
+                let head = head(&wt)?;
+                let changes = wt.changes(head)?;
+                let paths: Vec<&str> = changes.iter().flat_map(|c| c.paths()).collect();
+                if !paths.is_empty() {
+                    wt.restore_paths(&paths)?;
+                }
+                return Ok(wt);
+            }
+            // Half made or damaged: the branch keeps the committed work.
+            Err(_) => ctx.project.remove_worktree(key)?,
+        }
+    }
+    ctx.project.create_worktree(&ctx.prd, key)
+}
+
+impl Run<'_> {
+    /// This run's recorded attempts of the task, when attempts are recorded.
+    fn recorded(&self) -> Vec<AttemptRow> {
+        let Some(recorder) = &self.ctx.recorder else {
+            return Vec::new();
+        };
+        let Some(task_id) = recorder.task_ids.get(&self.task.key) else {
+            return Vec::new();
+        };
+        let store = recorder
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        store
+            .read(|tx| tx.task_attempts(*task_id))
+            .unwrap_or_default()
+    }
+
+    /// How many attempts at `stage` this run already recorded, and the last
+    /// one's evidence as feedback for the next.
+    pub(super) fn prior_attempts(&self, stage: Stage) -> (u32, Option<String>) {
+        let Some(recorder) = &self.ctx.recorder else {
+            return (0, None);
+        };
+        let prior: Vec<AttemptRow> = self
+            .recorded()
+            .into_iter()
+            .filter(|a| a.run_id == recorder.run_id && a.stage == stage.as_str())
+            .collect();
+        let count = prior.iter().map(|a| a.attempt).max().unwrap_or(0);
+        (count, prior.last().and_then(|a| a.evidence.clone()))
+    }
+
+    /// Records a passed attempt for each committed stage the store has none
+    /// for (the run stopped between the commit and the record).
+    pub(super) fn recover_records(&mut self, history: &StageHistory) {
+        if self.ctx.recorder.is_none() || history.stages.is_empty() {
+            return;
+        }
+        let recorded = self.recorded();
+        for done in &history.stages {
+            if done.outcome.as_deref() == Some(ROLLED_BACK) {
+                continue;
+            }
+            let known = recorded
+                .iter()
+                .any(|a| a.stage == done.stage.as_str() && a.failure_kind.is_none());
+            if known {
+                continue;
+            }
+            let now = SystemTime::now();
+            self.push(AttemptRecord {
+                stage: done.stage,
+                attempt: 1,
+                worker: ENGINE.to_string(),
+                started_at: now,
+                finished_at: now,
+                exit_code: None,
+                test_summary: None,
+                outcome: Some(if done.outcome.as_deref() == Some(ALREADY_IMPLEMENTED) {
+                    Outcome::AlreadyImplemented
+                } else {
+                    Outcome::Passed
+                }),
+                failure_kind: None,
+                reasons: Vec::new(),
+                evidence: format!(
+                    "{} (recorded from stage commit {:.10}: the run stopped before recording it)",
+                    done.evidence, done.oid
+                ),
+                reverted: Vec::new(),
+                changes: Vec::new(),
+            });
+        }
+    }
+}

@@ -1,6 +1,9 @@
 //! The project configuration, `.tdd/config.toml`. `schemas/config.schema.json`
 //! is generated from these types.
 
+use std::collections::BTreeMap;
+use std::num::{NonZeroU32, NonZeroU64};
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +26,8 @@ pub struct Config {
     pub project: ProjectConfig,
     #[serde(default)]
     pub prd: PrdConfig,
+    #[serde(default)]
+    pub worker: WorkerConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -150,6 +155,90 @@ fn default_max_file_kib() -> u32 {
     (crate::analysis::DEFAULT_MAX_BYTES / 1024) as u32
 }
 
+/// `[worker]`: who performs the RED, GREEN and REFACTOR attempts
+/// (docs/workers.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Which worker to use. Unset: no worker is configured, and `run` says
+    /// how to configure one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<WorkerKind>,
+    /// How many workers take tasks in parallel.
+    #[serde(default = "default_worker_count")]
+    pub count: NonZeroU32,
+    /// Settings of the `command` worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandWorkerConfig>,
+    /// Settings of the `scripted` worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scripted: Option<ScriptedWorkerConfig>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            kind: None,
+            count: default_worker_count(),
+            command: None,
+            scripted: None,
+        }
+    }
+}
+
+fn default_worker_count() -> NonZeroU32 {
+    NonZeroU32::new(2).expect("2 is not zero")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerKind {
+    /// Replays file edits from a script (tests and the demo).
+    Scripted,
+    /// Runs an external program per stage attempt (the plugin protocol).
+    Command,
+}
+
+impl WorkerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerKind::Scripted => "scripted",
+            WorkerKind::Command => "command",
+        }
+    }
+}
+
+/// `[worker.command]`: the program run in the task's worktree per attempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandWorkerConfig {
+    /// A name looked up on `PATH`, or a path (relative to the project root).
+    #[schemars(length(min = 1))]
+    pub program: String,
+    /// Arguments, passed as they are (no shell).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Extra environment variables for the program.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// An attempt running longer is killed with everything it started.
+    #[serde(default = "default_worker_timeout")]
+    pub timeout_secs: NonZeroU64,
+}
+
+fn default_worker_timeout() -> NonZeroU64 {
+    NonZeroU64::new(1800).expect("1800 is not zero")
+}
+
+/// `[worker.scripted]`: the script the scripted worker replays.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedWorkerConfig {
+    /// The TOML script, relative to the project root.
+    #[schemars(length(min = 1))]
+    pub script: String,
+}
+
 /// A config file error with its byte span, if TOML gave one.
 #[derive(Clone, Debug)]
 pub struct ConfigError {
@@ -198,6 +287,25 @@ base_branch = "main"
 globs = [{globs}]
 # Files larger than this many KiB are reported instead of validated.
 max_file_kib = {max}
+
+# Who performs the RED, GREEN and REFACTOR attempts (docs/workers.md).
+# Until a kind is set, `run` says how to configure one.
+[worker]
+# kind = "command"       # command | scripted
+# How many workers take tasks in parallel.
+count = 2
+
+# A program run in the task's worktree for each attempt; it gets the stage
+# request as JSON on stdin and in TDD_* environment variables.
+# [worker.command]
+# program = "./tools/agent.sh"   # a name on PATH, or a path from the project root
+# args = []
+# env = {{ AGENT_MODEL = "small" }}
+# timeout_secs = 1800
+
+# A script of file edits per task, stage and attempt (tests and demos).
+# [worker.scripted]
+# script = "worker-script.toml"
 "#,
         language = language.as_str(),
         max = default_max_file_kib(),
@@ -213,6 +321,31 @@ mod tests {
         let config = parse_config(&config_template(Language::Rust)).unwrap();
         assert_eq!(config.project.language, Language::Rust);
         assert_eq!(config.prd, PrdConfig::default());
+        assert_eq!(config.worker, WorkerConfig::default());
+    }
+
+    #[test]
+    fn a_command_worker_table_parses_with_defaults() {
+        let text = "[worker]\nkind = \"command\"\n[worker.command]\nprogram = \"agent\"\n";
+        let worker = parse_config(text).unwrap().worker;
+        assert_eq!(worker.kind, Some(WorkerKind::Command));
+        assert_eq!(worker.count.get(), 2);
+        let command = worker.command.unwrap();
+        assert_eq!(command.program, "agent");
+        assert!(command.args.is_empty() && command.env.is_empty());
+        assert_eq!(command.timeout_secs.get(), 1800);
+    }
+
+    #[test]
+    fn worker_errors_have_positions() {
+        let err = parse_config("[worker]\nkind = \"llm\"\n").unwrap_err();
+        assert!(err.message.contains("scripted"), "{}", err.message);
+        assert_eq!(err.span, Some(16..21));
+        let err = parse_config("[worker]\ncount = 0\n").unwrap_err();
+        assert_eq!(err.span, Some(17..18), "{}", err.message);
+        let err = parse_config("[worker.command]\nprogram = \"a\"\ntimeout = 3\n").unwrap_err();
+        assert!(err.message.contains("unknown field"), "{}", err.message);
+        assert_eq!(err.span, Some(31..38));
     }
 
     #[test]

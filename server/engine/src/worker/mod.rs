@@ -1,0 +1,260 @@
+//! Workers: whatever writes a stage's files in a task worktree (a coding
+//! agent, a model behind an API, an external program, or a script in tests).
+//! A worker only acts; the engine decides from the test report and the diff
+//! whether the stage passed (see [`crate::pipeline`]).
+//!
+//! Two kinds live here, both configured under `[worker]` in
+//! `.tdd/config.toml` and documented in `docs/workers.md`:
+//!
+//! - [`ScriptedWorker`]: replays file edits keyed by task, stage and attempt,
+//!   built in code or read from a TOML script ([`ScriptedWorker::from_file`]).
+//! - [`CommandWorker`]: runs a configured program in the worktree, the stage
+//!   request as JSON on stdin and in `TDD_*` variables (the plugin protocol,
+//!   [`WireRequest`]).
+//!
+//! [`from_config`] builds either from the configuration.
+
+mod command;
+mod protocol;
+mod script_file;
+mod scripted;
+
+pub use command::{CommandWorker, DEFAULT_TIMEOUT};
+pub use protocol::{EX_TEMPFAIL, PROTOCOL_VERSION, WireRequest, WireTest};
+pub use script_file::ScriptError;
+pub use scripted::{Script, ScriptedWorker};
+
+use std::path::{Path, PathBuf};
+
+use tdd_core::config::{WorkerConfig, WorkerKind};
+use tdd_core::gate::Stage;
+use tdd_core::plan::Task;
+
+/// What a worker is asked to do: one attempt at one stage of one task.
+#[derive(Clone, Debug)]
+pub struct StageRequest {
+    pub task: Task,
+    pub stage: Stage,
+    /// The task's worktree: the only directory the worker may write in.
+    pub worktree: PathBuf,
+    /// The paths (relative to the worktree) the worker may change: for RED the
+    /// task's test files, for GREEN and REFACTOR `task.writes` minus them.
+    pub writable: Vec<String>,
+    /// On a FIX retry: why the previous attempt did not pass the gate.
+    pub feedback: Option<String>,
+    /// 1 for the first attempt at the stage, 2 for the first retry, …
+    pub attempt: u32,
+}
+
+/// What a worker says it did. Only informative: the gate never trusts it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerReport {
+    /// A short account of the attempt, for the logs.
+    pub summary: String,
+    /// The worker process's exit code, when it was a process.
+    pub exit_code: Option<i32>,
+}
+
+/// Why a worker could not make its attempt. Kept apart from a gate violation
+/// (the attempt happened, its output was wrong): the pipeline records
+/// `ProviderOutage` as a provider outage and `Failed` as an infrastructure
+/// error, neither as a violation.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The model provider is unavailable (429, 5xx, timeout, auth): not the
+    /// task's fault, and not the machine's.
+    #[error("provider outage: {0}")]
+    ProviderOutage(String),
+    /// Anything else that stopped the worker (it could not start, crashed,
+    /// timed out, could not write its files).
+    #[error("worker failed: {0}")]
+    Failed(String),
+}
+
+/// Something that performs stage attempts in a task worktree.
+pub trait Worker: Send {
+    /// Recorded with each attempt.
+    fn name(&self) -> &str;
+    fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError>;
+}
+
+/// Why [`from_config`] could not build a worker. Each message says which
+/// `.tdd/config.toml` key to set.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerConfigError {
+    #[error(
+        "no worker is configured: in .tdd/config.toml set [worker] kind = \"command\" with \
+         [worker.command] program = \"…\" (see docs/workers.md), or kind = \"scripted\" with \
+         [worker.scripted] script = \"…\""
+    )]
+    NotConfigured,
+    #[error(
+        "[worker] kind = \"{}\" needs a [worker.{}] table in .tdd/config.toml (see docs/workers.md)",
+        .0.as_str(),
+        .0.as_str()
+    )]
+    MissingTable(WorkerKind),
+    #[error(
+        "worker program `{program}` {problem}: set [worker.command] program in .tdd/config.toml \
+         to an executable on PATH or a path from the project root"
+    )]
+    Program { program: String, problem: String },
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+}
+
+/// Builds the configured worker, called `name` in the attempts it records.
+/// Paths in the configuration are relative to `project_root`. A command
+/// worker's program is looked up now, so a typo fails before any task starts.
+pub fn from_config(
+    config: &WorkerConfig,
+    project_root: &Path,
+    name: &str,
+) -> Result<Box<dyn Worker>, WorkerConfigError> {
+    match config.kind {
+        None => Err(WorkerConfigError::NotConfigured),
+        Some(kind @ WorkerKind::Command) => {
+            let command = config
+                .command
+                .as_ref()
+                .ok_or(WorkerConfigError::MissingTable(kind))?;
+            let worker = CommandWorker::from_config(name, command, project_root);
+            worker
+                .resolve_program()
+                .map_err(|problem| WorkerConfigError::Program {
+                    program: command.program.clone(),
+                    problem,
+                })?;
+            Ok(Box::new(worker))
+        }
+        Some(kind @ WorkerKind::Scripted) => {
+            let scripted = config
+                .scripted
+                .as_ref()
+                .ok_or(WorkerConfigError::MissingTable(kind))?;
+            let worker = ScriptedWorker::from_file(&project_root.join(&scripted.script))?;
+            Ok(Box::new(worker.named(name)))
+        }
+    }
+}
+
+/// A request for task `T` (tests of the submodules).
+#[cfg(test)]
+fn test_request(worktree: &Path, stage: Stage, attempt: u32) -> StageRequest {
+    StageRequest {
+        task: Task {
+            key: "T".to_string(),
+            kind: tdd_core::plan::TaskKind::Implement,
+            title: "t".to_string(),
+            requirement: None,
+            criteria: Vec::new(),
+            test_file: None,
+            impl_file: None,
+            writes: Vec::new(),
+            tests: Vec::new(),
+            depends_on: Vec::new(),
+            complexity: tdd_core::plan::Complexity {
+                score: 1,
+                level: tdd_core::plan::Level::Low,
+            },
+            hints: Vec::new(),
+            components: Vec::new(),
+            expected_tests: None,
+            setup: None,
+            content_hash: String::new(),
+            source: tdd_core::text::Span::default(),
+        },
+        stage,
+        worktree: worktree.to_path_buf(),
+        writable: Vec::new(),
+        feedback: None,
+        attempt,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tdd_core::config::parse_config;
+
+    fn config(text: &str) -> WorkerConfig {
+        parse_config(text).unwrap().worker
+    }
+
+    fn temp_root(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tdd-worker-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn no_kind_says_how_to_configure_one() {
+        let err = from_config(&WorkerConfig::default(), Path::new("."), "w").err();
+        let message = err.unwrap().to_string();
+        assert!(message.contains("[worker] kind = \"command\""), "{message}");
+        assert!(message.contains("docs/workers.md"), "{message}");
+    }
+
+    #[test]
+    fn a_kind_without_its_table_names_the_table() {
+        let err = from_config(
+            &config("[worker]\nkind = \"command\"\n"),
+            Path::new("."),
+            "w",
+        );
+        let message = err.err().unwrap().to_string();
+        assert!(message.contains("[worker.command]"), "{message}");
+    }
+
+    #[test]
+    fn a_missing_program_fails_at_configuration() {
+        let text =
+            "[worker]\nkind = \"command\"\n[worker.command]\nprogram = \"no-such-agent-xyz\"\n";
+        let err = from_config(&config(text), Path::new("."), "w")
+            .err()
+            .unwrap();
+        let message = err.to_string();
+        assert!(message.contains("`no-such-agent-xyz`"), "{message}");
+        assert!(message.contains("not found on PATH"), "{message}");
+        let text = "[worker]\nkind = \"command\"\n[worker.command]\nprogram = \"bin/agent\"\n";
+        let root = temp_root("relprog");
+        let message = from_config(&config(text), &root, "w")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(message.contains("does not exist"), "{message}");
+    }
+
+    #[test]
+    fn builds_both_kinds() {
+        let root = temp_root("kinds");
+        std::fs::write(
+            root.join("script.toml"),
+            "[[step]]\ntask = \"T\"\nstage = \"red\"\n",
+        )
+        .unwrap();
+        let text = "[worker]\nkind = \"scripted\"\n[worker.scripted]\nscript = \"script.toml\"\n";
+        let worker = from_config(&config(text), &root, "scripted-1").unwrap();
+        assert_eq!(worker.name(), "scripted-1");
+        let text = "[worker]\nkind = \"command\"\n[worker.command]\nprogram = \"sh\"\n";
+        let worker = from_config(&config(text), &root, "command-1").unwrap();
+        assert_eq!(worker.name(), "command-1");
+    }
+
+    #[test]
+    fn a_broken_script_names_the_file_and_position() {
+        let root = temp_root("badscript");
+        std::fs::write(
+            root.join("s.toml"),
+            "[[step]]\ntask = \"T\"\nstage = \"blue\"\n",
+        )
+        .unwrap();
+        let text = "[worker]\nkind = \"scripted\"\n[worker.scripted]\nscript = \"s.toml\"\n";
+        let message = from_config(&config(text), &root, "w")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(message.contains("s.toml:3:9"), "{message}");
+    }
+}

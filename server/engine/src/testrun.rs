@@ -3,6 +3,12 @@
 //! pytest `--junitxml` (with `--continue-on-collection-errors`), `cargo test` (stdout and stderr apart),
 //! `go test -json` (with `2>&1`: Go before 1.24 prints build errors on
 //! stderr), vitest `--reporter=json`.
+//!
+//! cargo runs no test at all when one target does not compile (the usual RED
+//! state: the task's test calls code not written yet). A whole-suite run that
+//! stopped that way is run again without the broken test targets, so the
+//! report still shows how every other test fares; the gates need that to see
+//! a GREEN that breaks an earlier test.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -145,11 +151,16 @@ pub fn run_tests(
         (_, None) => Err("no report file was requested".to_string()),
     };
     match parsed {
-        Ok(report) => Ok(TestRun {
-            command,
-            report,
-            finished,
-        }),
+        Ok(mut report) => {
+            if layout.language == Language::Rust && only.is_empty() {
+                rerun_buildable(layout, dir, &spec.env, timeout, cancel, &mut report);
+            }
+            Ok(TestRun {
+                command,
+                report,
+                finished,
+            })
+        }
         Err(reason) => Err(TestRunError::NoReport {
             command,
             reason,
@@ -163,4 +174,161 @@ fn tail(finished: &Finished) -> String {
     let text = format!("{}{}", finished.stdout, finished.stderr);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// The test target a cargo build problem is scoped to: `calc (test "add")` → `add`.
+fn broken_test_target(scope: &str) -> Option<&str> {
+    let rest = &scope[scope.find("(test \"")? + "(test \"".len()..];
+    rest.strip_suffix("\")")
+}
+
+/// When a cargo run reported no test because test targets did not compile,
+/// runs the targets that do build and adds their tests to `report`. Only
+/// broken integration-test targets are left out; when the library or a binary
+/// does not build, nothing else can run either. Any trouble on the way leaves
+/// `report` as it was: the second run can only add what the first could not show.
+fn rerun_buildable(
+    layout: &Layout,
+    dir: &Path,
+    env: &[(String, String)],
+    timeout: Duration,
+    cancel: &CancelToken,
+    report: &mut TestReport,
+) {
+    if !report.tests.is_empty() || report.problems.is_empty() {
+        return;
+    }
+    let mut broken = Vec::new();
+    for problem in &report.problems {
+        match problem.scope.as_deref().and_then(broken_test_target) {
+            Some(target) => broken.push(target.to_string()),
+            None => return,
+        }
+    }
+    let Some(targets) = cargo_targets(dir, env, timeout, cancel) else {
+        return;
+    };
+    let mut args: Vec<String> = Vec::new();
+    if targets.lib {
+        args.push("--lib".to_string());
+    }
+    if targets.bins {
+        args.push("--bins".to_string());
+    }
+    for test in targets.tests.iter().filter(|t| !broken.contains(t)) {
+        args.push(format!("--test {}", quote(test)));
+    }
+    if args.is_empty() {
+        return;
+    }
+    let spec = Spec {
+        command: format!(
+            "{} --no-fail-fast {}",
+            layout.test_command.trim(),
+            args.join(" ")
+        ),
+        cwd: dir.to_path_buf(),
+        env: env.to_vec(),
+        timeout,
+    };
+    let Ok(finished) = process::run(&spec, cancel) else {
+        return;
+    };
+    if !matches!(finished.ending, Ending::Exited(_)) {
+        return;
+    }
+    if let Ok(rest) = report::cargo_test(&finished.stdout, &finished.stderr) {
+        report.tests = rest.tests;
+        report.problems.extend(rest.problems);
+    }
+}
+
+/// The targets of the crate (or workspace members) in `dir`.
+#[derive(Debug, Default, PartialEq)]
+struct CargoTargets {
+    lib: bool,
+    bins: bool,
+    tests: Vec<String>,
+}
+
+fn cargo_targets(
+    dir: &Path,
+    env: &[(String, String)],
+    timeout: Duration,
+    cancel: &CancelToken,
+) -> Option<CargoTargets> {
+    let spec = Spec {
+        command: "cargo metadata --no-deps --format-version 1".to_string(),
+        cwd: dir.to_path_buf(),
+        env: env.to_vec(),
+        timeout,
+    };
+    let finished = process::run(&spec, cancel).ok()?;
+    if finished.ending != Ending::Exited(0) {
+        return None;
+    }
+    parse_targets(&finished.stdout)
+}
+
+fn parse_targets(metadata: &str) -> Option<CargoTargets> {
+    let json: serde_json::Value = serde_json::from_str(metadata).ok()?;
+    let mut found = CargoTargets::default();
+    for target in json["packages"]
+        .as_array()?
+        .iter()
+        .flat_map(|p| p["targets"].as_array().into_iter().flatten())
+    {
+        let kinds: Vec<&str> = target["kind"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k.as_str())
+            .collect();
+        let name = target["name"].as_str()?;
+        if kinds.contains(&"test") {
+            found.tests.push(name.to_string());
+        } else if kinds.contains(&"bin") {
+            found.bins = true;
+        } else if kinds
+            .iter()
+            .any(|k| k.ends_with("lib") || *k == "proc-macro")
+        {
+            found.lib = true;
+        }
+    }
+    Some(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_test_targets_are_read_from_problem_scopes() {
+        assert_eq!(
+            broken_test_target("calc (test \"multiply\")"),
+            Some("multiply")
+        );
+        assert_eq!(broken_test_target("calc (lib)"), None);
+        assert_eq!(broken_test_target("calc (lib test)"), None);
+    }
+
+    #[test]
+    fn targets_come_from_cargo_metadata() {
+        let metadata = r#"{"packages":[{"name":"calc","targets":[
+            {"name":"calc","kind":["lib"]},
+            {"name":"cli","kind":["bin"]},
+            {"name":"add","kind":["test"]},
+            {"name":"multiply","kind":["test"]},
+            {"name":"bench","kind":["bench"]}]}]}"#;
+        assert_eq!(
+            parse_targets(metadata),
+            Some(CargoTargets {
+                lib: true,
+                bins: true,
+                tests: vec!["add".to_string(), "multiply".to_string()],
+            })
+        );
+        assert_eq!(parse_targets("not json"), None);
+    }
 }

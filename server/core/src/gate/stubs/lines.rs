@@ -137,7 +137,8 @@ pub(super) fn block_end(lines: &Lines, start: usize, open: char, close: char) ->
     lines.len().saturating_sub(1)
 }
 
-/// The string literal right after `marker` on a line with strings kept, lowercased.
+/// The string literal right after `marker` on a line with strings kept, as
+/// written (a finding quotes it).
 pub(super) fn literal_after(text: &str, marker: &str) -> Option<String> {
     let rest = &text[text.find(marker)? + marker.len()..];
     let rest = rest.trim_start();
@@ -146,11 +147,12 @@ pub(super) fn literal_after(text: &str, marker: &str) -> Option<String> {
         .next()
         .filter(|q| matches!(q, '"' | '\'' | '`'))?;
     let body = &rest[1..];
-    Some(body[..body.find(quote).unwrap_or(body.len())].to_lowercase())
+    Some(body[..body.find(quote).unwrap_or(body.len())].to_string())
 }
 
+/// The message starts with `TODO`, `not implemented`, … in any case.
 pub(super) fn says_unimplemented(message: &str) -> bool {
-    let message = message.trim();
+    let message = message.trim().to_lowercase();
     [
         "not implemented",
         "not yet implemented",
@@ -198,6 +200,23 @@ mod tests {
         let src = "class P(Protocol):\n    def f(self) -> int: ...\n    def g(self):\n        ...\n\nclass A(ABC):\n    @abstractmethod\n    def h(self):\n        raise NotImplementedError\n";
         assert!(kinds(Language::Python, "a.py", src).is_empty());
         assert!(kinds(Language::Python, "a.pyi", "def f(x: int) -> int: ...\n").is_empty());
+    }
+
+    #[test]
+    fn placeholder_messages_quote_the_source() {
+        let src = "func F() int {\n\tpanic(\"TODO: F\")\n}\n";
+        let findings = scan(Language::Go, "f.go", src);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(
+            findings[0].message.contains("panic(\"TODO: F\")"),
+            "{findings:?}"
+        );
+        let src = "throw new Error('Not Implemented yet');\n";
+        let findings = scan(Language::Typescript, "f.ts", src);
+        assert!(
+            findings[0].message.contains("Not Implemented yet"),
+            "{findings:?}"
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The `tdd-orchestrator` binary.
 
+mod demo;
 mod graph_view;
+mod ops_cmd;
 mod plan_cmd;
 mod report;
+mod run_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tdd_core::analysis::{Options, analyze_bytes};
 use tdd_core::config::Language;
 use tdd_engine::project;
+use tdd_engine::store::claims::RunControl;
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +30,31 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Make a small Rust project in a temporary directory and run its PRD
+    /// through the whole pipeline with a scripted worker.
+    Demo {
+        /// Where to make the project (empty or new); a temporary directory by default.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Run a decomposed PRD's tasks: RED → GREEN → VERIFY → REFACTOR → merge.
+    Run(run_cmd::RunArgs),
+    /// Go on with the last unfinished run (after a crash, cancel or budget
+    /// stop), or let a paused run go on.
+    Resume(run_cmd::RunArgs),
+    /// Ask the running run to finish its running stages and start none.
+    Pause,
+    /// Ask the running run to stop now (its test runs are killed).
+    Cancel,
+    /// Put a failed, blocked or skipped task back to pending for the next run.
+    Retry(ops_cmd::RetryArgs),
+    /// Skip a task (status cancelled): the tasks that depend on it may run.
+    Skip(ops_cmd::SkipArgs),
+    /// Circuit breakers: status, reset, isolate.
+    Circuits {
+        #[command(subcommand)]
+        command: ops_cmd::CircuitsCommand,
+    },
     /// Create .tdd/config.toml (with comments) and .tdd/.gitignore in the current project.
     Init {
         #[arg(long, value_enum, default_value_t = LanguageArg::Python)]
@@ -232,6 +261,14 @@ fn run(command: Command) -> Result<ExitCode> {
             format,
         } => plan_cmd::decompose(&prd, dry_run, format),
         Command::Status => plan_cmd::status(),
+        Command::Demo { dir } => demo::demo(dir),
+        Command::Run(args) => run_cmd::run(args, false),
+        Command::Resume(args) => run_cmd::run(args, true),
+        Command::Pause => run_cmd::control(Some(RunControl::Pause)),
+        Command::Cancel => run_cmd::control(Some(RunControl::Cancel)),
+        Command::Retry(args) => ops_cmd::retry(args),
+        Command::Skip(args) => ops_cmd::skip(args),
+        Command::Circuits { command } => ops_cmd::circuits(command),
         Command::Tasks {
             command: TasksCommand::List { prd },
         } => plan_cmd::tasks_list(prd.as_deref()),

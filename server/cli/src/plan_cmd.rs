@@ -1,16 +1,18 @@
 //! `decompose`, `status`, `tasks` and `export`: planning PRDs into the
 //! project store and reading it back.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use tdd_engine::operations::{self, FoundTask, OpError};
 use tdd_engine::planning;
 use tdd_engine::project;
 use tdd_engine::store::{Queries, Reader, Store, TaskRow};
 
-use crate::{GraphFormat, graph_view, report};
+use crate::{GraphFormat, graph_view, ops_cmd, report};
 
 fn project_root() -> Result<PathBuf> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
@@ -176,20 +178,24 @@ pub fn tasks_list(prd: Option<&Path>) -> Result<ExitCode> {
 pub fn tasks_show(key: &str, prd: Option<&Path>) -> Result<ExitCode> {
     let root = project_root()?;
     let Some(reader) = open_reader(&root)? else {
-        bail!("no tasks yet: run `tdd-orchestrator decompose <prd>`")
+        // Exit 2 like before `retry` and `skip` existed (scripts rely on it).
+        return Err(OpError::NoStore.into());
     };
-    let matches: Vec<(String, TaskRow)> = reader
-        .read(|tx| selected_tasks(tx, &root, prd))?
-        .into_iter()
-        .filter(|(_, t)| t.key.eq_ignore_ascii_case(key))
-        .collect();
-    let (path, task) = match matches.len() {
-        0 => bail!("no task `{key}`: `tdd-orchestrator tasks list` shows the keys"),
-        1 => matches.into_iter().next().expect("one match"),
-        _ => bail!("`{key}` exists in several PRDs: pass --prd <file>"),
-    };
+    // One snapshot: the task and its attempts agree.
+    let found = reader.read(|tx| -> Result<_, OpError> {
+        let found = operations::find_task(tx, &root, key, prd)?;
+        let attempts = tx.task_attempts(found.task.id)?;
+        let mut runs = HashMap::new();
+        for attempt in &attempts {
+            if let Some(run) = tx.run(attempt.run_id)? {
+                runs.insert(run.id, run);
+            }
+        }
+        Ok((found, attempts, runs))
+    });
+    let (FoundTask { prd, task }, attempts, runs) = found?;
     println!("{}  {}", task.key, task.title);
-    println!("  prd        {path}");
+    println!("  prd        {}", prd.path);
     println!(
         "  status     {}{}",
         task.status.as_str(),
@@ -202,6 +208,7 @@ pub fn tasks_show(key: &str, prd: Option<&Path>) -> Result<ExitCode> {
     println!("  kind       {}", task.kind);
     println!("  updated    {}", task.updated_at);
     println!("{}", serde_json::to_string_pretty(&task.spec)?);
+    print!("{}", ops_cmd::attempts_text(&attempts, &runs));
     Ok(ExitCode::SUCCESS)
 }
 

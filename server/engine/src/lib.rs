@@ -6,7 +6,9 @@
 //! parallel. Real workers, resume and the `run` command come next.
 
 pub mod breakers;
+pub mod execution;
 pub mod git;
+pub mod operations;
 pub mod pipeline;
 pub mod planning;
 pub mod process;

@@ -134,6 +134,7 @@ fn recorder() -> Recorder {
         store: Arc::new(Mutex::new(store)),
         run_id,
         task_ids: HashMap::from([(KEY.to_string(), task_id)]),
+        prd_id: None,
     }
 }
 
@@ -461,9 +462,16 @@ fn a_failed_refactor_is_rolled_back_and_the_green_work_still_merges() {
         ],
     );
     let stages: Vec<&str> = stages.split_whitespace().collect();
-    assert_eq!(stages, ["red", "green", "verify", "refactor", "rolled-back"]);
+    assert_eq!(
+        stages,
+        ["red", "green", "verify", "refactor", "rolled-back"]
+    );
     let refactor_files = git(&root, &["show", "--format=", "--name-only", "tdd/calc"]);
-    assert_eq!(refactor_files.trim(), "", "the rolled-back refactor commit changes nothing");
+    assert_eq!(
+        refactor_files.trim(),
+        "",
+        "the rolled-back refactor commit changes nothing"
+    );
     assert_eq!(git(&root, &["show", "tdd/calc:src/calc.py"]), REAL);
 }
 

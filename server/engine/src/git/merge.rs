@@ -128,6 +128,22 @@ impl Project {
         Ok(Rebase::Done { tip: base.id() })
     }
 
+    /// Moves a task branch that holds no work of its own (a task that
+    /// failed before its first stage commit) to the feature branch tip, and
+    /// its worktree with it, so a retry starts from the current code.
+    pub fn restart_on_feature(&self, worktree: &Worktree, prd: &str) -> Result<()> {
+        let feature = feature_branch(prd)?;
+        check_task_branch(prd, worktree)?;
+        let repo = worktree.repo()?;
+        let onto = branch_tip(&repo, &feature)?;
+        if repo.head()?.peel_to_commit()?.id() == onto {
+            return Ok(());
+        }
+        let commit = repo.find_commit(onto)?;
+        repo.reset(commit.as_object(), git2::ResetType::Hard, None)?;
+        Ok(())
+    }
+
     /// Moves `tdd/<prd>` to the task branch tip, only when that is a
     /// fast-forward ([`GitError::NotFastForward`] otherwise: rebase first).
     /// Holds the merge lock (see the module docs) and moves the ref with a

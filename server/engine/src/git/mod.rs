@@ -207,11 +207,13 @@ impl Project {
         ) else {
             return Ok(None);
         };
-        if commit::stage_history(&repo, task_tip, task)?.stages.is_empty() {
+        if commit::stage_history(&repo, task_tip, task)?
+            .stages
+            .is_empty()
+        {
             return Ok(None);
         }
-        let merged =
-            task_tip == feature_tip || repo.graph_descendant_of(feature_tip, task_tip)?;
+        let merged = task_tip == feature_tip || repo.graph_descendant_of(feature_tip, task_tip)?;
         Ok(merged.then_some(feature_tip))
     }
 

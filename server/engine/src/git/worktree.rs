@@ -58,6 +58,9 @@ fn fnv1a(bytes: &[u8]) -> u32 {
     })
 }
 
+/// Serializes `git worktree add` within the process.
+static ADD_WORKTREE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Project {
     /// Where the worktree of `task_key` lives (whether it exists or not).
     pub fn worktree_path(&self, task_key: &str) -> PathBuf {
@@ -112,10 +115,17 @@ impl Project {
         };
         let parent = self.tdd_dir()?.join("worktrees");
         fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+        // libgit2 fails when two threads create `.git/worktrees` at once
+        // (both mkdir it); make it first, and add worktrees one at a time.
+        let admin = repo.path().join("worktrees");
+        fs::create_dir_all(&admin).map_err(io_err(&admin))?;
         let reference = branch.into_reference();
         let mut opts = WorktreeAddOptions::new();
         opts.reference(Some(&reference));
-        repo.worktree(&name, &path, Some(&opts))?;
+        {
+            let _one_at_a_time = ADD_WORKTREE.lock().unwrap_or_else(|p| p.into_inner());
+            repo.worktree(&name, &path, Some(&opts))?;
+        }
         Ok(Worktree {
             path,
             branch: branch_name,
@@ -165,6 +175,23 @@ impl Project {
                 Ok(())
             }
             Err(err) if err.code() == ErrorCode::NotFound => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Deletes the task branch `tdd-task/<prd>/<task>`, so the task's next
+    /// worktree starts again from the feature branch. Remove the worktree
+    /// first: git refuses to delete a branch that is checked out. Returns the
+    /// branch's name when it existed.
+    pub fn delete_task_branch(&self, prd: &str, task_key: &str) -> Result<Option<String>> {
+        let name = task_branch(prd, task_key)?;
+        let repo = self.repo()?;
+        match repo.find_branch(&name, BranchType::Local) {
+            Ok(mut branch) => {
+                branch.delete()?;
+                Ok(Some(name))
+            }
+            Err(err) if err.code() == ErrorCode::NotFound => Ok(None),
             Err(err) => Err(err.into()),
         }
     }

@@ -76,13 +76,26 @@ impl Run<'_> {
             }
         };
         let verdict = gate::judge(stage, &self.scope, &Evidence::new(run.report.clone()));
+        // The fast-forward first, then its record: a run that stops between
+        // the two finds the task merged and records it then.
+        let mut tip = None;
+        if verdict.outcome == Outcome::Passed {
+            match self
+                .ctx
+                .project
+                .fast_forward_feature_locked(&lock, &self.ctx.prd, &self.wt)
+            {
+                Ok(oid) => tip = Some(oid),
+                Err(e) => {
+                    let stop = Stop::infra(stage, e);
+                    self.engine_record(stage, started_at, &stop);
+                    return Err(stop);
+                }
+            }
+        }
         self.judged_engine_stage(stage, started_at, &run, &verdict, Vec::new())?;
-        let tip = self
-            .ctx
-            .project
-            .fast_forward_feature_locked(&lock, &self.ctx.prd, &self.wt)
-            .map_err(|e| Stop::infra(stage, e))?;
-        Ok(TaskStatus::Merged { feature_tip: tip })
+        tip.map(|feature_tip| TaskStatus::Merged { feature_tip })
+            .ok_or_else(|| Stop::infra(stage, "the MERGE gate passed without a fast-forward"))
     }
 
     /// Records a stage the engine ran itself; a verdict other than `Passed` stops the task.

@@ -35,7 +35,7 @@ mod finish;
 mod resume;
 mod stage;
 
-use resume::{ALREADY_IMPLEMENTED, ROLLED_BACK, prepare_worktree};
+use resume::{ALREADY_IMPLEMENTED, ROLLED_BACK, prepare, record_found_merged};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -53,7 +53,7 @@ use tdd_core::plan::Task;
 use crate::git::{GitError, Project, Rebase, StageCommit, StageHistory, Worktree};
 use crate::process::CancelToken;
 use crate::store::runs::{NewAttempt, RunId};
-use crate::store::{Store, TaskId};
+use crate::store::{PrdId, Store, TaskId};
 use crate::testrun::{TestRun, run_tests};
 use crate::worker::{StageRequest, Worker, WorkerError};
 
@@ -77,6 +77,18 @@ pub struct PipelineContext {
     pub cancel: CancelToken,
     /// Where attempts are persisted; `None` keeps them in the outcome only.
     pub recorder: Option<Recorder>,
+    /// Told of every attempt as it ends (progress output, notifications).
+    pub on_attempt: Option<AttemptHook>,
+}
+
+/// A callback for each ended attempt, with the task it belongs to.
+#[derive(Clone)]
+pub struct AttemptHook(pub Arc<dyn Fn(&Task, &AttemptRecord) + Send + Sync>);
+
+impl std::fmt::Debug for AttemptHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AttemptHook")
+    }
 }
 
 /// Persists attempts in the store, under one run.
@@ -86,6 +98,8 @@ pub struct Recorder {
     pub run_id: RunId,
     /// The store's task ids, by task key.
     pub task_ids: HashMap<String, TaskId>,
+    /// The PRD the run belongs to, for the events.
+    pub prd_id: Option<PrdId>,
 }
 
 impl PipelineContext {
@@ -100,6 +114,7 @@ impl PipelineContext {
             max_fix_attempts: 2,
             cancel: CancelToken::default(),
             recorder: None,
+            on_attempt: None,
         }
     }
 }
@@ -243,6 +258,7 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
     match ctx.project.merged_task(&ctx.prd, &task.key) {
         Ok(Some(feature_tip)) => {
             let _ = ctx.project.remove_worktree(&task.key);
+            out.record_error = record_found_merged(ctx, task, feature_tip);
             out.status = TaskStatus::Merged { feature_tip };
             return out;
         }
@@ -252,9 +268,7 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
             return out;
         }
     }
-    let (wt, history) = match prepare_worktree(ctx, &task.key)
-        .and_then(|wt| wt.stage_history(&task.key).map(|h| (wt, h)))
-    {
+    let (wt, history) = match prepare(ctx, &task.key) {
         Ok(found) => found,
         Err(e) => {
             out.status = infra(e);
@@ -300,12 +314,22 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
 
 impl Run<'_> {
     /// Keeps an attempt, and writes it to the store when there is a recorder.
+    ///
+    /// An attempt cut short by a cancel (or the run's budget) is not evidence:
+    /// it is not written, and a resumed run makes it again under the same
+    /// number, as after a crash.
     fn push(&mut self, record: AttemptRecord) {
+        let interrupted = self.ctx.cancel.is_cancelled()
+            && record.failure_kind == Some(FailureKind::Infrastructure);
         if let Some(recorder) = &self.ctx.recorder
+            && !interrupted
             && let Err(error) = persist(recorder, self.task, &record)
             && self.out.record_error.is_none()
         {
             self.out.record_error = Some(error);
+        }
+        if let Some(hook) = &self.ctx.on_attempt {
+            (hook.0)(self.task, &record);
         }
         self.out.attempts.push(record);
     }
@@ -413,10 +437,22 @@ fn persist(recorder: &Recorder, task: &Task, record: &AttemptRecord) -> Result<(
         .store
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
+    let payload = serde_json::json!({
+        "run": recorder.run_id.0,
+        "stage": attempt.stage,
+        "attempt": attempt.attempt,
+        "worker": attempt.worker,
+        "passed": attempt.failure_kind.is_none(),
+        "failure_kind": attempt.failure_kind,
+        "evidence": record.evidence,
+    });
     store
-        .write(|tx| tx.insert_attempt(&attempt))
+        .write(|tx| {
+            tx.insert_attempt(&attempt)?;
+            tx.append_event("stage.attempt", recorder.prd_id, Some(&task.key), payload)
+        })
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e: crate::store::StoreError| e.to_string())
 }
 
 fn unix_ms(at: SystemTime) -> i64 {

@@ -20,7 +20,7 @@ pub(super) const ROLLED_BACK: &str = "rolled-back";
 
 /// The task's worktree: the one an earlier run left (put back to its last
 /// commit) or a new one, checking out the task branch if it exists.
-pub(super) fn prepare_worktree(ctx: &PipelineContext, key: &str) -> Result<Worktree, GitError> {
+fn prepare_worktree(ctx: &PipelineContext, key: &str) -> Result<Worktree, GitError> {
     ctx.project.ensure_feature_branch(&ctx.prd, &ctx.base)?;
     if ctx.project.worktree_path(key).exists() {
         match ctx.project.open_worktree(&ctx.prd, key) {
@@ -40,22 +40,83 @@ pub(super) fn prepare_worktree(ctx: &PipelineContext, key: &str) -> Result<Workt
     ctx.project.create_worktree(&ctx.prd, key)
 }
 
+/// [`prepare_worktree`], then a branch without stage commits moves to the
+/// feature tip: it holds nothing, and tasks merged since must be visible.
+pub(super) fn prepare(
+    ctx: &PipelineContext,
+    key: &str,
+) -> Result<(Worktree, StageHistory), GitError> {
+    let wt = prepare_worktree(ctx, key)?;
+    let mut history = wt.stage_history(key)?;
+    if history.stages.is_empty() {
+        ctx.project.restart_on_feature(&wt, &ctx.prd)?;
+        history = wt.stage_history(key)?;
+    }
+    Ok((wt, history))
+}
+
+/// Every recorded attempt of the task, when attempts are recorded.
+fn recorded(ctx: &PipelineContext, key: &str) -> Vec<AttemptRow> {
+    let Some(recorder) = &ctx.recorder else {
+        return Vec::new();
+    };
+    let Some(task_id) = recorder.task_ids.get(key) else {
+        return Vec::new();
+    };
+    let store = recorder
+        .store
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    store
+        .read(|tx| tx.task_attempts(*task_id))
+        .unwrap_or_default()
+}
+
+/// A task found merged at its start: records its MERGE attempt if the run
+/// that merged it stopped before recording it.
+pub(super) fn record_found_merged(
+    ctx: &PipelineContext,
+    task: &Task,
+    feature_tip: Oid,
+) -> Option<String> {
+    let recorder = ctx.recorder.as_ref()?;
+    let recorded = recorded(ctx, &task.key);
+    if recorded
+        .iter()
+        .any(|a| a.stage == "merge" && a.failure_kind.is_none())
+    {
+        return None;
+    }
+    let prior = recorded
+        .iter()
+        .filter(|a| a.run_id == recorder.run_id && a.stage == "merge")
+        .map(|a| a.attempt)
+        .max()
+        .unwrap_or(0);
+    let now = SystemTime::now();
+    let record = AttemptRecord {
+        stage: Stage::Merge,
+        attempt: prior + 1,
+        worker: ENGINE.to_string(),
+        started_at: now,
+        finished_at: now,
+        exit_code: None,
+        test_summary: None,
+        outcome: Some(Outcome::Passed),
+        failure_kind: None,
+        reasons: Vec::new(),
+        evidence: format!(
+            "found merged at {feature_tip:.10} (the run stopped before recording it)"
+        ),
+        reverted: Vec::new(),
+        changes: Vec::new(),
+    };
+    persist(recorder, task, &record).err()
+}
+
 impl Run<'_> {
-    /// This run's recorded attempts of the task, when attempts are recorded.
     fn recorded(&self) -> Vec<AttemptRow> {
-        let Some(recorder) = &self.ctx.recorder else {
-            return Vec::new();
-        };
-        let Some(task_id) = recorder.task_ids.get(&self.task.key) else {
-            return Vec::new();
-        };
-        let store = recorder
-            .store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        store
-            .read(|tx| tx.task_attempts(*task_id))
-            .unwrap_or_default()
+        recorded(self.ctx, &self.task.key)
     }
 
     /// How many attempts at `stage` this run already recorded, and the last

@@ -11,12 +11,15 @@
 //! - the breakers allow it: [`Breakers::check_dispatch`] with the task's key,
 //!   the stage `red` (where every task starts) and the worker's name.
 //!
-//! Among ready tasks the graph's order wins: by wave, then by position in
-//! [`TaskGraph::tasks`]. A stage breaker that refuses only skips that task; a
-//! worker or system breaker that refuses keeps the worker idle until the
-//! injected clock ([`SchedulerOptions::clock`]) passes the breaker's time. A
-//! worker whose own breaker is open until a manual reset leaves the run (no
-//! reset can happen while the scheduler owns the breakers).
+//! Among ready tasks the one heading the longest chain of dependents goes
+//! first (the critical path: in plain graph order, workers idled at narrow
+//! waves, see docs/performance.md); ties go by the graph's order: by wave,
+//! then by position in [`TaskGraph::tasks`]. A stage breaker that refuses
+//! only skips that task; a worker or system breaker that refuses keeps the
+//! worker idle until the injected clock ([`SchedulerOptions::clock`]) passes
+//! the breaker's time. A worker whose own breaker is open until a manual
+//! reset leaves the run (no reset can happen while the scheduler owns the
+//! breakers).
 //!
 //! After each task the outcome goes to [`Breakers::record_outcome`]: a merge
 //! as a success of the stage it was dispatched for (`red`), a failure with the
@@ -95,11 +98,17 @@ struct State {
     changes: Vec<Change>,
     timeline: Vec<Span>,
     runs: Vec<WorkerRun>,
+    on_change: Option<BreakerHook>,
 }
 
 impl State {
     fn drain_changes(&mut self) {
         let changes = self.breakers.take_changes();
+        if let Some(hook) = &self.on_change
+            && !changes.is_empty()
+        {
+            (hook.0)(&changes);
+        }
         self.changes.extend(changes);
     }
 
@@ -120,7 +129,7 @@ impl State {
 
 struct Plan<'g> {
     tasks: &'g [Task],
-    /// Task indices in dispatch order.
+    /// Task indices in dispatch order: longest chain of dependents first, then wave, then position.
     order: Vec<usize>,
     /// Per task: the indices of its dependencies (`None`: unknown key).
     deps: Vec<Vec<Option<usize>>>,
@@ -149,6 +158,7 @@ pub fn run(
         worker_of: vec![None; n],
         outcomes: vec![None; n],
         breakers: options.breakers.clone(),
+        on_change: options.on_breaker_change.clone(),
         changes: Vec::new(),
         timeline: Vec::new(),
         runs: workers
@@ -242,7 +252,7 @@ fn plan(graph: &TaskGraph) -> Plan<'_> {
     }
     let mut order: Vec<usize> = (0..graph.tasks.len()).collect();
     order.sort_by_key(|&i| (wave[i], i));
-    let deps = graph
+    let deps: Vec<Vec<Option<usize>>> = graph
         .tasks
         .iter()
         .map(|t| {
@@ -252,6 +262,16 @@ fn plan(graph: &TaskGraph) -> Plan<'_> {
                 .collect()
         })
         .collect();
+    // Chain lengths, dependents before their dependencies (a dependent sits in
+    // a later wave). Only a priority: a cycle or a task in no wave just gets a
+    // shorter chain than it has.
+    let mut chain = vec![1usize; graph.tasks.len()];
+    for &i in order.iter().rev() {
+        for &d in deps[i].iter().flatten() {
+            chain[d] = chain[d].max(chain[i] + 1);
+        }
+    }
+    order.sort_by_key(|&i| (std::cmp::Reverse(chain[i]), wave[i], i));
     Plan {
         tasks: &graph.tasks,
         order,

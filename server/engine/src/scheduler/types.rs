@@ -46,7 +46,14 @@ pub struct SchedulerOptions {
     /// How often an idle worker looks again when nothing woke it (a breaker
     /// waiting for the clock, a pause).
     pub poll: Duration,
+    /// Told of breaker changes as they happen (under the scheduler's lock:
+    /// keep it short), so they can be persisted before the run ends.
+    pub on_breaker_change: Option<BreakerHook>,
 }
+
+/// A callback for breaker changes, oldest first.
+#[derive(Clone)]
+pub struct BreakerHook(pub Arc<dyn Fn(&[Change]) + Send + Sync>);
 
 impl Default for SchedulerOptions {
     fn default() -> Self {
@@ -55,6 +62,7 @@ impl Default for SchedulerOptions {
             clock: system_clock(),
             pause: PauseFlag::default(),
             poll: Duration::from_millis(10),
+            on_breaker_change: None,
         }
     }
 }

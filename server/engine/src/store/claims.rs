@@ -119,6 +119,17 @@ pub(super) fn run(
         .at(db)
 }
 
+pub(super) fn unfinished_runs(
+    conn: &rusqlite::Connection,
+    db: &std::path::Path,
+) -> Result<Vec<RunRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE finished_at IS NULL ORDER BY id DESC"
+    ))
+    .and_then(|mut stmt| stmt.query_map([], run_row)?.collect())
+    .at(db)
+}
+
 pub(super) fn claims(conn: &rusqlite::Connection, db: &std::path::Path) -> Result<Vec<ClaimRow>> {
     conn.prepare_cached(&format!("{CLAIM_SELECT} ORDER BY t.key"))
         .and_then(|mut stmt| stmt.query_map([], claim_row)?.collect())
@@ -226,7 +237,9 @@ impl WriteTx<'_> {
     pub fn recover_claims(&self, owner: &str) -> Result<Vec<ClaimRow>> {
         let stale: Vec<ClaimRow> = self
             .tx
-            .prepare_cached(&format!("{CLAIM_SELECT} WHERE c.owner <> ?1 ORDER BY t.key"))
+            .prepare_cached(&format!(
+                "{CLAIM_SELECT} WHERE c.owner <> ?1 ORDER BY t.key"
+            ))
             .and_then(|mut stmt| stmt.query_map([owner], claim_row)?.collect())
             .at(self.path)?;
         for claim in &stale {

@@ -2,8 +2,8 @@
 //! [`WriteTx`](super::WriteTx) (which sees its own uncommitted changes).
 
 use super::breakers::{BreakerRow, BreakerTransitionRow};
-use super::error::Result;
 use super::claims::{ClaimRow, RunRow};
+use super::error::Result;
 use super::runs::{AttemptRow, RunId};
 use super::types::{EventRow, PrdId, PrdRow, Seq, TaskId, TaskRow};
 use super::{breakers, claims, events, prds, runs, tasks};
@@ -63,6 +63,11 @@ pub trait Queries: sealed::Db {
 
     fn run(&self, run_id: RunId) -> Result<Option<RunRow>> {
         claims::run(self.conn(), self.db_path(), run_id)
+    }
+
+    /// Runs not finished (running, paused, or stopped by a crash), newest first.
+    fn unfinished_runs(&self) -> Result<Vec<RunRow>> {
+        claims::unfinished_runs(self.conn(), self.db_path())
     }
 
     /// Every claim on a task, ordered by task key.

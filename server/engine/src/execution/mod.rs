@@ -1,0 +1,557 @@
+//! Runs a decomposed PRD: its stored tasks go through the scheduler and the
+//! stage pipeline, and every step is written back to the store as it happens,
+//! so a run stopped at any point (a crash, SIGKILL, a cancel, the budget) is
+//! taken up again by the next one with nothing lost and nothing done twice.
+//!
+//! - **One run per project at a time**: `.tdd/run.lock`, an OS file lock
+//!   the kernel releases when the process dies.
+//! - **Claims**: a task is claimed (status `running`) before its pipeline
+//!   starts and released with its end status in one transaction. The
+//!   watcher thread renews the run's and the claims' heartbeats, so a claim
+//!   never expires under a long stage. Holding the run lock proves every
+//!   other claim belongs to a dead process: a new run recovers them (their
+//!   tasks go back to `pending`, with a `claim.recovered` event).
+//! - **Resume**: the task branch's stage commits say which stages are done
+//!   and the store's attempts say how far the FIX loop got (see
+//!   [`crate::pipeline`]); a task merged just before a crash is recognised
+//!   from the feature branch. `resume` continues the PRD's last run unless
+//!   it completed (same run id, the FIX loops go on from their recorded
+//!   attempts); `run` starts a new one and gives stages fresh FIX budgets.
+//! - **Control from elsewhere**: `pause`, `cancel` and un-pausing are
+//!   requests stored on the run ([`request`]); the watcher applies them.
+//! - **Budget**: wall time (the watcher cancels at the deadline) and worker
+//!   attempts over the whole run ([`runner::Budgeted`]). A stopped run's
+//!   unfinished tasks stay `pending`, never `failed`.
+//! - Breaker changes are persisted with their transitions and events as the
+//!   scheduler makes them.
+
+mod control;
+mod graph;
+mod runner;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tdd_core::breaker::BreakerConfig;
+use tdd_core::plan::Task;
+
+pub use control::StopReason;
+use control::{RunLock, Stopper, Watch, owner_id, watch};
+use runner::{Budgeted, StoreRunner};
+
+use crate::breakers::{self, BreakerError};
+use crate::git::{GitError, Project};
+use crate::pipeline::{AttemptHook, AttemptRecord, PipelineContext, Recorder};
+use crate::planning;
+use crate::process::CancelToken;
+use crate::project::{self, ProjectError};
+use crate::scheduler::{self, BreakerHook, SchedulerOptions, SchedulerReport, TaskEnd};
+use crate::store::claims::{ClaimRow, RunControl};
+use crate::store::runs::RunId;
+use crate::store::{Queries, Store, StoreError, TaskStatus};
+use crate::worker::Worker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Breakers(#[from] BreakerError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "another run is working in this project ({holder}); wait for it, or stop it with `tdd-orchestrator pause` or `cancel`"
+    )]
+    Busy { holder: String },
+    #[error("{prd} has no tasks yet: run `tdd-orchestrator decompose {prd}` first")]
+    NotDecomposed { prd: String },
+    #[error(
+        "{prd} has no unfinished run to resume (its last run completed, or it never ran): start one with `tdd-orchestrator run {prd}`"
+    )]
+    NothingToResume { prd: String },
+    #[error("no run is in progress in this project")]
+    NoActiveRun,
+    #[error("task `{key}` in the store cannot be read ({reason}); decompose the PRD again")]
+    BadTask { key: String, reason: String },
+    #[error("a run needs at least one worker")]
+    NoWorkers,
+}
+
+/// What happens during a run, for progress output and notifications.
+#[derive(Debug)]
+pub enum RunEvent<'a> {
+    Started {
+        run_id: RunId,
+        resumed: bool,
+        /// Tasks this run will try.
+        tasks: usize,
+        /// Tasks finished before it.
+        finished: usize,
+        /// Tasks waiting on a failed task.
+        blocked: usize,
+        workers: usize,
+    },
+    /// A claim left by a process that died, taken back.
+    Recovered {
+        claim: &'a ClaimRow,
+    },
+    TaskStarted {
+        key: &'a str,
+        worker: &'a str,
+    },
+    Attempt {
+        task: &'a Task,
+        record: &'a AttemptRecord,
+    },
+    TaskEnded {
+        key: &'a str,
+        end: &'a TaskEnd,
+    },
+    Paused,
+    Unpaused,
+    Stopping {
+        reason: &'a str,
+    },
+    Warning {
+        message: &'a str,
+    },
+}
+
+/// Receives [`RunEvent`]s, from any thread.
+pub type Emit = Arc<dyn Fn(&RunEvent<'_>) + Send + Sync>;
+
+/// Limits on the whole run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Budget {
+    pub wall_time: Option<Duration>,
+    /// Worker attempts, every task and stage together.
+    pub attempts: Option<u32>,
+}
+
+pub struct RunRequest {
+    pub root: PathBuf,
+    /// The PRD file (absolute, or relative to `root`).
+    pub prd: PathBuf,
+    pub workers: Vec<Box<dyn Worker>>,
+    /// Attempts per stage, the first one included (the FIX loop's bound).
+    pub max_attempts: u32,
+    pub budget: Budget,
+    /// Continue the last unfinished run instead of starting a new one.
+    pub resume: bool,
+    /// Extra environment for the test runs.
+    pub env: Vec<(String, String)>,
+    pub test_timeout: Duration,
+    pub heartbeat: Duration,
+    pub emit: Option<Emit>,
+}
+
+impl RunRequest {
+    pub fn new(
+        root: impl Into<PathBuf>,
+        prd: impl Into<PathBuf>,
+        workers: Vec<Box<dyn Worker>>,
+    ) -> Self {
+        RunRequest {
+            root: root.into(),
+            prd: prd.into(),
+            workers,
+            max_attempts: 3,
+            budget: Budget::default(),
+            resume: false,
+            env: Vec::new(),
+            test_timeout: Duration::from_secs(600),
+            heartbeat: Duration::from_secs(2),
+            emit: None,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Every task is done.
+    Completed,
+    /// Some task failed or is blocked by one.
+    Failed,
+    /// Stopped early; `resume` goes on.
+    Stopped(StopReason),
+}
+
+impl RunStatus {
+    fn as_str(&self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Stopped(StopReason::Cancelled) => "cancelled",
+            RunStatus::Stopped(StopReason::Budget(_)) => "budget",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct RunSummary {
+    pub run_id: RunId,
+    pub status: RunStatus,
+    /// `tdd/<prd>`.
+    pub feature_branch: String,
+    pub report: SchedulerReport,
+    pub recovered: Vec<ClaimRow>,
+    /// Tasks finished before this run.
+    pub finished_before: usize,
+}
+
+/// The name a PRD's branches carry: the configured prefix, else the file
+/// name without its PRD extensions, as a branch-name component.
+pub fn prd_name(prefix: Option<&str>, prd: &Path) -> String {
+    if let Some(prefix) = prefix.filter(|p| !p.trim().is_empty()) {
+        return sanitize(prefix);
+    }
+    let file = prd
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut stem = file.as_str();
+    for ext in [".md", ".yaml", ".yml", ".json", ".txt", ".prd"] {
+        stem = stem.strip_suffix(ext).unwrap_or(stem);
+    }
+    sanitize(stem)
+}
+
+fn sanitize(text: &str) -> String {
+    let name: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name.trim_matches('-').to_string();
+    if name.is_empty() {
+        "prd".to_string()
+    } else {
+        name
+    }
+}
+
+/// Runs (or resumes) the PRD's remaining tasks; see the module docs.
+pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
+    if req.workers.is_empty() {
+        return Err(ExecError::NoWorkers);
+    }
+    let emit: Emit = req
+        .emit
+        .clone()
+        .unwrap_or_else(|| Arc::new(|_: &RunEvent<'_>| {}));
+    let config = project::load_config(&req.root)?;
+    let git = Project::open(&req.root)?;
+    let owner = owner_id();
+    let _lock = RunLock::acquire(&req.root, &owner)?;
+    let mut store = Store::open(planning::database_path(&req.root))?;
+    let prd_path = if req.prd.is_absolute() {
+        req.prd.clone()
+    } else {
+        req.root.join(&req.prd)
+    };
+    let rel = planning::relative_path(&req.root, &prd_path);
+    let not_decomposed = || ExecError::NotDecomposed { prd: rel.clone() };
+    let prd = store.read(|tx| tx.prd(&rel))?.ok_or_else(not_decomposed)?;
+    let rows = store.read(|tx| tx.tasks(prd.id))?;
+    if rows.is_empty() {
+        return Err(not_decomposed());
+    }
+
+    // Take back dead claims and pick the run, in one transaction.
+    let (run_id, recovered) = store.write(|tx| {
+        let recovered = tx.recover_claims(&owner)?;
+        for claim in &recovered {
+            tx.append_event(
+                "claim.recovered",
+                Some(prd.id),
+                Some(&claim.task_key),
+                json!({ "owner": claim.owner, "worker": claim.worker, "run": claim.run_id.0,
+                        "heartbeat_at": claim.heartbeat_at }),
+            )?;
+        }
+        let latest = tx.latest_run(prd.id)?;
+        let run_id = match (req.resume, latest) {
+            // Stopped by a crash, a cancel, the budget, or with failures
+            // since retried: any run but a completed one goes on.
+            (true, Some(run)) if run.status != "completed" => {
+                tx.adopt_run(run.id, &owner)?;
+                tx.append_event(
+                    "run.resumed",
+                    Some(prd.id),
+                    None,
+                    json!({ "run": run.id.0, "owner": owner }),
+                )?;
+                run.id
+            }
+            (true, _) => return Err(ExecError::NothingToResume { prd: rel.clone() }),
+            (false, previous) => {
+                if let Some(run) = previous.filter(|r| r.finished_at.is_none()) {
+                    tx.finish_run(run.id, "interrupted")?;
+                }
+                let id = tx.start_run(prd.id, &owner)?;
+                tx.append_event(
+                    "run.started",
+                    Some(prd.id),
+                    None,
+                    json!({ "run": id.0, "owner": owner }),
+                )?;
+                id
+            }
+        };
+        Ok::<_, ExecError>((run_id, recovered))
+    })?;
+    for claim in &recovered {
+        emit(&RunEvent::Recovered { claim });
+    }
+    let rows = store.read(|tx| tx.tasks(prd.id))?;
+    let remaining = graph::remaining(&rows)?;
+    store.write(|tx| {
+        for (id, _) in &remaining.blocked {
+            tx.set_task_status(*id, TaskStatus::Blocked)?;
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    let breakers = breakers::load(&store, BreakerConfig::default())?;
+    emit(&RunEvent::Started {
+        run_id,
+        resumed: req.resume,
+        tasks: remaining.graph.tasks.len(),
+        finished: remaining.finished,
+        blocked: remaining.blocked.len(),
+        workers: req.workers.len(),
+    });
+
+    let store = Arc::new(Mutex::new(store));
+    let name = prd_name(config.project.prefix.as_deref(), &prd_path);
+    let mut ctx = PipelineContext::new(
+        git,
+        &name,
+        &config.project.base_branch,
+        config.project.layout(),
+    );
+    ctx.env = std::mem::take(&mut req.env);
+    ctx.test_timeout = req.test_timeout;
+    ctx.max_fix_attempts = req.max_attempts.max(1) - 1;
+    ctx.recorder = Some(Recorder {
+        store: store.clone(),
+        run_id,
+        task_ids: remaining.ids.clone(),
+        prd_id: Some(prd.id),
+    });
+    let hook_emit = emit.clone();
+    ctx.on_attempt = Some(AttemptHook(Arc::new(move |task, record| {
+        hook_emit(&RunEvent::Attempt { task, record })
+    })));
+
+    let cancel = CancelToken::default();
+    let stopper = Stopper::default();
+    let used = Arc::new(AtomicU32::new(0));
+    let workers: Vec<Box<dyn Worker>> = std::mem::take(&mut req.workers)
+        .into_iter()
+        .map(|inner| match req.budget.attempts {
+            None => inner,
+            Some(limit) => Box::new(Budgeted {
+                inner,
+                used: used.clone(),
+                limit,
+                cancel: cancel.clone(),
+                stopper: stopper.clone(),
+                emit: emit.clone(),
+            }) as Box<dyn Worker>,
+        })
+        .collect();
+    // Breaker changes are saved as they happen, so a crash keeps them.
+    let hook_store = store.clone();
+    let hook_emit = emit.clone();
+    let options = SchedulerOptions {
+        breakers,
+        on_breaker_change: Some(BreakerHook(Arc::new(move |changes| {
+            let mut store = hook_store
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Err(e) = store.write(|tx| breakers::persist_changes(tx, changes)) {
+                let message = format!("could not save a breaker change: {e}");
+                hook_emit(&RunEvent::Warning { message: &message });
+            }
+        }))),
+        ..SchedulerOptions::default()
+    };
+    let runner = StoreRunner {
+        ctx: &ctx,
+        store: store.clone(),
+        run_id,
+        prd_id: prd.id,
+        owner: owner.clone(),
+        ids: remaining.ids.clone(),
+        emit: emit.clone(),
+    };
+    let done = AtomicBool::new(false);
+    let started = Instant::now();
+    let report = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            watch(Watch {
+                store: &store,
+                run_id,
+                owner: &owner,
+                pause: &options.pause,
+                cancel: &cancel,
+                stopper: &stopper,
+                emit: &emit,
+                interval: req.heartbeat,
+                deadline: req.budget.wall_time.map(|w| (started + w, w)),
+                done: &done,
+            })
+        });
+        // Made once up front so workers do not race to create it; a failure
+        // shows again in each task's outcome.
+        let _ = ctx.project.ensure_feature_branch(&ctx.prd, &ctx.base);
+        let report = scheduler::run(&runner, &remaining.graph, workers, &options, &cancel);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        report
+    });
+    for task in &report.tasks {
+        emit(&RunEvent::TaskEnded {
+            key: &task.key,
+            end: &task.end,
+        });
+    }
+
+    let status = match stopper.reason() {
+        Some(reason) => RunStatus::Stopped(reason),
+        None if report
+            .tasks
+            .iter()
+            .all(|t| matches!(t.end, TaskEnd::Merged | TaskEnd::Skipped { .. }))
+            && remaining.blocked.is_empty() =>
+        {
+            RunStatus::Completed
+        }
+        None => RunStatus::Failed,
+    };
+    finish(&store, prd.id, run_id, &remaining.ids, &report, &status)?;
+    Ok(RunSummary {
+        run_id,
+        status,
+        feature_branch: format!("tdd/{name}"),
+        report,
+        recovered,
+        finished_before: remaining.finished,
+    })
+}
+
+/// Writes what the scheduler decided that the runner did not: setup tasks
+/// skipped, tasks blocked or never started, breaker changes, the run's end.
+fn finish(
+    store: &Arc<Mutex<Store>>,
+    prd_id: crate::store::PrdId,
+    run_id: RunId,
+    ids: &std::collections::HashMap<String, crate::store::TaskId>,
+    report: &SchedulerReport,
+    status: &RunStatus,
+) -> Result<(), ExecError> {
+    let mut store = store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    store.write(|tx| {
+        for task in &report.tasks {
+            let Some(&id) = ids.get(&task.key) else {
+                continue;
+            };
+            let current = tx
+                .tasks(prd_id)?
+                .into_iter()
+                .find(|t| t.id == id)
+                .map(|t| t.status);
+            match &task.end {
+                TaskEnd::Skipped { reason } => {
+                    tx.set_task_status(id, TaskStatus::Done)?;
+                    tx.append_event(
+                        "task.skipped",
+                        Some(prd_id),
+                        Some(&task.key),
+                        json!({ "reason": reason }),
+                    )?;
+                }
+                TaskEnd::Blocked { by } => {
+                    let by_failed = ids.get(by).and_then(|b| {
+                        tx.tasks(prd_id)
+                            .ok()?
+                            .into_iter()
+                            .find(|t| t.id == *b)
+                            .map(|t| t.status)
+                    }) == Some(TaskStatus::Failed);
+                    let new = if by_failed {
+                        TaskStatus::Blocked
+                    } else {
+                        TaskStatus::Pending
+                    };
+                    tx.set_task_status(id, new)?;
+                }
+                TaskEnd::NotStarted { .. } if current != Some(TaskStatus::Done) => {
+                    tx.set_task_status(id, TaskStatus::Pending)?;
+                }
+                _ => {}
+            }
+        }
+        tx.finish_run(run_id, status.as_str())?;
+        let count = |f: fn(&TaskEnd) -> bool| report.tasks.iter().filter(|t| f(&t.end)).count();
+        tx.append_event(
+            "run.finished",
+            Some(prd_id),
+            None,
+            json!({
+                "run": run_id.0,
+                "status": status.as_str(),
+                "merged": count(|e| matches!(e, TaskEnd::Merged)),
+                "failed": count(|e| matches!(e, TaskEnd::Failed(_))),
+                "blocked": count(|e| matches!(e, TaskEnd::Blocked { .. })),
+            }),
+        )?;
+        Ok::<_, ExecError>(())
+    })
+}
+
+/// Asks the project's running run to pause, go on (`None`), or cancel.
+/// Returns the run asked.
+pub fn request(root: &Path, control: Option<RunControl>) -> Result<RunId, ExecError> {
+    if !RunLock::held(root) {
+        return Err(ExecError::NoActiveRun);
+    }
+    let mut store = Store::open(planning::database_path(root))?;
+    let run = store
+        .read(|tx| tx.unfinished_runs())?
+        .into_iter()
+        .next()
+        .ok_or(ExecError::NoActiveRun)?;
+    store.write(|tx| {
+        tx.set_run_control(run.id, control)?;
+        let kind = match control {
+            Some(RunControl::Pause) => "run.pause_requested",
+            Some(RunControl::Cancel) => "run.cancel_requested",
+            None => "run.continue_requested",
+        };
+        tx.append_event(kind, Some(run.prd_id), None, json!({ "run": run.id.0 }))
+    })?;
+    Ok(run.id)
+}
+
+/// Whether a run is working in the project right now.
+pub fn run_in_progress(root: &Path) -> bool {
+    RunLock::held(root)
+}

@@ -1,0 +1,151 @@
+//! The scheduler's task runner for a stored run: claims the task, runs the
+//! pipeline, records how it ended; and the worker wrapper that enforces the
+//! attempt budget.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::json;
+use tdd_core::gate::Stage;
+use tdd_core::plan::Task;
+
+use crate::pipeline::{FailureKind, PipelineContext, TaskStatus as PipelineStatus};
+use crate::process::CancelToken;
+use crate::scheduler::{PipelineRunner, Ran, TaskFailure, TaskRunner};
+use crate::store::runs::RunId;
+use crate::store::{PrdId, Store, StoreError, TaskId, TaskStatus};
+use crate::worker::{StageRequest, Worker, WorkerError, WorkerReport};
+
+use super::control::{StopReason, Stopper};
+use super::{Emit, RunEvent};
+
+pub(super) struct StoreRunner<'a> {
+    pub ctx: &'a PipelineContext,
+    pub store: Arc<Mutex<Store>>,
+    pub run_id: RunId,
+    pub prd_id: PrdId,
+    pub owner: String,
+    pub ids: HashMap<String, TaskId>,
+    pub emit: Emit,
+}
+
+impl StoreRunner<'_> {
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&crate::store::WriteTx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .write(f)
+    }
+}
+
+fn infra(reason: String) -> Ran {
+    Ran {
+        result: Err(TaskFailure {
+            stage: Stage::Red,
+            kind: FailureKind::Infrastructure,
+            reason,
+        }),
+        outcome: None,
+    }
+}
+
+impl TaskRunner for StoreRunner<'_> {
+    fn run_task(&self, task: &Task, worker: &mut dyn Worker, cancel: &CancelToken) -> Ran {
+        let Some(&id) = self.ids.get(&task.key) else {
+            return infra(format!("task `{}` is not in the store", task.key));
+        };
+        let claimed = self.write(|tx| {
+            let claimed = tx.claim_task(id, self.run_id, &self.owner, worker.name())?;
+            if claimed {
+                tx.append_event(
+                    "task.started",
+                    Some(self.prd_id),
+                    Some(&task.key),
+                    json!({ "run": self.run_id.0, "worker": worker.name() }),
+                )?;
+            }
+            Ok(claimed)
+        });
+        match claimed {
+            Ok(true) => {}
+            Ok(false) => return infra(format!("task `{}` is claimed by another run", task.key)),
+            Err(e) => return infra(e.to_string()),
+        }
+        (self.emit)(&RunEvent::TaskStarted {
+            key: &task.key,
+            worker: worker.name(),
+        });
+
+        let ran = PipelineRunner { ctx: self.ctx }.run_task(task, worker, cancel);
+
+        // Stopped by a cancel or the budget: not the task's fault, it resumes later.
+        let interrupted = cancel.is_cancelled()
+            && matches!(&ran.result, Err(f) if f.kind != FailureKind::Violation);
+        let (status, kind, payload) = match (&ran.result, &ran.outcome) {
+            (Ok(()), outcome) => {
+                let tip = outcome.as_ref().and_then(|o| match &o.status {
+                    PipelineStatus::Merged { feature_tip } => Some(feature_tip.to_string()),
+                    _ => None,
+                });
+                (
+                    TaskStatus::Done,
+                    "task.merged",
+                    json!({ "feature_tip": tip }),
+                )
+            }
+            (Err(f), _) if interrupted => (
+                TaskStatus::Pending,
+                "task.interrupted",
+                json!({ "stage": f.stage.as_str(), "reason": f.reason }),
+            ),
+            (Err(f), _) => (
+                TaskStatus::Failed,
+                "task.failed",
+                json!({ "stage": f.stage.as_str(), "kind": f.kind.as_str(), "reason": f.reason }),
+            ),
+        };
+        let recorded = self.write(|tx| {
+            tx.release_claim(id)?;
+            tx.set_task_status(id, status)?;
+            tx.append_event(kind, Some(self.prd_id), Some(&task.key), payload)
+        });
+        if let Err(e) = recorded {
+            // The branch holds the work; the next run reads it back from there.
+            let message = format!("could not record the end of `{}`: {e}", task.key);
+            (self.emit)(&RunEvent::Warning { message: &message });
+        }
+        ran
+    }
+}
+
+/// Counts every worker attempt of the run against the attempt budget; past
+/// it, the attempt is refused and the run stops (the task resumes later).
+pub(super) struct Budgeted {
+    pub inner: Box<dyn Worker>,
+    pub used: Arc<AtomicU32>,
+    pub limit: u32,
+    pub cancel: CancelToken,
+    pub stopper: Stopper,
+    pub emit: Emit,
+}
+
+impl Worker for Budgeted {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
+        let n = self.used.fetch_add(1, Ordering::SeqCst) + 1;
+        if n > self.limit {
+            let why = format!("the run's attempt budget ({}) is used up", self.limit);
+            self.stopper
+                .stop(StopReason::Budget(why.clone()), &self.cancel, &self.emit);
+            return Err(WorkerError::Failed(why));
+        }
+        self.inner.perform(request)
+    }
+}

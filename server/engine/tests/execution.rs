@@ -1,0 +1,301 @@
+//! Runs of a stored plan (`tdd_engine::execution`) on a real Python project:
+//! the attempt and wall-time budgets, cancel from another thread through the
+//! store, dead claims recovered, and resume finishing what was stopped.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tdd_core::gate::Stage;
+use tdd_engine::execution::{self, Budget, RunEvent, RunRequest, RunStatus, StopReason};
+use tdd_engine::planning;
+use tdd_engine::store::claims::RunControl;
+use tdd_engine::store::{Queries, Store, TaskStatus};
+use tdd_engine::worker::{ScriptedWorker, Worker};
+
+use support::{git, path_with_venv, temp_dir, write};
+
+const PRD: &str = "\
+# Calculator
+
+A tiny calculator library.
+
+## Requirements
+
+### REQ-1 Add
+
+As a user, I want to add two numbers so that I get their sum.
+
+Module: src/add.py
+Tests: tests/test_add.py
+
+Acceptance criteria:
+- AC-1.1: WHEN the user adds 2 and 3 THE SYSTEM SHALL return 5.
+
+### REQ-2 Negate
+
+As a user, I want a number negated so that I get its opposite.
+
+Module: src/negate.py
+Tests: tests/test_negate.py
+
+Acceptance criteria:
+- AC-2.1: WHEN the user negates 7 THE SYSTEM SHALL return -7.
+";
+
+/// A committed Python project with the PRD decomposed into the store.
+fn project(name: &str) -> PathBuf {
+    let root = temp_dir(name);
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["config", "user.name", "Ada Tester"]);
+    git(&root, &["config", "user.email", "ada@example.com"]);
+    write(&root, ".gitignore", "__pycache__/\n*.pyc\n.pytest_cache/\n");
+    write(
+        &root,
+        "pyproject.toml",
+        "[project]\nname = \"calc\"\nversion = \"0.1.0\"\n",
+    );
+    write(&root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
+    write(
+        &root,
+        "conftest.py",
+        "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n",
+    );
+    write(&root, "src/README", "sources\n");
+    write(&root, "calc.prd.md", PRD);
+    tdd_engine::project::init(&root, tdd_core::config::Language::Python, false).unwrap();
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "init"]);
+    let planned = planning::plan_file(&root, &root.join("calc.prd.md")).unwrap();
+    assert!(planned.errors.is_empty(), "{:?}", planned.errors);
+    let keys: Vec<&str> = planned.graph.tasks.iter().map(|t| t.key.as_str()).collect();
+    assert_eq!(keys, ["REQ-1/AC-1.1", "REQ-2/AC-2.1"]);
+    let mut store = Store::open(planning::database_path(&root)).unwrap();
+    planning::apply(&mut store, &planned).unwrap();
+    root
+}
+
+fn worker(name: &str, slow: Option<Duration>) -> ScriptedWorker {
+    let mut w = ScriptedWorker::new(name)
+        .write(
+            "REQ-1/AC-1.1",
+            Stage::Red,
+            1,
+            "tests/test_add.py",
+            "from add import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+        )
+        .write(
+            "REQ-1/AC-1.1",
+            Stage::Green,
+            1,
+            "src/add.py",
+            "def add(a, b):\n    return a + b\n",
+        )
+        .write(
+            "REQ-2/AC-2.1",
+            Stage::Red,
+            1,
+            "tests/test_negate.py",
+            "from negate import negate\n\n\ndef test_negate():\n    assert negate(7) == -7\n",
+        )
+        .write(
+            "REQ-2/AC-2.1",
+            Stage::Green,
+            1,
+            "src/negate.py",
+            "def negate(x):\n    return -x\n",
+        );
+    if let Some(pause) = slow {
+        w = w.pause("REQ-1/AC-1.1", Stage::Green, 1, pause).pause(
+            "REQ-2/AC-2.1",
+            Stage::Green,
+            1,
+            pause,
+        );
+    }
+    w
+}
+
+fn request(root: &Path, workers: usize, slow: Option<Duration>) -> RunRequest {
+    let pool: Vec<Box<dyn Worker>> = (1..=workers)
+        .map(|n| Box::new(worker(&format!("w{n}"), slow)) as Box<dyn Worker>)
+        .collect();
+    let mut req = RunRequest::new(root, root.join("calc.prd.md"), pool);
+    req.env = vec![
+        ("PATH".to_string(), path_with_venv()),
+        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
+    ];
+    req.heartbeat = Duration::from_millis(50);
+    req.test_timeout = Duration::from_secs(120);
+    req
+}
+
+fn statuses(root: &Path) -> Vec<(String, TaskStatus)> {
+    let store = Store::open(planning::database_path(root)).unwrap();
+    store
+        .read(|tx| {
+            let prd = tx.prd("calc.prd.md")?.unwrap();
+            Ok::<_, tdd_engine::store::StoreError>(
+                tx.tasks(prd.id)?
+                    .into_iter()
+                    .map(|t| (t.key, t.status))
+                    .collect(),
+            )
+        })
+        .unwrap()
+}
+
+fn all_done(root: &Path) -> bool {
+    statuses(root).iter().all(|(_, s)| *s == TaskStatus::Done)
+}
+
+#[test]
+fn the_attempt_budget_stops_the_run_cleanly_and_resume_finishes_it() {
+    let root = project("budget");
+    let mut req = request(&root, 1, None);
+    // RED and GREEN of the first task, then the third attempt is refused.
+    req.budget = Budget {
+        wall_time: None,
+        attempts: Some(2),
+    };
+    let summary = execution::execute(req).unwrap();
+    assert!(
+        matches!(&summary.status, RunStatus::Stopped(StopReason::Budget(why)) if why.contains("attempt budget (2)")),
+        "{:?}",
+        summary.status
+    );
+    let after = statuses(&root);
+    assert!(
+        after
+            .iter()
+            .all(|(_, s)| matches!(s, TaskStatus::Done | TaskStatus::Pending)),
+        "{after:?}"
+    );
+    assert!(
+        after.iter().any(|(_, s)| *s == TaskStatus::Pending),
+        "{after:?}"
+    );
+
+    let mut again = request(&root, 1, None);
+    again.resume = true;
+    let summary = execution::execute(again).unwrap();
+    assert_eq!(
+        summary.status,
+        RunStatus::Completed,
+        "{:?}",
+        summary.report.tasks
+    );
+    assert!(all_done(&root));
+}
+
+#[test]
+fn the_wall_time_budget_cancels_running_work_and_leaves_tasks_pending() {
+    let root = project("walltime");
+    let mut req = request(&root, 2, Some(Duration::from_secs(3)));
+    req.budget = Budget {
+        wall_time: Some(Duration::from_millis(800)),
+        attempts: None,
+    };
+    let summary = execution::execute(req).unwrap();
+    assert!(
+        matches!(summary.status, RunStatus::Stopped(StopReason::Budget(_))),
+        "{:?}",
+        summary.status
+    );
+    let after = statuses(&root);
+    assert!(
+        after.iter().all(|(_, s)| *s == TaskStatus::Pending),
+        "{after:?}"
+    );
+
+    let mut again = request(&root, 2, None);
+    again.resume = true;
+    assert_eq!(
+        execution::execute(again).unwrap().status,
+        RunStatus::Completed
+    );
+    assert!(all_done(&root));
+}
+
+#[test]
+fn cancel_from_another_thread_goes_through_the_store() {
+    let root = project("cancel");
+    let (started_tx, started_rx) = mpsc::channel();
+    let mut req = request(&root, 2, Some(Duration::from_secs(2)));
+    req.emit = Some(std::sync::Arc::new(move |event: &RunEvent<'_>| {
+        if let RunEvent::TaskStarted { .. } = event {
+            let _ = started_tx.send(());
+        }
+    }));
+    let run = std::thread::spawn(move || execution::execute(req));
+    started_rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert!(execution::run_in_progress(&root));
+    // A second run is refused while this one holds the project.
+    let busy = execution::execute(request(&root, 1, None)).unwrap_err();
+    assert!(
+        busy.to_string().contains("another run is working"),
+        "{busy}"
+    );
+    execution::request(&root, Some(RunControl::Cancel)).unwrap();
+    let summary = run.join().unwrap().unwrap();
+    assert_eq!(summary.status, RunStatus::Stopped(StopReason::Cancelled));
+    assert!(!execution::run_in_progress(&root));
+    assert!(matches!(
+        execution::request(&root, Some(RunControl::Pause)),
+        Err(execution::ExecError::NoActiveRun)
+    ));
+    assert!(
+        statuses(&root)
+            .iter()
+            .all(|(_, s)| *s != TaskStatus::Failed)
+    );
+
+    let mut again = request(&root, 2, None);
+    again.resume = true;
+    assert_eq!(
+        execution::execute(again).unwrap().status,
+        RunStatus::Completed
+    );
+    assert!(all_done(&root));
+}
+
+#[test]
+fn a_claim_left_by_a_dead_process_is_recovered_and_its_task_runs() {
+    let root = project("claims");
+    {
+        let mut store = Store::open(planning::database_path(&root)).unwrap();
+        store
+            .write(|tx| {
+                let prd = tx.prd("calc.prd.md")?.unwrap();
+                let task = tx.task(prd.id, "REQ-2/AC-2.1")?.unwrap();
+                let run = tx.start_run(prd.id, "gone:1:1")?;
+                assert!(tx.claim_task(task.id, run, "gone:1:1", "w9")?);
+                Ok::<_, tdd_engine::store::StoreError>(())
+            })
+            .unwrap();
+    }
+    let recovered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = recovered.clone();
+    let mut req = request(&root, 2, None);
+    req.resume = true;
+    req.emit = Some(std::sync::Arc::new(move |event: &RunEvent<'_>| {
+        if let RunEvent::Recovered { claim } = event {
+            seen.lock()
+                .unwrap()
+                .push((claim.task_key.clone(), claim.owner.clone()));
+        }
+    }));
+    let summary = execution::execute(req).unwrap();
+    assert_eq!(summary.status, RunStatus::Completed);
+    assert_eq!(
+        *recovered.lock().unwrap(),
+        [("REQ-2/AC-2.1".to_string(), "gone:1:1".to_string())]
+    );
+    assert!(all_done(&root));
+    let store = Store::open(planning::database_path(&root)).unwrap();
+    let events = store.read(|tx| tx.events_after(0, 1000)).unwrap();
+    assert!(events.iter().any(|e| e.kind == "claim.recovered"));
+    assert!(store.read(|tx| tx.claims()).unwrap().is_empty());
+}

@@ -17,6 +17,11 @@ pub const CONVERT: &str = "tdd.convertToMarkdown";
 pub const DECOMPOSE: &str = "tdd.decompose";
 pub const DECOMPOSE_DRY_RUN: &str = "tdd.decomposeDryRun";
 pub const STATUS: &str = "tdd.status";
+pub const RUN: &str = "tdd.run";
+pub const RESUME: &str = "tdd.resume";
+pub const PAUSE: &str = "tdd.pause";
+pub const CANCEL: &str = "tdd.cancel";
+pub const RESET_BREAKER: &str = "tdd.resetBreaker";
 
 pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
@@ -44,28 +49,28 @@ pub const COMMANDS: &[CommandInfo] = &[
         available: true,
     },
     CommandInfo {
-        name: "tdd.run",
+        name: RUN,
         title: "Run PRD tasks",
         kind: "source.tdd.run",
-        available: false,
+        available: true,
     },
     CommandInfo {
-        name: "tdd.resume",
+        name: RESUME,
         title: "Resume PRD run",
         kind: "source.tdd.resume",
-        available: false,
+        available: true,
     },
     CommandInfo {
-        name: "tdd.pause",
+        name: PAUSE,
         title: "Pause PRD run",
         kind: "source.tdd.pause",
-        available: false,
+        available: true,
     },
     CommandInfo {
-        name: "tdd.cancel",
+        name: CANCEL,
         title: "Cancel PRD run",
         kind: "source.tdd.cancel",
-        available: false,
+        available: true,
     },
     CommandInfo {
         name: STATUS,
@@ -74,10 +79,10 @@ pub const COMMANDS: &[CommandInfo] = &[
         available: true,
     },
     CommandInfo {
-        name: "tdd.resetBreaker",
+        name: RESET_BREAKER,
         title: "Reset circuit breaker",
         kind: "source.tdd.resetBreaker",
-        available: false,
+        available: true,
     },
 ];
 
@@ -93,7 +98,7 @@ pub fn find(name: &str) -> Option<&'static CommandInfo> {
 pub fn document_actions(format: Format) -> impl Iterator<Item = &'static CommandInfo> {
     COMMANDS.iter().filter(move |c| match c.name {
         CONVERT => format == Format::Legacy,
-        DECOMPOSE | DECOMPOSE_DRY_RUN | "tdd.run" | "tdd.resume" => true,
+        DECOMPOSE | DECOMPOSE_DRY_RUN | RUN | RESUME => true,
         _ => false,
     })
 }

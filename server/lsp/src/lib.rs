@@ -6,6 +6,7 @@ pub mod commands;
 mod document;
 mod features;
 mod plan_commands;
+mod run_commands;
 mod server;
 mod session;
 pub mod settings;

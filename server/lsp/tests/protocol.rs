@@ -324,7 +324,7 @@ async fn commands_run_or_say_clearly_why_not() {
         response["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("not available"),
+            .contains("no worker is configured"),
         "{response}"
     );
     let counts = client

@@ -9,7 +9,8 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
 use super::{Outgoing, Reply, Session};
-use crate::{commands, plan_commands};
+use crate::{commands, plan_commands, run_commands};
+use tdd_engine::store::claims::RunControl;
 
 impl Session {
     pub(super) fn execute(&mut self, params: ExecuteCommandParams) -> Result<Option<Value>> {
@@ -190,6 +191,67 @@ impl Session {
             };
             let _ = outbox.send(Outgoing::Message(kind, text));
             let _ = reply.send(outcome.map(|o| Some(o.result)).map_err(|message| Error {
+                code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
+                message: message.into(),
+                data: None,
+            }));
+        });
+    }
+}
+
+/// Run notices go out through the session's ordered outbox.
+struct OutboxNotices(tokio::sync::mpsc::UnboundedSender<Outgoing>);
+
+impl run_commands::Notices for OutboxNotices {
+    fn event(&self, event: Value) {
+        let _ = self.0.send(Outgoing::RunEvent(event));
+    }
+
+    fn finished(&self, ok: bool, message: String) {
+        let kind = if ok {
+            MessageType::INFO
+        } else {
+            MessageType::WARNING
+        };
+        let _ = self.0.send(Outgoing::Message(kind, message));
+    }
+}
+
+impl Session {
+    /// The run commands, on a blocking thread (they open the store; `run`
+    /// checks the configuration before it answers and then runs on its own
+    /// thread).
+    pub(super) fn spawn_run_command(
+        &mut self,
+        params: ExecuteCommandParams,
+        reply: Reply<Result<Option<Value>>>,
+    ) {
+        let args = params.arguments.first().cloned().unwrap_or(Value::Null);
+        let file = args
+            .get("uri")
+            .or(Some(&args))
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Uri>().ok())
+            .and_then(|u| u.to_file_path().map(|p| p.into_owned()));
+        let root = self.root.clone().or_else(|| {
+            file.as_deref()
+                .and_then(|f| f.parent())
+                .map(tdd_engine::project::find_root)
+        });
+        let notices = std::sync::Arc::new(OutboxNotices(self.outbox.clone()));
+        let command = params.command;
+        tokio::task::spawn_blocking(move || {
+            let result = match root {
+                None => Err("open a workspace folder, or give the uri of a PRD file".to_string()),
+                Some(root) => match command.as_str() {
+                    commands::RUN => run_commands::start(root, file, false, notices),
+                    commands::RESUME => run_commands::start(root, file, true, notices),
+                    commands::PAUSE => run_commands::control(root, RunControl::Pause),
+                    commands::CANCEL => run_commands::control(root, RunControl::Cancel),
+                    _ => run_commands::reset_breaker(root, &args),
+                },
+            };
+            let _ = reply.send(result.map(Some).map_err(|message| Error {
                 code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
                 message: message.into(),
                 data: None,

@@ -49,6 +49,8 @@ pub enum Event {
 enum Outgoing {
     Diagnostics(Uri, Vec<Diagnostic>, Option<i32>),
     Message(MessageType, String),
+    /// A `tdd/runEvent` notification.
+    RunEvent(serde_json::Value),
 }
 
 pub struct Session {
@@ -95,6 +97,11 @@ async fn send_outgoing(client: Client, mut rx: mpsc::UnboundedReceiver<Outgoing>
                 client.publish_diagnostics(uri, diags, version).await
             }
             Outgoing::Message(kind, text) => client.show_message(kind, text).await,
+            Outgoing::RunEvent(event) => {
+                client
+                    .send_notification::<crate::run_commands::RunEventNotification>(event)
+                    .await
+            }
         }
     }
 }
@@ -225,6 +232,13 @@ impl Session {
                 Some(commands::DECOMPOSE | commands::DECOMPOSE_DRY_RUN | commands::STATUS) => {
                     self.spawn_planning(p, reply)
                 }
+                Some(
+                    commands::RUN
+                    | commands::RESUME
+                    | commands::PAUSE
+                    | commands::CANCEL
+                    | commands::RESET_BREAKER,
+                ) => self.spawn_run_command(p, reply),
                 _ => {
                     let _ = reply.send(self.execute(p));
                 }

@@ -1,0 +1,166 @@
+//! `tdd.run`, `tdd.resume`, `tdd.pause`, `tdd.cancel` and
+//! `tdd.resetBreaker`. A run goes on a thread of its own (it takes minutes);
+//! each of its events reaches the client as a `tdd/runEvent` notification —
+//! the feed of an editor's side panel — and its end as a message.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tdd_core::breaker::Scope;
+use tdd_engine::execution::{self, RunEvent, RunRequest, RunStatus, StopReason};
+use tdd_engine::pipeline::FailureKind;
+use tdd_engine::scheduler::TaskEnd;
+use tdd_engine::store::claims::RunControl;
+use tdd_engine::{operations, project, worker};
+
+/// The custom notification carrying one run event.
+pub enum RunEventNotification {}
+
+impl tower_lsp_server::ls_types::notification::Notification for RunEventNotification {
+    type Params = Value;
+    const METHOD: &'static str = "tdd/runEvent";
+}
+
+/// Where a run's notices go: events, then the closing message.
+pub trait Notices: Send + Sync + 'static {
+    fn event(&self, event: Value);
+    fn finished(&self, ok: bool, message: String);
+}
+
+/// Starts a run (or resumes one, or lets a paused one go on) and returns at
+/// once with what was started; the run reports through `notices`.
+pub fn start(
+    root: PathBuf,
+    prd: Option<PathBuf>,
+    resume: bool,
+    notices: Arc<dyn Notices>,
+) -> Result<Value, String> {
+    if execution::run_in_progress(&root) {
+        if resume {
+            let run = execution::request(&root, None).map_err(|e| e.to_string())?;
+            return Ok(json!({ "run": run.0, "continued": true }));
+        }
+        return Err("a run is already working in this project: pause or cancel it first".into());
+    }
+    let prd = prd.ok_or("the command needs the uri of a decomposed PRD file")?;
+    let config = project::load_config(&root).map_err(|e| e.to_string())?;
+    let workers = (1..=config.worker.count.get())
+        .map(|n| worker::from_config(&config.worker, &root, &format!("w{n}")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let count = workers.len();
+    let mut request = RunRequest::new(&root, &prd, workers);
+    request.resume = resume;
+    let sink = notices.clone();
+    request.emit = Some(Arc::new(move |event: &RunEvent<'_>| {
+        if let Some(value) = event_json(event) {
+            sink.event(value);
+        }
+    }));
+    std::thread::Builder::new()
+        .name("tdd-run".into())
+        .spawn(move || match execution::execute(request) {
+            Ok(summary) => {
+                let merged = summary
+                    .report
+                    .tasks
+                    .iter()
+                    .filter(|t| t.end == TaskEnd::Merged)
+                    .count();
+                let status = match &summary.status {
+                    RunStatus::Completed => "completed".to_string(),
+                    RunStatus::Failed => "finished with failures".to_string(),
+                    RunStatus::Stopped(StopReason::Cancelled) => "was cancelled".to_string(),
+                    RunStatus::Stopped(StopReason::Budget(why)) => format!("stopped: {why}"),
+                };
+                notices.event(json!({ "kind": "finished", "run": summary.run_id.0, "status": status, "merged": merged }));
+                notices.finished(
+                    summary.status == RunStatus::Completed,
+                    format!("run {} {status}: {merged} merged into {}", summary.run_id, summary.feature_branch),
+                );
+            }
+            Err(e) => notices.finished(false, format!("the run could not start: {e}")),
+        })
+        .map_err(|e| format!("could not start the run's thread: {e}"))?;
+    Ok(json!({ "started": true, "resume": resume, "workers": count }))
+}
+
+/// `tdd.pause` / `tdd.cancel`.
+pub fn control(root: PathBuf, control: RunControl) -> Result<Value, String> {
+    let run = execution::request(&root, Some(control)).map_err(|e| e.to_string())?;
+    Ok(json!({ "run": run.0, "requested": control.as_str() }))
+}
+
+/// `tdd.resetBreaker` with `{ "scope": "stage|worker|system", "name": … }`.
+pub fn reset_breaker(root: PathBuf, args: &Value) -> Result<Value, String> {
+    let scope =
+        match args.get("scope").and_then(Value::as_str) {
+            Some("stage") => Scope::Stage,
+            Some("worker") => Scope::Worker,
+            Some("system") => Scope::System,
+            _ => return Err(
+                "tdd.resetBreaker needs {\"scope\": \"stage\"|\"worker\"|\"system\", \"name\": …}"
+                    .into(),
+            ),
+        };
+    let name = args
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or("tdd.resetBreaker needs the breaker's name")?;
+    let change = operations::reset_breaker(&root, scope, name).map_err(|e| e.to_string())?;
+    Ok(json!({ "scope": scope.as_str(), "name": name, "reset": change.transition.is_some() }))
+}
+
+/// One event as the notification's JSON (`kind` plus its fields).
+pub fn event_json(event: &RunEvent<'_>) -> Option<Value> {
+    Some(match event {
+        RunEvent::Started {
+            run_id,
+            resumed,
+            tasks,
+            finished,
+            blocked,
+            workers,
+        } => json!({
+            "kind": "started", "run": run_id.0, "resumed": resumed, "tasks": tasks,
+            "finished": finished, "blocked": blocked, "workers": workers,
+        }),
+        RunEvent::Recovered { claim } => json!({
+            "kind": "recovered", "task": claim.task_key, "worker": claim.worker,
+        }),
+        RunEvent::TaskStarted { key, worker } => {
+            json!({ "kind": "taskStarted", "task": key, "worker": worker })
+        }
+        RunEvent::Attempt { task, record } => json!({
+            "kind": "attempt",
+            "task": task.key,
+            "stage": record.stage.as_str(),
+            "attempt": record.attempt,
+            "worker": record.worker,
+            "passed": record.failure_kind.is_none(),
+            "failureKind": record.failure_kind.map(FailureKind::as_str),
+            "evidence": record.evidence,
+            "reasons": record.reasons.iter().map(|r| json!({ "code": r.code, "message": r.message })).collect::<Vec<_>>(),
+            "reverted": record.reverted,
+            "testSummary": record.test_summary,
+        }),
+        RunEvent::TaskEnded { key, end } => {
+            let (status, detail) = match end {
+                TaskEnd::Merged => ("merged", Value::Null),
+                TaskEnd::Failed(f) => (
+                    "failed",
+                    json!({ "stage": f.stage.as_str(), "kind": f.kind.as_str(), "reason": f.reason }),
+                ),
+                TaskEnd::Blocked { by } => ("blocked", json!({ "by": by })),
+                TaskEnd::Skipped { reason } => ("skipped", json!({ "reason": reason })),
+                TaskEnd::NotStarted { reason } => ("notStarted", json!({ "reason": reason })),
+            };
+            json!({ "kind": "taskEnded", "task": key, "status": status, "detail": detail })
+        }
+        RunEvent::Paused => json!({ "kind": "paused" }),
+        RunEvent::Unpaused => json!({ "kind": "unpaused" }),
+        RunEvent::Stopping { reason } => json!({ "kind": "stopping", "reason": reason }),
+        RunEvent::Warning { message } => json!({ "kind": "warning", "message": message }),
+    })
+}

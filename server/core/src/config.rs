@@ -28,6 +28,18 @@ pub struct Config {
     pub prd: PrdConfig,
     #[serde(default)]
     pub worker: WorkerConfig,
+    #[serde(default)]
+    pub verify: VerifyConfig,
+}
+
+/// What VERIFY runs besides the whole test suite.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    /// Lint and type commands by name, run through `sh -c` in the task's
+    /// worktree; a non-zero exit fails VERIFY with the command's output.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub commands: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -39,7 +51,8 @@ pub struct ProjectConfig {
     /// Branch that PRD feature branches start from.
     #[serde(default = "default_base_branch")]
     pub base_branch: String,
-    /// Short project name used in branch names (defaults to the PRD id).
+    /// Short project name used in branch names (defaults to the PRD file's
+    /// name without its extensions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// Where implementation files go when a requirement names no `Module:`
@@ -273,7 +286,7 @@ pub fn config_template(language: Language) -> String {
 language = "{language}"
 # Branch that each PRD's feature branch starts from.
 base_branch = "main"
-# Short project name used in branch names (defaults to the PRD id).
+# Short project name used in branch names (defaults to the PRD file's name).
 # prefix = "LOANS"
 # Where new implementation and test files go when a requirement names none
 # (defaults per language; python: src and tests).
@@ -306,6 +319,11 @@ count = 2
 # A script of file edits per task, stage and attempt (tests and demos).
 # [worker.scripted]
 # script = "worker-script.toml"
+
+# Lint and type commands VERIFY runs in the task's worktree, besides the
+# whole test suite; a non-zero exit fails VERIFY with the command's output.
+[verify]
+# commands = {{ lint = "ruff check .", types = "mypy src" }}
 "#,
         language = language.as_str(),
         max = default_max_file_kib(),

@@ -529,3 +529,55 @@ fn a_provider_outage_stops_the_task_as_an_outage_not_a_violation() {
     assert_eq!(last.failure_kind, Some(FailureKind::ProviderOutage));
     assert_eq!(last.outcome, None);
 }
+
+#[test]
+fn a_configured_check_that_fails_stops_verify_with_its_output() {
+    let root = python_repo("checks");
+    let mut ctx = context(&root);
+    // A lint of our own: no debugging prints in the sources.
+    ctx.checks = vec![
+        ("true".to_string(), "true".to_string()),
+        (
+            "no-print".to_string(),
+            "! grep -n 'print(' src/*.py".to_string(),
+        ),
+    ];
+    let noisy = "def add(a, b):\n    print(a, b)\n    return a + b\n";
+    let mut worker = ScriptedWorker::new("scripted")
+        .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
+        .write(KEY, Stage::Green, 1, IMPL_FILE, noisy);
+
+    let outcome = run_task(&ctx, &task(), &mut worker);
+
+    match &outcome.status {
+        TaskStatus::Failed {
+            stage,
+            kind,
+            message,
+        } => {
+            assert_eq!(*stage, Stage::Verify);
+            assert_eq!(*kind, FailureKind::Violation);
+            assert!(message.contains("verify.check_failed"), "{message}");
+            assert!(message.contains("no-print failed"), "{message}");
+            assert!(
+                message.contains("print(a, b)"),
+                "the check's output: {message}"
+            );
+            assert!(!message.contains("true failed"), "{message}");
+        }
+        other => panic!("expected VERIFY to fail: {other:?}"),
+    }
+
+    // The same code passes when the check is satisfied.
+    let root = python_repo("checks-clean");
+    let mut ctx = context(&root);
+    ctx.checks = vec![(
+        "no-print".to_string(),
+        "! grep -n 'print(' src/*.py".to_string(),
+    )];
+    let mut worker = ScriptedWorker::new("scripted")
+        .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
+        .write(KEY, Stage::Green, 1, IMPL_FILE, REAL);
+    let outcome = run_task(&ctx, &task(), &mut worker);
+    assert!(outcome.merged(), "{:?}", outcome.status);
+}

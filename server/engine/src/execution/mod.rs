@@ -347,6 +347,7 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     );
     ctx.env = std::mem::take(&mut req.env);
     ctx.test_timeout = req.test_timeout;
+    ctx.checks = config.verify.commands.clone().into_iter().collect();
     ctx.max_fix_attempts = req.max_attempts.max(1) - 1;
     ctx.recorder = Some(Recorder {
         store: store.clone(),

@@ -2,6 +2,8 @@
 //! their attempts.
 
 use super::*;
+use crate::process::{self, Ending, Spec};
+use tdd_core::gate::CheckRun;
 
 impl Run<'_> {
     /// VERIFY: the whole suite on the task's whole diff since `base`.
@@ -22,7 +24,7 @@ impl Run<'_> {
             sources: self.sources(&changes),
             changes,
             after: run.report.clone(),
-            checks: Vec::new(),
+            checks: self.checks(),
         };
         let verdict = gate::judge(stage, &self.scope, &evidence);
         if verdict.outcome == Outcome::Passed
@@ -32,6 +34,37 @@ impl Run<'_> {
             return Err(stop);
         }
         self.judged_engine_stage(stage, started_at, &run, &verdict, evidence.changes)
+    }
+
+    /// The configured lint and type commands, in the worktree. One that
+    /// cannot start fails like one that reports problems, with the reason.
+    fn checks(&self) -> Vec<CheckRun> {
+        self.ctx
+            .checks
+            .iter()
+            .map(|(name, command)| {
+                let spec = Spec {
+                    command: command.clone(),
+                    cwd: self.wt.path.clone(),
+                    env: self.ctx.env.clone(),
+                    timeout: self.ctx.test_timeout,
+                };
+                let (passed, output) = match process::run(&spec, &self.ctx.cancel) {
+                    Ok(done) => (
+                        done.ending == Ending::Exited(0),
+                        format!("{}{}", done.stdout, done.stderr),
+                    ),
+                    Err(e) => (false, format!("could not start it: {e}")),
+                };
+                let lines: Vec<&str> = output.lines().collect();
+                CheckRun {
+                    name: name.clone(),
+                    command: command.clone(),
+                    passed,
+                    output_tail: lines[lines.len().saturating_sub(40)..].join("\n"),
+                }
+            })
+            .collect()
     }
 
     /// MERGE: rebase, the task's tests on the new tip, the gate, fast-forward.

@@ -79,6 +79,8 @@ pub struct PipelineContext {
     pub recorder: Option<Recorder>,
     /// Told of every attempt as it ends (progress output, notifications).
     pub on_attempt: Option<AttemptHook>,
+    /// Lint and type commands VERIFY runs besides the suite: (name, command).
+    pub checks: Vec<(String, String)>,
 }
 
 /// A callback for each ended attempt, with the task it belongs to.
@@ -115,6 +117,7 @@ impl PipelineContext {
             cancel: CancelToken::default(),
             recorder: None,
             on_attempt: None,
+            checks: Vec::new(),
         }
     }
 }

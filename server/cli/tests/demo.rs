@@ -12,6 +12,9 @@ fn the_demo_runs_every_task_to_merged_and_shows_the_rejected_attempt() {
     let out = Command::new(env!("CARGO_BIN_EXE_tdd-orchestrator"))
         .args(["demo", "--dir"])
         .arg(&dir)
+        // A global target dir must not be shared by the worktrees (it once
+        // was: cargo took one worktree's build for fresh in another).
+        .env("CARGO_TARGET_DIR", dir.with_extension("shared-target"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -117,6 +117,17 @@ pub fn run_tests(
         Language::Rust | Language::Go => None,
     };
     let command = command(layout, only, report_file.as_deref());
+    let mut env = env;
+    // Worktrees of one crate must not share a target directory: cargo does not
+    // hash the source path into a workspace member's artifacts, so a build in
+    // one worktree passes for fresh in another (seen with a global
+    // CARGO_TARGET_DIR). Each worktree builds in its own, unless the caller chose.
+    if layout.language == Language::Rust && !env.iter().any(|(k, _)| k == "CARGO_TARGET_DIR") {
+        env.push((
+            "CARGO_TARGET_DIR".to_string(),
+            dir.join("target").display().to_string(),
+        ));
+    }
     let spec = Spec {
         command: command.clone(),
         cwd: dir.to_path_buf(),

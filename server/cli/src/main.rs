@@ -6,6 +6,7 @@ mod ops_cmd;
 mod plan_cmd;
 mod report;
 mod run_cmd;
+mod run_prd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,6 +40,9 @@ enum Command {
     },
     /// Run a decomposed PRD's tasks: RED → GREEN → VERIFY → REFACTOR → merge.
     Run(run_cmd::RunArgs),
+    /// Decompose a PRD, run all its tasks into `tdd/<prd>`, and with
+    /// --create-pr open a pull request with the GitHub CLI.
+    RunPrd(run_prd::RunPrdArgs),
     /// Go on with the last unfinished run (after a crash, cancel or budget
     /// stop), or let a paused run go on.
     Resume(run_cmd::RunArgs),
@@ -263,6 +267,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Status => plan_cmd::status(),
         Command::Demo { dir } => demo::demo(dir),
         Command::Run(args) => run_cmd::run(args, false),
+        Command::RunPrd(args) => run_prd::run_prd(args),
         Command::Resume(args) => run_cmd::run(args, true),
         Command::Pause => run_cmd::control(Some(RunControl::Pause)),
         Command::Cancel => run_cmd::control(Some(RunControl::Cancel)),

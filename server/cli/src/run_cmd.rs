@@ -100,8 +100,14 @@ pub fn run(args: RunArgs, resume: bool) -> Result<ExitCode> {
         None if resume => unfinished_prd(&root)?,
         None => bail!("name the PRD to run: `tdd-orchestrator run <prd>`"),
     };
-    let workers = workers(&root, &args)?;
-    let mut request = RunRequest::new(&root, prd, workers);
+    let summary = execute_run(&root, prd, &args, resume)?;
+    Ok(print_summary(&summary))
+}
+
+/// Builds the workers and runs (or resumes) the PRD, printing progress.
+pub fn execute_run(root: &Path, prd: PathBuf, args: &RunArgs, resume: bool) -> Result<RunSummary> {
+    let workers = workers(root, args)?;
+    let mut request = RunRequest::new(root, prd, workers);
     request.resume = resume;
     request.max_attempts = args.max_attempts.max(1);
     request.test_timeout = Duration::from_secs(args.test_timeout);
@@ -115,7 +121,7 @@ pub fn run(args: RunArgs, resume: bool) -> Result<ExitCode> {
     request.emit = Some(printer.emit());
     let summary = execution::execute(request)?;
     printer.finish();
-    Ok(print_summary(&summary))
+    Ok(summary)
 }
 
 /// The PRD of the newest run that did not complete.

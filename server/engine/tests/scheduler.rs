@@ -757,6 +757,25 @@ fn twenty_python_tasks_merge_in_parallel_with_four_workers() {
         .count();
     assert!(busy_workers >= 2, "{:?}", report.workers);
 
+    // No task saw another's files: every change any attempt of a task saw
+    // in its worktree is one of its own files (a shared tree would show the
+    // files of tasks running beside it).
+    for s in &scripted {
+        let outcome = report.task(&s.key).unwrap().outcome.as_ref().unwrap();
+        for attempt in &outcome.attempts {
+            for change in &attempt.changes {
+                assert!(
+                    s.writes.contains(&change.path),
+                    "{} {} saw {}, not one of its files {:?}",
+                    s.key,
+                    attempt.stage.as_str(),
+                    change.path,
+                    s.writes
+                );
+            }
+        }
+    }
+
     // Two tasks writing one file never overlapped.
     for (i, a) in scripted.iter().enumerate() {
         for b in &scripted[i + 1..] {

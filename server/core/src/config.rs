@@ -64,7 +64,9 @@ pub struct ProjectConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_root: Option<String>,
     /// The command that runs the test suite (default per language: `pytest`,
-    /// `cargo test`, `npx vitest run`, `go test ./...`).
+    /// `cargo test`, `npx vitest run`, `go test ./...`). Any other runner
+    /// works when it writes JUnit XML: put `{junit}` where the report's path
+    /// goes (`mvn -q test && merge-junit target/surefire-reports {junit}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_command: Option<String>,
 }

@@ -59,9 +59,25 @@ fn report_path(extension: &str) -> PathBuf {
     std::env::temp_dir().join(format!("tdd-report-{}-{n}.{extension}", std::process::id()))
 }
 
+/// In a configured test command, where the engine's JUnit XML report path
+/// goes: a command holding it is run as it is (any language, any runner)
+/// and judged from that file.
+pub const JUNIT_PLACEHOLDER: &str = "{junit}";
+
+fn generic_junit(layout: &Layout) -> bool {
+    layout.test_command.contains(JUNIT_PLACEHOLDER)
+}
+
 /// The command line for `layout`, limited to `only` (test files) when given.
 fn command(layout: &Layout, only: &[String], report: Option<&Path>) -> String {
     let base = layout.test_command.trim();
+    if generic_junit(layout) {
+        // The whole suite: a generic runner has no file filter we know of.
+        let report = report
+            .map(|p| quote(&p.display().to_string()))
+            .unwrap_or_default();
+        return base.replace(JUNIT_PLACEHOLDER, &report);
+    }
     let files = only.iter().map(|f| quote(f)).collect::<Vec<_>>().join(" ");
     match layout.language {
         Language::Python => {
@@ -112,6 +128,7 @@ pub fn run_tests(
     cancel: &CancelToken,
 ) -> Result<TestRun, TestRunError> {
     let report_file = match layout.language {
+        _ if generic_junit(layout) => Some(report_path("xml")),
         Language::Python => Some(report_path("xml")),
         Language::Typescript => Some(report_path("json")),
         Language::Rust | Language::Go => None,
@@ -150,6 +167,9 @@ pub fn run_tests(
         text
     });
     let parsed = match (layout.language, file_text) {
+        (_, Some(Ok(xml))) if generic_junit(layout) => {
+            report::junit_xml(&xml).map_err(|e| e.to_string())
+        }
         (Language::Python, Some(Ok(xml))) => report::junit_xml(&xml).map_err(|e| e.to_string()),
         (Language::Typescript, Some(Ok(json))) => {
             report::vitest_json(&json).map_err(|e| e.to_string())
@@ -163,7 +183,7 @@ pub fn run_tests(
     };
     match parsed {
         Ok(mut report) => {
-            if layout.language == Language::Rust && only.is_empty() {
+            if layout.language == Language::Rust && only.is_empty() && !generic_junit(layout) {
                 rerun_buildable(layout, dir, &spec.env, timeout, cancel, &mut report);
             }
             Ok(TestRun {

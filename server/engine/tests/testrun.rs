@@ -1,7 +1,7 @@
 //! Real runners on the recording projects in tests/runner-output/projects:
 //! the command each language gets, run and parsed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tdd_core::config::{Config, Language, ProjectConfig};
@@ -131,6 +131,81 @@ fn a_runner_that_writes_no_report_is_a_clear_error() {
     let mut layout = layout(Language::Python);
     layout.test_command = "true".into();
     let dir = projects().join("python");
+    let error = run_tests(
+        &layout,
+        &dir,
+        &[],
+        vec![],
+        Duration::from_secs(30),
+        &CancelToken::default(),
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("gave no usable report"),
+        "{error}"
+    );
+}
+
+/// A runner the engine does not know, writing JUnit XML where `{junit}` says.
+const JUNIT_RUNNER: &str = r#"out="$1"
+if grep -q 'return a + b' calc.src 2>/dev/null; then
+  body='<testcase classname="calc" name="adds" file="calc_test.x"/>'
+else
+  body='<testcase classname="calc" name="adds" file="calc_test.x"><failure message="expected 5, got 0">AssertionError: expected 5, got 0</failure></testcase>'
+fi
+printf '<?xml version="1.0"?><testsuites><testsuite name="calc" tests="2">%s<testcase classname="calc" name="subtracts" file="calc_test.x"/></testsuite></testsuites>' "$body" > "$out"
+"#;
+
+#[test]
+fn a_configured_command_with_a_junit_placeholder_is_judged_from_its_xml() {
+    let dir = std::env::temp_dir().join(format!("tdd-generic-junit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("run-tests.sh"), JUNIT_RUNNER).unwrap();
+    // Go is the project's language, yet the placeholder wins: any runner works.
+    let mut layout = layout(Language::Go);
+    layout.test_command = "sh run-tests.sh {junit}".into();
+    let run = |dir: &Path| {
+        run_tests(
+            &layout,
+            dir,
+            &["calc_test.x".to_string()],
+            vec![],
+            Duration::from_secs(30),
+            &CancelToken::default(),
+        )
+        .unwrap()
+    };
+
+    let failing = run(&dir);
+    assert!(
+        failing.command.starts_with("sh run-tests.sh '/"),
+        "{}",
+        failing.command
+    );
+    let summary = failing.report.summary();
+    assert_eq!(
+        (summary.passed, summary.failed),
+        (1, 1),
+        "{:#?}",
+        failing.report
+    );
+    let failed = failing
+        .report
+        .tests
+        .iter()
+        .find(|t| t.name == "adds")
+        .unwrap();
+    let failure = failed.failure.as_ref().unwrap();
+    assert_eq!(failure.kind, FailureKind::Assertion, "{failed:?}");
+    assert!(failure.message.contains("expected 5"), "{failed:?}");
+
+    std::fs::write(dir.join("calc.src"), "return a + b\n").unwrap();
+    let passing = run(&dir);
+    assert_eq!(passing.report.summary().passed, 2, "{:#?}", passing.report);
+
+    // A runner that writes nothing there is an infrastructure error, not a pass.
+    layout.test_command = "true {junit}".into();
     let error = run_tests(
         &layout,
         &dir,

@@ -66,7 +66,7 @@ pub struct ProjectConfig {
     /// The command that runs the test suite (default per language: `pytest`,
     /// `cargo test`, `npx vitest run`, `go test ./...`). Any other runner
     /// works when it writes JUnit XML: put `{junit}` where the report's path
-    /// goes (`mvn -q test && merge-junit target/surefire-reports {junit}`).
+    /// goes (`ctest --output-junit {junit}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_command: Option<String>,
 }

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod support;
+
+use support::{fresh_dir, git, path_with_venv, python_project, venv_bin, write};
+
 const ROUNDS: usize = 20;
 const PRD_NAME: &str = "calc";
 
@@ -107,47 +111,6 @@ const STEPS: &[(&str, &str, u32, &str, &str)] = &[
     ),
 ];
 
-fn venv_bin() -> PathBuf {
-    let venv = std::env::var_os("TDD_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    let bin = venv.join("bin");
-    assert!(
-        bin.join("pytest").exists(),
-        "pytest not found in {}: run ./scripts/test, which installs it",
-        bin.display()
-    );
-    bin
-}
-
-fn path_env() -> String {
-    format!(
-        "{}:{}",
-        venv_bin().display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let path = root.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
 fn toml_string(text: &str) -> String {
     format!(
         "\"{}\"",
@@ -161,38 +124,15 @@ fn tdd(root: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tdd-orchestrator"));
     cmd.args(args)
         .current_dir(root)
-        .env("PATH", path_env())
+        .env("PATH", path_with_venv())
         .env("PYTHONDONTWRITEBYTECODE", "1");
     cmd
 }
 
 /// A committed Python project with its PRD decomposed and the worker script.
 fn project(name: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("crash-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["config", "user.name", "Ada Tester"]);
-    git(&root, &["config", "user.email", "ada@example.com"]);
-    write(
-        &root,
-        ".gitignore",
-        "__pycache__/\n*.pyc\n.pytest_cache/\n/script.toml\n",
-    );
-    write(
-        &root,
-        "pyproject.toml",
-        "[project]\nname = \"calc\"\nversion = \"0.1.0\"\n",
-    );
-    write(&root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
-    write(
-        &root,
-        "conftest.py",
-        "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n",
-    );
-    write(&root, "src/README", "sources\n");
-    write(&root, "calc.prd.md", PRD);
+    let root = fresh_dir(&format!("crash-{name}"));
+    python_project(&root, &[("calc.prd.md", PRD)]);
     let init = tdd(&root, &["init", "--language", "python"])
         .output()
         .unwrap();

@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use tdd_engine::store::{Queries, Reader, TaskStatus};
 
+mod support;
+
+use support::path_with_venv;
+
 const PRD: &str = "---
 id: PRD-CALC
 title: Calculator
@@ -66,33 +70,10 @@ fn tdd(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// `PATH` with the venv holding pytest first (`TDD_TEST_VENV`, else `.venv`).
-fn path_with_venv() -> String {
-    let venv = std::env::var_os("TDD_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    let bin = venv.join("bin");
-    assert!(
-        bin.join("pytest").exists(),
-        "pytest not found in {}: run ./scripts/test, which installs it",
-        bin.display()
-    );
-    format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
+    let mut all = vec!["-c", "user.name=t", "-c", "user.email=t@example.com"];
+    all.extend_from_slice(args);
+    support::git(dir, &all)
 }
 
 /// A git repository with one commit, `init --language python`, the PRD

@@ -6,37 +6,12 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod support;
 
-fn write(root: &Path, rel: &str, text: &str) {
-    let path = root.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
+use support::{fresh_dir, git, python_project, venv_bin, write};
 
 fn pytest() -> PathBuf {
-    let venv = std::env::var_os("TDD_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    let bin = venv.join("bin/pytest");
-    assert!(
-        bin.exists(),
-        "pytest not found at {}: run ./scripts/test, which installs it",
-        bin.display()
-    );
-    bin.canonicalize().unwrap()
+    venv_bin().join("pytest").canonicalize().unwrap()
 }
 
 fn which(name: &str) -> PathBuf {
@@ -64,37 +39,16 @@ write = { "src/negate.py" = "def negate(x):\n    return -x\n" }
 /// A project with an `origin` (a bare repository) and a `bin` directory
 /// that is the whole PATH: `sh` and `git`, plus `gh` when asked.
 fn project(name: &str, with_gh: bool) -> (PathBuf, PathBuf) {
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("run-prd-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+    let base = fresh_dir(&format!("run-prd-{name}"));
     let root = base.join("project");
     std::fs::create_dir_all(&root).unwrap();
     git(&base, &["init", "-q", "--bare", "origin.git"]);
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["config", "user.name", "Ada Tester"]);
-    git(&root, &["config", "user.email", "ada@example.com"]);
+    python_project(&root, &[]);
+    let origin = base.join("origin.git");
     git(
         &root,
-        &[
-            "remote",
-            "add",
-            "origin",
-            base.join("origin.git").to_str().unwrap(),
-        ],
+        &["remote", "add", "origin", origin.to_str().unwrap()],
     );
-    write(&root, ".gitignore", "__pycache__/\n*.pyc\n/script.toml\n");
-    write(
-        &root,
-        "pyproject.toml",
-        "[project]\nname = \"neg\"\nversion = \"0.1.0\"\n",
-    );
-    write(&root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
-    write(
-        &root,
-        "conftest.py",
-        "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n",
-    );
-    write(&root, "src/README", "sources\n");
     write(&root, "neg.prd.md", PRD);
     write(&root, "script.toml", SCRIPT);
     write(

@@ -581,3 +581,83 @@ fn a_configured_check_that_fails_stops_verify_with_its_output() {
     let outcome = run_task(&ctx, &task(), &mut worker);
     assert!(outcome.merged(), "{:?}", outcome.status);
 }
+
+#[test]
+fn files_the_test_runner_leaves_behind_are_not_the_workers_change() {
+    let root = python_repo("artifacts");
+    // Like cargo writing a Cargo.lock: every test run (re)writes a file the
+    // project does not track or ignore.
+    write(
+        &root,
+        "conftest.py",
+        "import pathlib\nimport sys\n\nroot = pathlib.Path(__file__).parent\nsys.path.insert(0, str(root / \"src\"))\n(root / \"runner-made.txt\").write_text(\"made by the test run\\n\")\n",
+    );
+    git(&root, &["add", "conftest.py"]);
+    git(
+        &root,
+        &["commit", "-q", "-m", "a conftest that leaves a file"],
+    );
+    let ctx = context(&root);
+    let mut worker = ScriptedWorker::new("scripted")
+        .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
+        .write(KEY, Stage::Green, 1, IMPL_FILE, REAL);
+
+    let outcome = run_task(&ctx, &task(), &mut worker);
+
+    assert!(
+        outcome.merged(),
+        "{:?}\n{:#?}",
+        outcome.status,
+        outcome.attempts
+    );
+    let red = outcome
+        .attempts
+        .iter()
+        .find(|a| a.stage == Stage::Red)
+        .unwrap();
+    let paths: Vec<&str> = red.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, [TEST_FILE], "the runner's file is not RED's change");
+    let merged = git(
+        &root,
+        &["show", "--name-only", "--format=", &format!("tdd/{PRD}")],
+    );
+    assert!(!merged.contains("runner-made.txt"), "{merged}");
+
+    // A worker that edits that file does change it, and RED says so.
+    let root = python_repo("artifacts-edited");
+    write(
+        &root,
+        "conftest.py",
+        "import pathlib\nimport sys\n\nroot = pathlib.Path(__file__).parent\nsys.path.insert(0, str(root / \"src\"))\n(root / \"runner-made.txt\").write_text(\"made by the test run\\n\")\n",
+    );
+    git(&root, &["add", "conftest.py"]);
+    git(
+        &root,
+        &["commit", "-q", "-m", "a conftest that leaves a file"],
+    );
+    let mut ctx = context(&root);
+    ctx.max_fix_attempts = 0;
+    let mut worker = ScriptedWorker::new("scripted").on(
+        KEY,
+        Stage::Red,
+        1,
+        tdd_engine::worker::Script::Write(vec![
+            (TEST_FILE.to_string(), RED_TEST.to_string()),
+            (
+                "runner-made.txt".to_string(),
+                "the worker's words\n".to_string(),
+            ),
+        ]),
+    );
+    let outcome = run_task(&ctx, &task(), &mut worker);
+    let red = outcome
+        .attempts
+        .iter()
+        .find(|a| a.stage == Stage::Red)
+        .unwrap();
+    assert!(
+        red.changes.iter().any(|c| c.path == "runner-made.txt"),
+        "{:#?}",
+        red.changes
+    );
+}

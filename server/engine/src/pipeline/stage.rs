@@ -111,6 +111,9 @@ impl Run<'_> {
         record: &mut AttemptRecord,
     ) -> Result<(Verdict, Vec<Change>), Stop> {
         let before = self.test_run(stage, &[])?.report;
+        // What the engine's own run left behind before the worker acted (a
+        // `Cargo.lock` cargo wrote, say) is not the worker's change.
+        let runner_made = self.snapshot(start).map_err(|e| Stop::infra(stage, e))?;
         let request = StageRequest {
             task: self.task.clone(),
             stage,
@@ -130,7 +133,13 @@ impl Run<'_> {
             }
             Err(e @ WorkerError::Failed(_)) => return Err(Stop::infra(stage, e)),
         }
-        let changes = self.wt.changes(start).map_err(|e| Stop::infra(stage, e))?;
+        let changes: Vec<Change> = self
+            .wt
+            .changes(start)
+            .map_err(|e| Stop::infra(stage, e))?
+            .into_iter()
+            .filter(|c| !runner_made.contains(&(c.clone(), self.read_bytes(&c.path))))
+            .collect();
         let mut forbidden = Vec::new();
         if matches!(stage, Stage::Green | Stage::Refactor) {
             for change in &changes {
@@ -176,6 +185,23 @@ impl Run<'_> {
         record.reverted = forbidden;
         record.changes = changes.clone();
         Ok((verdict, changes))
+    }
+
+    /// The changes since `start` with each file's bytes (`None`: gone).
+    fn snapshot(&self, start: Oid) -> Result<Vec<(Change, Option<Vec<u8>>)>, GitError> {
+        Ok(self
+            .wt
+            .changes(start)?
+            .into_iter()
+            .map(|c| {
+                let bytes = self.read_bytes(&c.path);
+                (c, bytes)
+            })
+            .collect())
+    }
+
+    fn read_bytes(&self, rel: &str) -> Option<Vec<u8>> {
+        fs::read(self.wt.path.join(rel)).ok()
     }
 
     /// Puts every path changed since `start` back as it is at `HEAD` (which is

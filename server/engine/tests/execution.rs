@@ -299,3 +299,53 @@ fn a_claim_left_by_a_dead_process_is_recovered_and_its_task_runs() {
     assert!(events.iter().any(|e| e.kind == "claim.recovered"));
     assert!(store.read(|tx| tx.claims()).unwrap().is_empty());
 }
+
+#[test]
+fn a_provider_outage_puts_the_task_back_and_the_next_attempt_finishes_it() {
+    let root = project("outage");
+    // The first RED attempt meets an outage; the task goes back to pending and
+    // is taken again, its next attempt numbered 2, with the FIX budget intact.
+    let outage = worker("w1", None)
+        .on(
+            "REQ-1/AC-1.1",
+            Stage::Red,
+            1,
+            tdd_engine::worker::Script::Outage("529 overloaded".to_string()),
+        )
+        .write(
+            "REQ-1/AC-1.1",
+            Stage::Red,
+            2,
+            "tests/test_add.py",
+            "from add import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+        );
+    let mut req = request(&root, 1, None);
+    req.workers = vec![Box::new(outage)];
+    req.max_attempts = 1;
+    let summary = execution::execute(req).unwrap();
+    assert_eq!(
+        summary.status,
+        RunStatus::Completed,
+        "{:?}",
+        summary.report.tasks
+    );
+    assert!(all_done(&root));
+
+    let store = Store::open(planning::database_path(&root)).unwrap();
+    let events = store.read(|tx| tx.events_after(0, 1000)).unwrap();
+    let outage = events.iter().find(|e| e.kind == "task.outage").unwrap();
+    assert_eq!(outage.task_key.as_deref(), Some("REQ-1/AC-1.1"));
+    assert!(!events.iter().any(|e| e.kind == "task.failed"));
+    let reds: Vec<(u32, Option<String>)> = store
+        .read(|tx| {
+            let prd = tx.prd("calc.prd.md")?.unwrap();
+            let task = tx.task(prd.id, "REQ-1/AC-1.1")?.unwrap();
+            tx.task_attempts(task.id)
+        })
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.stage == "red")
+        .map(|a| (a.attempt, a.failure_kind))
+        .collect();
+    assert_eq!(reds, [(1, Some("provider_outage".to_string())), (2, None)]);
+}

@@ -44,7 +44,7 @@ use runner::{Budgeted, StoreRunner};
 
 use crate::breakers::{self, BreakerError};
 use crate::git::{GitError, Project};
-use crate::pipeline::{AttemptHook, AttemptRecord, PipelineContext, Recorder};
+use crate::pipeline::{AttemptHook, AttemptRecord, FailureKind, PipelineContext, Recorder};
 use crate::planning;
 use crate::process::CancelToken;
 use crate::project::{self, ProjectError};
@@ -503,6 +503,16 @@ fn finish(
                         TaskStatus::Pending
                     };
                     tx.set_task_status(id, new)?;
+                }
+                // Outages put it back each time; past the bound it failed.
+                TaskEnd::Failed(f) if f.kind == FailureKind::ProviderOutage => {
+                    tx.set_task_status(id, TaskStatus::Failed)?;
+                    tx.append_event(
+                        "task.failed",
+                        Some(prd_id),
+                        Some(&task.key),
+                        json!({ "stage": f.stage.as_str(), "kind": f.kind.as_str(), "reason": f.reason }),
+                    )?;
                 }
                 TaskEnd::NotStarted { .. } if current != Some(TaskStatus::Done) => {
                     tx.set_task_status(id, TaskStatus::Pending)?;

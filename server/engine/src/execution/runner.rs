@@ -102,6 +102,13 @@ impl TaskRunner for StoreRunner<'_> {
                 "task.interrupted",
                 json!({ "stage": f.stage.as_str(), "reason": f.reason }),
             ),
+            // The scheduler hands it to another worker (or fails it after
+            // its bound, which the run's end records).
+            (Err(f), _) if f.kind == FailureKind::ProviderOutage => (
+                TaskStatus::Pending,
+                "task.outage",
+                json!({ "stage": f.stage.as_str(), "reason": f.reason, "worker": worker.name() }),
+            ),
             (Err(f), _) => (
                 TaskStatus::Failed,
                 "task.failed",

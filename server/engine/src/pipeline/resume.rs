@@ -55,6 +55,14 @@ pub(super) fn prepare(
     Ok((wt, history))
 }
 
+/// What a stage's earlier attempts in this run leave to the next one.
+#[derive(Default)]
+pub(super) struct Prior {
+    pub number: u32,
+    pub violations: u32,
+    pub feedback: Option<String>,
+}
+
 /// Every recorded attempt of the task, when attempts are recorded.
 fn recorded(ctx: &PipelineContext, key: &str) -> Vec<AttemptRow> {
     let Some(recorder) = &ctx.recorder else {
@@ -119,19 +127,27 @@ impl Run<'_> {
         recorded(self.ctx, &self.task.key)
     }
 
-    /// How many attempts at `stage` this run already recorded, and the last
-    /// one's evidence as feedback for the next.
-    pub(super) fn prior_attempts(&self, stage: Stage) -> (u32, Option<String>) {
+    /// What this run already recorded at `stage`: the highest attempt
+    /// number, how many attempts were violations (the FIX budget they used),
+    /// and the last violation's evidence as feedback for the next attempt.
+    pub(super) fn prior_attempts(&self, stage: Stage) -> Prior {
         let Some(recorder) = &self.ctx.recorder else {
-            return (0, None);
+            return Prior::default();
         };
         let prior: Vec<AttemptRow> = self
             .recorded()
             .into_iter()
             .filter(|a| a.run_id == recorder.run_id && a.stage == stage.as_str())
             .collect();
-        let count = prior.iter().map(|a| a.attempt).max().unwrap_or(0);
-        (count, prior.last().and_then(|a| a.evidence.clone()))
+        let violations: Vec<&AttemptRow> = prior
+            .iter()
+            .filter(|a| a.failure_kind.as_deref() == Some(FailureKind::Violation.as_str()))
+            .collect();
+        Prior {
+            number: prior.iter().map(|a| a.attempt).max().unwrap_or(0),
+            violations: violations.len() as u32,
+            feedback: violations.last().and_then(|a| a.evidence.clone()),
+        }
     }
 
     /// Records a passed attempt for each committed stage the store has none
@@ -152,9 +168,10 @@ impl Run<'_> {
                 continue;
             }
             let now = SystemTime::now();
+            let attempt = self.prior_attempts(done.stage).number + 1;
             self.push(AttemptRecord {
                 stage: done.stage,
-                attempt: 1,
+                attempt,
                 worker: ENGINE.to_string(),
                 started_at: now,
                 finished_at: now,

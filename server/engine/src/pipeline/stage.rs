@@ -12,10 +12,15 @@ impl Run<'_> {
     ) -> Result<StageEnd, Stop> {
         let start = head(&self.wt).map_err(|e| Stop::infra(stage, e))?;
         let writable = self.writable(stage);
-        // A resumed run goes on after the attempts it already recorded.
-        let (done, mut feedback) = self.prior_attempts(stage);
+        // A resumed or re-queued task goes on after the attempts this run
+        // already recorded: numbers continue, and only violations use up the
+        // FIX budget (an outage or an interruption is not the task's fault).
+        let prior = self.prior_attempts(stage);
+        let mut feedback = prior.feedback;
         let mut last = feedback.clone().unwrap_or_default();
-        for attempt in done + 1..=self.ctx.max_fix_attempts + 1 {
+        let first = prior.number + 1;
+        let remaining = (self.ctx.max_fix_attempts + 1).saturating_sub(prior.violations);
+        for attempt in first..first + remaining {
             let started_at = SystemTime::now();
             let mut record = AttemptRecord {
                 stage,

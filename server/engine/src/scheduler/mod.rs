@@ -29,7 +29,10 @@
 //!
 //! A task that fails is not retried: it ends [`TaskEnd::Failed`] and every
 //! task that depends on it, directly or not, ends [`TaskEnd::Blocked`] naming
-//! it; tasks that do not depend on it go on.
+//! it; tasks that do not depend on it go on. The exception is a provider
+//! outage, which is not the task's fault: the task goes back to pending for
+//! another worker, up to [`MAX_OUTAGE_REQUEUES`] times (the pipeline takes it
+//! up where it stopped).
 //!
 //! **Setup tasks** ([`TaskKind::Setup`]) have no worker stages yet: they end
 //! [`TaskEnd::Skipped`] with a reason, at once, and count as done for the
@@ -67,6 +70,10 @@ use crate::pipeline::{FailureKind, PipelineContext, TaskOutcome, TaskStatus, run
 use crate::process::CancelToken;
 use crate::worker::Worker;
 
+/// How often a provider outage puts a task back for another worker before
+/// it ends failed.
+pub const MAX_OUTAGE_REQUEUES: u32 = 3;
+
 /// The stage every dispatch is checked against: every task starts with RED.
 const DISPATCH_STAGE: Stage = Stage::Red;
 
@@ -99,6 +106,8 @@ struct State {
     timeline: Vec<Span>,
     runs: Vec<WorkerRun>,
     on_change: Option<BreakerHook>,
+    /// Per task: how often a provider outage sent it back to pending.
+    requeues: Vec<u32>,
 }
 
 impl State {
@@ -159,6 +168,7 @@ pub fn run(
         outcomes: vec![None; n],
         breakers: options.breakers.clone(),
         on_change: options.on_breaker_change.clone(),
+        requeues: vec![0; n],
         changes: Vec::new(),
         timeline: Vec::new(),
         runs: workers
@@ -465,6 +475,15 @@ fn finish(
     state.outcomes[i] = ran.outcome;
     match ran.result {
         Ok(()) => state.slots[i] = Slot::Done(TaskEnd::Merged),
+        // Not the task's fault: another worker (or this one, once its
+        // breaker lets it) takes it again, a bounded number of times.
+        Err(failure)
+            if failure.kind == FailureKind::ProviderOutage
+                && state.requeues[i] < MAX_OUTAGE_REQUEUES =>
+        {
+            state.requeues[i] += 1;
+            state.slots[i] = Slot::Pending;
+        }
         Err(failure) => {
             state.slots[i] = Slot::Done(TaskEnd::Failed(failure));
             block_dependents(state, plan, i);

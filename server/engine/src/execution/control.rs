@@ -69,9 +69,12 @@ impl RunLock {
         else {
             return false;
         };
-        let free = file.try_lock().is_ok();
-        free.then(|| file.unlock());
-        !free
+        // Taking it for a moment is the only way to ask; give it back at once.
+        if file.try_lock().is_ok() {
+            let _ = file.unlock();
+            return false;
+        }
+        true
     }
 }
 

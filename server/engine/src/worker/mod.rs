@@ -3,22 +3,26 @@
 //! A worker only acts; the engine decides from the test report and the diff
 //! whether the stage passed (see [`crate::pipeline`]).
 //!
-//! Two kinds live here, both configured under `[worker]` in
-//! `.tdd/config.toml` and documented in `docs/workers.md`:
+//! The kinds, documented in `docs/workers.md`:
 //!
 //! - [`ScriptedWorker`]: replays file edits keyed by task, stage and attempt,
 //!   built in code or read from a TOML script ([`ScriptedWorker::from_file`]).
 //! - [`CommandWorker`]: runs a configured program in the worktree, the stage
 //!   request as JSON on stdin and in `TDD_*` variables (the plugin protocol,
 //!   [`WireRequest`]).
+//! - [`ApiWorker`] (`api/`): its own tool loop against a model's HTTP API
+//!   (Anthropic Messages, OpenAI Chat Completions), the stage's write
+//!   permissions enforced in its tools. Built in code for now.
 //!
-//! [`from_config`] builds either from the configuration.
+//! [`from_config`] builds the first two from `[worker]` in `.tdd/config.toml`.
 
+pub mod api;
 mod command;
 mod protocol;
 mod script_file;
 mod scripted;
 
+pub use api::{ApiConfig, ApiDialect, ApiWorker, Backoff};
 pub use command::{CommandWorker, DEFAULT_TIMEOUT};
 pub use protocol::{EX_TEMPFAIL, PROTOCOL_VERSION, WireRequest, WireTest};
 pub use script_file::ScriptError;

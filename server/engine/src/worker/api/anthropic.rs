@@ -1,0 +1,106 @@
+//! Anthropic Messages (`POST {base_url}/v1/messages`), non-streaming:
+//! tools as `{name, description, input_schema}`, `tool_use` blocks in the
+//! reply, `tool_result` blocks in the next user message.
+
+use serde_json::{Value, json};
+
+use super::tools::{ToolOutput, ToolSpec};
+use super::{Call, ModelTurn};
+
+/// The API version this client speaks.
+const VERSION: &str = "2023-06-01";
+
+pub(super) fn url(base_url: &str) -> String {
+    format!("{}/v1/messages", base_url.trim_end_matches('/'))
+}
+
+pub(super) fn headers(api_key: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("x-api-key", api_key.to_string()),
+        ("anthropic-version", VERSION.to_string()),
+    ]
+}
+
+pub(super) fn body(
+    model: &str,
+    max_tokens: u32,
+    system: &str,
+    messages: &[Value],
+    tools: &[ToolSpec],
+) -> Value {
+    let tools: Vec<Value> = tools
+        .iter()
+        .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.schema}))
+        .collect();
+    json!({
+        "model": model,
+        "max_tokens": max_tokens,
+        "system": system,
+        "messages": messages,
+        "tools": tools,
+    })
+}
+
+pub(super) fn user(text: &str) -> Value {
+    json!({"role": "user", "content": text})
+}
+
+/// The assistant turn, kept verbatim in the history, and its tool calls.
+pub(super) fn parse(reply: &Value) -> Result<ModelTurn, String> {
+    let blocks = reply["content"]
+        .as_array()
+        .ok_or("the reply has no `content` array")?;
+    let mut turn = ModelTurn {
+        text: String::new(),
+        calls: Vec::new(),
+        assistant: json!({"role": "assistant", "content": blocks}),
+    };
+    for block in blocks {
+        match block["type"].as_str() {
+            Some("text") => turn
+                .text
+                .push_str(block["text"].as_str().unwrap_or_default()),
+            Some("tool_use") => turn.calls.push(Call {
+                id: block["id"]
+                    .as_str()
+                    .ok_or("a tool_use block has no id")?
+                    .to_string(),
+                name: block["name"].as_str().unwrap_or_default().to_string(),
+                input: Ok(block["input"].clone()),
+            }),
+            _ => {}
+        }
+    }
+    Ok(turn)
+}
+
+/// One user message carrying every result, in call order.
+pub(super) fn results(results: &[(String, ToolOutput)]) -> Vec<Value> {
+    let blocks: Vec<Value> = results
+        .iter()
+        .map(|(id, out)| {
+            json!({"type": "tool_result", "tool_use_id": id, "content": out.content,
+                   "is_error": out.is_error})
+        })
+        .collect();
+    vec![json!({"role": "user", "content": blocks})]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_text_and_tool_use_blocks() {
+        let reply = json!({"content": [
+            {"type": "text", "text": "Writing."},
+            {"type": "tool_use", "id": "toolu_1", "name": "write_file", "input": {"path": "a"}}
+        ]});
+        let turn = parse(&reply).unwrap();
+        assert_eq!(turn.text, "Writing.");
+        assert_eq!(turn.calls[0].id, "toolu_1");
+        assert_eq!(turn.calls[0].input, Ok(json!({"path": "a"})));
+        assert!(parse(&json!({"error": "x"})).is_err());
+        assert_eq!(url("http://h:1/"), "http://h:1/v1/messages");
+    }
+}

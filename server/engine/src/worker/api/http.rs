@@ -1,0 +1,234 @@
+//! One model call over HTTP: a blocking reqwest client on rustls (ring),
+//! retries with exponential backoff and jitter, `Retry-After` honoured, and
+//! every way a provider can be unavailable mapped to
+//! [`WorkerError::ProviderOutage`].
+
+use std::sync::Once;
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use serde_json::Value;
+
+use super::super::WorkerError;
+use super::Backoff;
+
+/// Longest part of an error body quoted in a message.
+const MAX_ERROR_BODY: usize = 500;
+
+/// rustls needs a process-wide crypto provider; ring is the one we build.
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Another part of the process may have installed one already: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+pub(super) struct Http {
+    client: Client,
+    max_retries: u32,
+    backoff: Backoff,
+}
+
+/// Why one try failed, and whether trying again may help.
+enum TryError {
+    Retry {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    Outage(String),
+    Failed(String),
+}
+
+impl Http {
+    /// `headers` go on every request; they are marked sensitive, so they are
+    /// never printed by reqwest's `Debug`.
+    pub(super) fn new(
+        headers: Vec<(&'static str, String)>,
+        timeout: Duration,
+        max_retries: u32,
+        backoff: Backoff,
+    ) -> Result<Http, WorkerError> {
+        install_crypto_provider();
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let mut value = HeaderValue::from_str(&value).map_err(|_| {
+                WorkerError::Failed(format!(
+                    "the value for HTTP header `{name}` has characters a header may not \
+                     carry: check the API key for stray spaces or newlines"
+                ))
+            })?;
+            value.set_sensitive(true);
+            map.insert(HeaderName::from_static(name), value);
+        }
+        let client = Client::builder()
+            .default_headers(map)
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| WorkerError::Failed(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Http {
+            client,
+            max_retries,
+            backoff,
+        })
+    }
+
+    /// POSTs `body` as JSON and returns the JSON reply, retrying what may pass.
+    pub(super) fn post(&self, url: &str, body: &Value) -> Result<Value, WorkerError> {
+        let mut retry = 0;
+        loop {
+            let (message, retry_after) = match self.try_once(url, body) {
+                Ok(value) => return Ok(value),
+                Err(TryError::Failed(message)) => return Err(WorkerError::Failed(message)),
+                Err(TryError::Outage(message)) => return Err(WorkerError::ProviderOutage(message)),
+                Err(TryError::Retry {
+                    message,
+                    retry_after,
+                }) => (message, retry_after),
+            };
+            if retry >= self.max_retries {
+                let tries = retry + 1;
+                return Err(WorkerError::ProviderOutage(format!(
+                    "{message} (gave up after {tries} tries; the provider may be down or \
+                     rate-limiting: try again later or raise max_retries)"
+                )));
+            }
+            retry += 1;
+            thread::sleep(self.backoff.wait(retry, retry_after));
+        }
+    }
+
+    fn try_once(&self, url: &str, body: &Value) -> Result<Value, TryError> {
+        let response = self
+            .client
+            .post(url)
+            .json(body)
+            .send()
+            .map_err(|e| TryError::Retry {
+                message: describe_send_error(url, &e),
+                retry_after: None,
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return read_json(response);
+        }
+        let retry_after = retry_after(&response);
+        let detail = error_detail(response);
+        let message = format!("{url} answered HTTP {status}: {detail}");
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => TryError::Outage(format!(
+                "{message}; the API key was refused: check the key and its permissions"
+            )),
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => TryError::Retry {
+                message,
+                retry_after,
+            },
+            s if s.is_server_error() || s.as_u16() == 529 => TryError::Retry {
+                message,
+                retry_after,
+            },
+            _ => TryError::Failed(format!(
+                "{message}; the request was rejected: check the model name and base URL"
+            )),
+        })
+    }
+}
+
+fn read_json(response: Response) -> Result<Value, TryError> {
+    let url = response.url().to_string();
+    let text = response.text().map_err(|e| TryError::Retry {
+        message: format!("reading the reply from {url} failed: {e}"),
+        retry_after: None,
+    })?;
+    serde_json::from_str(&text).map_err(|e| TryError::Retry {
+        message: format!("the reply from {url} is not valid JSON ({e})"),
+        retry_after: None,
+    })
+}
+
+fn describe_send_error(url: &str, e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("{url} did not answer in time")
+    } else if e.is_connect() {
+        format!("cannot connect to {url}: check the base URL and the network")
+    } else {
+        format!("the request to {url} failed: {e}")
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by providers).
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    let seconds: f64 = value.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// The provider's error message when its body has one, else the raw body.
+fn error_detail(response: Response) -> String {
+    let text = response.text().unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+        v["error"]["message"]
+            .as_str()
+            .or_else(|| v["message"].as_str())
+            .map(str::to_owned)
+    });
+    let detail = message.unwrap_or(text);
+    match detail.char_indices().nth(MAX_ERROR_BODY) {
+        Some((cut, _)) => format!("{}…", &detail[..cut]),
+        None => detail,
+    }
+}
+
+impl Backoff {
+    /// The wait before retry number `retry` (1-based): `Retry-After` when the
+    /// provider gave one (up to `max_retry_after`), else `base · 2^(retry-1)`
+    /// capped at `cap`, with jitter in [50 %, 100 %].
+    pub(super) fn wait(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(after) = retry_after {
+            return after.min(self.max_retry_after);
+        }
+        let exp = self
+            .base
+            .saturating_mul(1u32 << retry.saturating_sub(1).min(16));
+        let full = exp.min(self.cap);
+        full / 2 + full.mul_f64(jitter() / 2.0)
+    }
+}
+
+/// A number in [0, 1): good enough to spread retries, no RNG crate needed.
+fn jitter() -> f64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    // A multiplicative hash spreads nearby clock values.
+    let mixed = nanos.wrapping_mul(2_654_435_761);
+    f64::from(mixed) / f64::from(u32::MAX) * 0.999_999
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_millis(300),
+            max_retry_after: Duration::from_secs(5),
+        };
+        for retry in 1..=6 {
+            let wait = backoff.wait(retry, None);
+            let full = (Duration::from_millis(100) * (1 << (retry - 1))).min(backoff.cap);
+            assert!(wait >= full / 2 && wait <= full, "{retry}: {wait:?}");
+        }
+        let after = Some(Duration::from_secs(2));
+        assert_eq!(backoff.wait(1, after), Duration::from_secs(2));
+        let long = Some(Duration::from_secs(600));
+        assert_eq!(backoff.wait(1, long), Duration::from_secs(5));
+    }
+}

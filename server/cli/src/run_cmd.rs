@@ -55,6 +55,7 @@ pub struct RunArgs {
 pub enum WorkerArg {
     Scripted,
     Command,
+    Api,
 }
 
 fn root() -> Result<PathBuf> {
@@ -69,6 +70,7 @@ pub fn workers(root: &Path, args: &RunArgs) -> Result<Vec<Box<dyn Worker>>> {
         config.kind = Some(match kind {
             WorkerArg::Scripted => WorkerKind::Scripted,
             WorkerArg::Command => WorkerKind::Command,
+            WorkerArg::Api => WorkerKind::Api,
         });
     }
     if let Some(script) = &args.script {

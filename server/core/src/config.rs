@@ -188,6 +188,9 @@ pub struct WorkerConfig {
     /// Settings of the `scripted` worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scripted: Option<ScriptedWorkerConfig>,
+    /// Settings of the `api` worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiWorkerConfig>,
 }
 
 impl Default for WorkerConfig {
@@ -197,6 +200,7 @@ impl Default for WorkerConfig {
             count: default_worker_count(),
             command: None,
             scripted: None,
+            api: None,
         }
     }
 }
@@ -212,6 +216,8 @@ pub enum WorkerKind {
     Scripted,
     /// Runs an external program per stage attempt (the plugin protocol).
     Command,
+    /// Its own tool loop against a model's HTTP API.
+    Api,
 }
 
 impl WorkerKind {
@@ -219,6 +225,7 @@ impl WorkerKind {
         match self {
             WorkerKind::Scripted => "scripted",
             WorkerKind::Command => "command",
+            WorkerKind::Api => "api",
         }
     }
 }
@@ -243,6 +250,57 @@ pub struct CommandWorkerConfig {
 
 fn default_worker_timeout() -> NonZeroU64 {
     NonZeroU64::new(1800).expect("1800 is not zero")
+}
+
+/// `[worker.api]`: a model behind Anthropic Messages or OpenAI Chat
+/// Completions (OpenAI, OpenRouter, Ollama, vLLM, llama.cpp, LM Studio …).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiWorkerConfig {
+    pub dialect: ApiDialectConfig,
+    /// Anthropic: without `/v1` (`https://api.anthropic.com`); OpenAI-style:
+    /// with it (`https://api.openai.com/v1`, `http://localhost:11434/v1`).
+    #[schemars(length(min = 1))]
+    pub base_url: String,
+    #[schemars(length(min = 1))]
+    pub model: String,
+    /// The environment variable holding the key (never the key itself: it
+    /// does not belong in a file under version control). Default:
+    /// `ANTHROPIC_API_KEY` or `OPENAI_API_KEY` by dialect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Most model replies per attempt.
+    #[serde(default = "default_max_turns")]
+    pub max_turns: NonZeroU32,
+    /// Per HTTP request.
+    #[serde(default = "default_request_timeout")]
+    pub timeout_secs: NonZeroU64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiDialectConfig {
+    Anthropic,
+    OpenaiChat,
+}
+
+impl ApiWorkerConfig {
+    /// The variable the key is read from.
+    pub fn key_env(&self) -> &str {
+        match (&self.api_key_env, self.dialect) {
+            (Some(name), _) => name,
+            (None, ApiDialectConfig::Anthropic) => "ANTHROPIC_API_KEY",
+            (None, ApiDialectConfig::OpenaiChat) => "OPENAI_API_KEY",
+        }
+    }
+}
+
+fn default_max_turns() -> NonZeroU32 {
+    NonZeroU32::new(40).expect("40 is not zero")
+}
+
+fn default_request_timeout() -> NonZeroU64 {
+    NonZeroU64::new(120).expect("120 is not zero")
 }
 
 /// `[worker.scripted]`: the script the scripted worker replays.
@@ -322,6 +380,14 @@ count = 2
 # [worker.scripted]
 # script = "worker-script.toml"
 
+# A model behind an HTTP API, with the engine's own tool loop. The key is
+# read from an environment variable, never from this file.
+# [worker.api]
+# dialect = "anthropic"            # anthropic | openai_chat
+# base_url = "https://api.anthropic.com"
+# model = "claude-sonnet-4-5"
+# api_key_env = "ANTHROPIC_API_KEY"
+
 # Lint and type commands VERIFY runs in the task's worktree, besides the
 # whole test suite; a non-zero exit fails VERIFY with the command's output.
 [verify]
@@ -342,6 +408,23 @@ mod tests {
         assert_eq!(config.project.language, Language::Rust);
         assert_eq!(config.prd, PrdConfig::default());
         assert_eq!(config.worker, WorkerConfig::default());
+    }
+
+    #[test]
+    fn an_api_worker_table_names_its_key_variable_by_dialect() {
+        let text = "[worker]\nkind = \"api\"\n[worker.api]\ndialect = \"openai_chat\"\nbase_url = \"http://localhost:11434/v1\"\nmodel = \"qwen\"\n";
+        let api = parse_config(text).unwrap().worker.api.unwrap();
+        assert_eq!(api.dialect, ApiDialectConfig::OpenaiChat);
+        assert_eq!(api.key_env(), "OPENAI_API_KEY");
+        assert_eq!((api.max_turns.get(), api.timeout_secs.get()), (40, 120));
+        let named = text.replace("model", "api_key_env = \"MY_KEY\"\nmodel");
+        assert_eq!(
+            parse_config(&named).unwrap().worker.api.unwrap().key_env(),
+            "MY_KEY"
+        );
+        // The key itself has no place in the file.
+        let keyed = text.replace("model", "api_key = \"sk-1\"\nmodel");
+        assert!(parse_config(&keyed).is_err());
     }
 
     #[test]

@@ -105,6 +105,13 @@ pub enum WorkerConfigError {
     Program { program: String, problem: String },
     #[error(transparent)]
     Script(#[from] ScriptError),
+    #[error(
+        "[worker.api] reads its key from the environment variable {0}, which is not set: \
+         export it (or name another one with api_key_env)"
+    )]
+    MissingKey(String),
+    #[error("[worker.api]: {0}")]
+    Api(String),
 }
 
 /// Builds the configured worker, called `name` in the attempts it records.
@@ -117,6 +124,26 @@ pub fn from_config(
 ) -> Result<Box<dyn Worker>, WorkerConfigError> {
     match config.kind {
         None => Err(WorkerConfigError::NotConfigured),
+        Some(kind @ WorkerKind::Api) => {
+            let api = config
+                .api
+                .as_ref()
+                .ok_or(WorkerConfigError::MissingTable(kind))?;
+            let key = std::env::var(api.key_env())
+                .ok()
+                .filter(|k| !k.trim().is_empty())
+                .ok_or_else(|| WorkerConfigError::MissingKey(api.key_env().to_string()))?;
+            let dialect = match api.dialect {
+                tdd_core::config::ApiDialectConfig::Anthropic => ApiDialect::Anthropic,
+                tdd_core::config::ApiDialectConfig::OpenaiChat => ApiDialect::OpenAiChat,
+            };
+            let mut settings = ApiConfig::new(dialect, &api.base_url, key, &api.model);
+            settings.max_turns = api.max_turns.get();
+            settings.timeout = std::time::Duration::from_secs(api.timeout_secs.get());
+            let worker = ApiWorker::new(name, settings)
+                .map_err(|e| WorkerConfigError::Api(e.to_string()))?;
+            Ok(Box::new(worker))
+        }
         Some(kind @ WorkerKind::Command) => {
             let command = config
                 .command

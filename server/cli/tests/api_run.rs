@@ -1,0 +1,133 @@
+//! `run` with `[worker] kind = "api"`: the binary drives a task to merged
+//! through a model behind the OpenAI chat API (the fake model server), with
+//! the key read from the environment, and the key appears nowhere the
+//! project keeps (the store, the output) — only in the request headers.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::json;
+use support::{fresh_dir, git, python_project, venv_bin, write};
+use tdd_fake_model::{Config, Entry, FakeModel, Match, Reply};
+
+const API_KEY: &str = "sk-cli-test-7c2e";
+
+const PRD: &str = "# Negation\n\nA tiny library.\n\n## Requirements\n\n### REQ-1 Negate\n\nAs a user, I want a number negated so that I get its opposite.\n\nModule: src/negate.py\nTests: tests/test_negate.py\n\nAcceptance criteria:\n- AC-1.1: WHEN the user negates 7 THE SYSTEM SHALL return -7.\n";
+
+fn when(text: &str, reply: Reply) -> Entry {
+    let when = Match {
+        last_message_contains: Some(text.to_string()),
+        ..Match::default()
+    };
+    Entry::when(when, reply)
+}
+
+fn project(name: &str, base_url: &str) -> std::path::PathBuf {
+    let root = fresh_dir(name);
+    python_project(&root, &[("neg.prd.md", PRD)]);
+    let pytest = venv_bin().join("pytest").canonicalize().unwrap();
+    write(
+        &root,
+        ".tdd/config.toml",
+        &format!(
+            "[project]\nlanguage = \"python\"\ntest_command = \"{}\"\n\n[worker]\nkind = \"api\"\ncount = 1\n\n[worker.api]\ndialect = \"openai_chat\"\nbase_url = \"{base_url}\"\nmodel = \"fake-model-1\"\napi_key_env = \"TDD_TEST_MODEL_KEY\"\n",
+            pytest.display()
+        ),
+    );
+    write(&root, ".tdd/.gitignore", "*\n!config.toml\n!.gitignore\n");
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "init"]);
+    root
+}
+
+fn tdd(root: &Path, args: &[&str], key: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tdd-orchestrator"));
+    cmd.args(args)
+        .current_dir(root)
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    match key {
+        Some(key) => cmd.env("TDD_TEST_MODEL_KEY", key),
+        None => cmd.env_remove("TDD_TEST_MODEL_KEY"),
+    };
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_configured_api_worker_runs_a_task_to_merged_and_the_key_stays_in_the_headers() {
+    let server = FakeModel::start(Config::with_key(API_KEY)).unwrap();
+    server.push(when(
+        "Stage: RED",
+        Reply::tool(
+            "write_file",
+            json!({"path": "tests/test_negate.py", "content": "from negate import negate\n\n\ndef test_negate():\n    assert negate(7) == -7\n"}),
+        ),
+    ));
+    server.push(when(
+        "wrote tests/test_negate.py",
+        Reply::tool("finish", json!({"summary": "test written"})),
+    ));
+    server.push(when(
+        "Stage: GREEN",
+        Reply::tool(
+            "write_file",
+            json!({"path": "src/negate.py", "content": "def negate(x):\n    return -x\n"}),
+        ),
+    ));
+    server.push(when(
+        "wrote src/negate.py",
+        Reply::tool("finish", json!({"summary": "negate written"})),
+    ));
+    server.push(when("Stage: REFACTOR", Reply::text("Nothing to improve.")));
+    let root = project("api-run", &format!("{}/v1", server.base_url()));
+
+    let decompose = tdd(&root, &["decompose", "neg.prd.md"], None);
+    assert!(
+        decompose.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decompose.stderr)
+    );
+
+    // Without the key in the environment: a clear refusal naming the variable.
+    let refused = tdd(&root, &["run", "neg.prd.md", "--plain"], None);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("TDD_TEST_MODEL_KEY, which is not set"),
+        "{stderr}"
+    );
+    assert!(server.requests().is_empty());
+
+    let out = tdd(&root, &["run", "neg.prd.md", "--plain"], Some(API_KEY));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("REQ-1/AC-1.1     merged"), "{stdout}");
+    assert_eq!(server.remaining(), 0);
+    assert_eq!(
+        git(&root, &["show", "tdd/neg:src/negate.py"]),
+        "def negate(x):\n    return -x\n"
+    );
+
+    // Sent as the bearer token, and kept nowhere: not in the store (events,
+    // attempts, evidence), not in the output.
+    let bearer = format!("Bearer {API_KEY}");
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.header("authorization") == Some(bearer.as_str()))
+    );
+    assert!(!stdout.contains(API_KEY) && !stderr.contains(API_KEY));
+    for entry in std::fs::read_dir(root.join(".tdd")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            let found = bytes
+                .windows(API_KEY.len())
+                .any(|w| w == API_KEY.as_bytes());
+            assert!(!found, "the key is in {}", path.display());
+        }
+    }
+}

@@ -12,9 +12,10 @@
 //!   [`WireRequest`]).
 //! - [`ApiWorker`] (`api/`): its own tool loop against a model's HTTP API
 //!   (Anthropic Messages, OpenAI Chat Completions), the stage's write
-//!   permissions enforced in its tools. Built in code for now.
+//!   permissions enforced in its tools, the key read from an environment
+//!   variable.
 //!
-//! [`from_config`] builds the first two from `[worker]` in `.tdd/config.toml`.
+//! [`from_config`] builds any of them from `[worker]` in `.tdd/config.toml`.
 
 pub mod api;
 mod command;

@@ -7,7 +7,7 @@
 //! `TDD_TEST_VENV`. Without it the pipeline tests fail: a skipped check is
 //! not a pass.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -33,24 +33,6 @@ const IMPL_FILE: &str = "src/calc.py";
 const RED_TEST: &str =
     "from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n";
 const REAL: &str = "def add(a, b):\n    return a + b\n";
-
-fn python_repo(name: &str) -> PathBuf {
-    let root = temp_dir(name);
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["config", "user.name", "Ada Tester"]);
-    git(&root, &["config", "user.email", "ada@example.com"]);
-    write(&root, ".gitignore", "__pycache__/\n*.pyc\n");
-    write(&root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
-    write(
-        &root,
-        "conftest.py",
-        "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n",
-    );
-    write(&root, "src/README", "sources\n");
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "init"]);
-    root
-}
 
 fn task() -> Task {
     Task {

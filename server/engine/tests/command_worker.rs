@@ -31,25 +31,6 @@ const RED_TEST: &str =
     "from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n";
 const REAL: &str = "def add(a, b):\n    return a + b\n";
 
-/// A tiny Python project on `main` with `src` on `sys.path`, no code yet.
-fn python_repo(name: &str) -> PathBuf {
-    let root = temp_dir(name);
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["config", "user.name", "Ada Tester"]);
-    git(&root, &["config", "user.email", "ada@example.com"]);
-    write(&root, ".gitignore", "__pycache__/\n*.pyc\n");
-    write(&root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
-    write(
-        &root,
-        "conftest.py",
-        "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n",
-    );
-    write(&root, "src/README", "sources\n");
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "init"]);
-    root
-}
-
 fn task() -> Task {
     Task {
         key: KEY.to_string(),

@@ -37,20 +37,7 @@ const REAL: &str = "def add(a, b):\n    return a + b\n";
 /// `conftest.py` that puts `src` on `sys.path`. The user has an untracked
 /// file lying around.
 fn python_repo(name: &str) -> PathBuf {
-    let root = temp_dir(name);
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["config", "user.name", "Ada Tester"]);
-    git(&root, &["config", "user.email", "ada@example.com"]);
-    write(&root, ".gitignore", "__pycache__/\n*.pyc\n");
-    write(&root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
-    write(
-        &root,
-        "conftest.py",
-        "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n",
-    );
-    write(&root, "src/README", "sources\n");
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "init"]);
+    let root = support::python_repo(name);
     write(&root, "notes.txt", "the user's own notes\n");
     root
 }

@@ -527,20 +527,7 @@ const PRD: &str = "mods";
 /// An empty Python project on `main` whose `conftest.py` puts `src` on the
 /// path, plus an untracked file of the user's.
 fn python_repo() -> PathBuf {
-    let root = temp_dir("repo");
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["config", "user.name", "Ada Tester"]);
-    git(&root, &["config", "user.email", "ada@example.com"]);
-    write(&root, ".gitignore", "__pycache__/\n*.pyc\n.pytest_cache/\n");
-    write(&root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
-    write(
-        &root,
-        "conftest.py",
-        "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n",
-    );
-    write(&root, "src/README", "sources\n");
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "init"]);
+    let root = support::python_repo("repo");
     write(&root, "notes.txt", "the user's own notes\n");
     root
 }

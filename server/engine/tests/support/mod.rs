@@ -71,3 +71,23 @@ pub fn path_with_venv() -> String {
         std::env::var("PATH").unwrap_or_default()
     )
 }
+
+/// A committed Python project on `main`: no sources or tests yet, a
+/// `conftest.py` that puts `src` on `sys.path`, `pytest.ini`.
+pub fn python_repo(name: &str) -> PathBuf {
+    let root = temp_dir(name);
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["config", "user.name", "Ada Tester"]);
+    git(&root, &["config", "user.email", "ada@example.com"]);
+    write(&root, ".gitignore", "__pycache__/\n*.pyc\n.pytest_cache/\n");
+    write(&root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
+    write(
+        &root,
+        "conftest.py",
+        "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n",
+    );
+    write(&root, "src/README", "sources\n");
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "init"]);
+    root
+}

@@ -318,6 +318,13 @@ fn attempt_text(a: &AttemptRow) -> String {
         a.started_at,
         finished.unwrap_or("…")
     );
+    if a.tokens_in.is_some() || a.tokens_out.is_some() {
+        out.push_str(&format!(
+            "      tokens in {}, out {} (cost unknown: no price table yet)\n",
+            a.tokens_in.unwrap_or(0),
+            a.tokens_out.unwrap_or(0)
+        ));
+    }
     if let Some(summary) = &a.test_summary {
         let exit = a
             .exit_code

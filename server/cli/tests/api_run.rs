@@ -62,11 +62,12 @@ fn a_configured_api_worker_runs_a_task_to_merged_and_the_key_stays_in_the_header
         Reply::tool(
             "write_file",
             json!({"path": "tests/test_negate.py", "content": "from negate import negate\n\n\ndef test_negate():\n    assert negate(7) == -7\n"}),
-        ),
+        )
+        .with_usage(1200, 80, 0),
     ));
     server.push(when(
         "wrote tests/test_negate.py",
-        Reply::tool("finish", json!({"summary": "test written"})),
+        Reply::tool("finish", json!({"summary": "test written"})).with_usage(300, 20, 1000),
     ));
     server.push(when(
         "Stage: GREEN",
@@ -109,6 +110,12 @@ fn a_configured_api_worker_runs_a_task_to_merged_and_the_key_stays_in_the_header
         git(&root, &["show", "tdd/neg:src/negate.py"]),
         "def negate(x):\n    return -x\n"
     );
+
+    // RED's two model calls, summed on its attempt (OpenAI counts cached
+    // tokens inside the input: 1200 + 300 + 1000).
+    let show = tdd(&root, &["tasks", "show", "REQ-1/AC-1.1"], None);
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(show.contains("tokens in 2500, out 100"), "{show}");
 
     // Sent as the bearer token, and kept nowhere: not in the store (events,
     // attempts, evidence), not in the output.

@@ -162,6 +162,7 @@ impl Run<'_> {
             evidence: verdict.evidence.clone(),
             reverted: Vec::new(),
             changes,
+            usage: None,
         });
         match kind {
             None => Ok(()),
@@ -189,6 +190,7 @@ impl Run<'_> {
             evidence: stop.message.clone(),
             reverted: Vec::new(),
             changes: Vec::new(),
+            usage: None,
         });
     }
 }

@@ -55,7 +55,7 @@ use crate::process::CancelToken;
 use crate::store::runs::{NewAttempt, RunId};
 use crate::store::{PrdId, Store, TaskId};
 use crate::testrun::{TestRun, run_tests};
-use crate::worker::{StageRequest, Worker, WorkerError};
+use crate::worker::{StageRequest, Usage, Worker, WorkerError};
 
 /// The worker name recorded for stages the engine runs itself.
 pub const ENGINE: &str = "engine";
@@ -164,6 +164,8 @@ pub struct AttemptRecord {
     pub reverted: Vec<String>,
     /// What the worker changed (VERIFY: the task's whole diff).
     pub changes: Vec<Change>,
+    /// The model calls and tokens the worker reported.
+    pub usage: Option<Usage>,
 }
 
 /// How a task ended.
@@ -435,6 +437,8 @@ fn persist(recorder: &Recorder, task: &Task, record: &AttemptRecord) -> Result<(
         failure_kind: record.failure_kind.map(|k| k.as_str().to_string()),
         diff_stats: Some(diff_stats(&record.changes)),
         evidence: Some(evidence),
+        tokens_in: record.usage.map(|u| u.input_tokens as i64),
+        tokens_out: record.usage.map(|u| u.output_tokens as i64),
     };
     let mut store = recorder
         .store
@@ -448,6 +452,12 @@ fn persist(recorder: &Recorder, task: &Task, record: &AttemptRecord) -> Result<(
         "passed": attempt.failure_kind.is_none(),
         "failure_kind": attempt.failure_kind,
         "evidence": record.evidence,
+        "usage": record.usage.map(|u| serde_json::json!({
+            "calls": u.calls,
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "cached_tokens": u.cached_tokens,
+        })),
     });
     store
         .write(|tx| {

@@ -118,6 +118,7 @@ pub(super) fn record_found_merged(
         ),
         reverted: Vec::new(),
         changes: Vec::new(),
+        usage: None,
     };
     persist(recorder, task, &record).err()
 }
@@ -190,6 +191,7 @@ impl Run<'_> {
                 ),
                 reverted: Vec::new(),
                 changes: Vec::new(),
+                usage: None,
             });
         }
     }

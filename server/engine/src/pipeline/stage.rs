@@ -36,6 +36,7 @@ impl Run<'_> {
                 evidence: String::new(),
                 reverted: Vec::new(),
                 changes: Vec::new(),
+                usage: None,
             };
             let result = self.attempt(
                 stage,
@@ -128,7 +129,7 @@ impl Run<'_> {
             attempt,
         };
         match worker.perform(&request) {
-            Ok(_) => {}
+            Ok(report) => record.usage = report.usage,
             Err(WorkerError::ProviderOutage(message)) => {
                 return Err(Stop {
                     stage,

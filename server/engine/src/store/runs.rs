@@ -50,6 +50,9 @@ pub struct NewAttempt {
     pub diff_stats: Option<serde_json::Value>,
     /// A summary: the gate's evidence line and reasons, or the error.
     pub evidence: Option<String>,
+    /// Model tokens the worker reported, when it did.
+    pub tokens_in: Option<i64>,
+    pub tokens_out: Option<i64>,
 }
 
 /// A recorded attempt.
@@ -68,6 +71,8 @@ pub struct AttemptRow {
     pub failure_kind: Option<String>,
     pub diff_stats: Option<serde_json::Value>,
     pub evidence: Option<String>,
+    pub tokens_in: Option<i64>,
+    pub tokens_out: Option<i64>,
 }
 
 /// Unix milliseconds to RFC 3339 UTC with milliseconds, in SQL.
@@ -92,6 +97,8 @@ fn attempt_row(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
         failure_kind: row.get(10)?,
         diff_stats: json(row.get(11)?),
         evidence: row.get(12)?,
+        tokens_in: row.get(13)?,
+        tokens_out: row.get(14)?,
     })
 }
 
@@ -134,8 +141,8 @@ impl WriteTx<'_> {
             .prepare_cached(
                 "INSERT INTO attempts (run_id, task_id, stage, attempt, worker, started_at,
                                        finished_at, exit_code, test_summary, failure_kind,
-                                       diff_stats, evidence)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                       diff_stats, evidence, tokens_in, tokens_out)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -151,6 +158,8 @@ impl WriteTx<'_> {
                     attempt.failure_kind,
                     attempt.diff_stats.as_ref().map(|v| v.to_string()),
                     attempt.evidence,
+                    attempt.tokens_in,
+                    attempt.tokens_out,
                 ])
             })
             .at(self.path)?;
@@ -159,7 +168,8 @@ impl WriteTx<'_> {
 }
 
 const ATTEMPT_COLUMNS: &str = "id, run_id, task_id, stage, attempt, worker, started_at, \
-                               finished_at, exit_code, test_summary, failure_kind, diff_stats, evidence";
+                               finished_at, exit_code, test_summary, failure_kind, diff_stats, evidence, \
+                               tokens_in, tokens_out";
 
 pub(super) fn by_task(
     conn: &rusqlite::Connection,
@@ -179,7 +189,8 @@ impl ReadTx<'_> {
         self.tx
             .prepare_cached(
                 "SELECT id, run_id, task_id, stage, attempt, worker, started_at, finished_at,
-                        exit_code, test_summary, failure_kind, diff_stats, evidence
+                        exit_code, test_summary, failure_kind, diff_stats, evidence,
+                        tokens_in, tokens_out
                  FROM attempts WHERE run_id = ?1 ORDER BY id",
             )
             .and_then(|mut stmt| stmt.query_map([run_id], attempt_row)?.collect())

@@ -206,6 +206,7 @@ impl Worker for CommandWorker {
             (_, Said::Outage(message)) => Err(self.outage(message, stderr)),
             (EX_TEMPFAIL, _) => Err(self.outage(None, stderr)),
             (0, said) => Ok(WorkerReport {
+                usage: None,
                 summary: match said {
                     Said::Summary(summary) => summary,
                     _ => format!("`{}` exited 0", self.shown),

@@ -58,6 +58,28 @@ pub struct WorkerReport {
     pub summary: String,
     /// The worker process's exit code, when it was a process.
     pub exit_code: Option<i32>,
+    /// What the model calls of the attempt used, when the worker knows.
+    pub usage: Option<Usage>,
+}
+
+/// Model calls and tokens of one attempt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub calls: u32,
+    /// Input tokens, cached ones included.
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Input tokens read from the provider's prompt cache.
+    pub cached_tokens: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: Usage) {
+        self.calls += other.calls;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cached_tokens += other.cached_tokens;
+    }
 }
 
 /// Why a worker could not make its attempt. Kept apart from a gate violation

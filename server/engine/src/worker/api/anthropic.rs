@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::tools::{ToolOutput, ToolSpec};
-use super::{Call, ModelTurn};
+use super::{Call, ModelTurn, Usage};
 
 /// The API version this client speaks.
 const VERSION: &str = "2023-06-01";
@@ -50,7 +50,17 @@ pub(super) fn parse(reply: &Value) -> Result<ModelTurn, String> {
     let blocks = reply["content"]
         .as_array()
         .ok_or("the reply has no `content` array")?;
+    let usage = &reply["usage"];
+    let count = |key: &str| usage[key].as_u64().unwrap_or(0);
+    let cached = count("cache_read_input_tokens");
     let mut turn = ModelTurn {
+        // Anthropic counts cache reads apart from `input_tokens`.
+        usage: Usage {
+            calls: 1,
+            input_tokens: count("input_tokens") + cached,
+            output_tokens: count("output_tokens"),
+            cached_tokens: cached,
+        },
         text: String::new(),
         calls: Vec::new(),
         assistant: json!({"role": "assistant", "content": blocks}),
@@ -102,5 +112,26 @@ mod tests {
         assert_eq!(turn.calls[0].input, Ok(json!({"path": "a"})));
         assert!(parse(&json!({"error": "x"})).is_err());
         assert_eq!(url("http://h:1/"), "http://h:1/v1/messages");
+    }
+
+    #[test]
+    fn usage_counts_cache_reads_as_input() {
+        let reply = json!({"content": [], "usage": {
+            "input_tokens": 20, "output_tokens": 7, "cache_read_input_tokens": 100
+        }});
+        let usage = parse(&reply).unwrap().usage;
+        assert_eq!(
+            usage,
+            Usage {
+                calls: 1,
+                input_tokens: 120,
+                output_tokens: 7,
+                cached_tokens: 100
+            }
+        );
+        assert_eq!(
+            parse(&json!({"content": []})).unwrap().usage.input_tokens,
+            0
+        );
     }
 }

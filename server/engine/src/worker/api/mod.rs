@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{StageRequest, Worker, WorkerError, WorkerReport};
+use super::{StageRequest, Usage, Worker, WorkerError, WorkerReport};
 use http::Http;
 use tools::{FINISH, ToolOutput, Tools};
 
@@ -119,6 +119,8 @@ impl fmt::Debug for ApiConfig {
 /// One model reply: its text, its tool calls, and the assistant message to
 /// keep in the history (in the dialect's shape).
 pub(super) struct ModelTurn {
+    /// What this one call used.
+    pub usage: Usage,
     pub text: String,
     pub calls: Vec<Call>,
     pub assistant: Value,
@@ -211,18 +213,20 @@ impl Worker for ApiWorker {
             ApiDialect::Anthropic => anthropic::user(&first),
             ApiDialect::OpenAiChat => openai_chat::user(&first),
         }];
+        let mut used = Usage::default();
         for turn in 1..=self.max_turns {
             let reply = self.ask(&messages)?;
+            used.add(reply.usage);
             messages.push(reply.assistant);
             if reply.calls.is_empty() {
-                return Ok(report(&reply.text, turn));
+                return Ok(report(&reply.text, turn, used));
             }
             let mut results = Vec::new();
             for call in &reply.calls {
                 let output = match (&call.input, call.name.as_str()) {
                     (Ok(input), FINISH) => {
                         let summary = input["summary"].as_str().unwrap_or(&reply.text);
-                        return Ok(report(summary, turn));
+                        return Ok(report(summary, turn, used));
                     }
                     (Ok(input), name) => tools.run(name, input),
                     (Err(problem), _) => ToolOutput {
@@ -243,12 +247,14 @@ impl Worker for ApiWorker {
                 self.max_turns
             ),
             self.max_turns,
+            used,
         ))
     }
 }
 
-fn report(summary: &str, turns: u32) -> WorkerReport {
+fn report(summary: &str, turns: u32, usage: Usage) -> WorkerReport {
     WorkerReport {
+        usage: Some(usage),
         summary: format!(
             "{} ({turns} model replies)",
             prompt::clip(summary.trim(), MAX_SUMMARY)

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::tools::{ToolOutput, ToolSpec};
-use super::{Call, ModelTurn};
+use super::{Call, ModelTurn, Usage};
 
 pub(super) fn url(base_url: &str) -> String {
     format!("{}/chat/completions", base_url.trim_end_matches('/'))
@@ -49,7 +49,17 @@ pub(super) fn parse(reply: &Value) -> Result<ModelTurn, String> {
     if !message.is_object() {
         return Err("the reply has no `choices[0].message`".to_string());
     }
+    let usage = &reply["usage"];
     let mut turn = ModelTurn {
+        // `prompt_tokens` includes the cached ones.
+        usage: Usage {
+            calls: 1,
+            input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
+            output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
+            cached_tokens: usage["prompt_tokens_details"]["cached_tokens"]
+                .as_u64()
+                .unwrap_or(0),
+        },
         text: message["content"].as_str().unwrap_or_default().to_string(),
         calls: Vec::new(),
         assistant: message.clone(),

@@ -11,11 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tdd_core::config::{Language, Layout};
 use tdd_core::gate::Stage;
-use tdd_core::plan::{Complexity, Level, Task, TaskKind};
-use tdd_core::text::Span;
-use tdd_engine::git::Project;
+use tdd_core::plan::Task;
 use tdd_engine::pipeline::{FailureKind, PipelineContext, TaskStatus, run_task};
 use tdd_engine::worker::{
     ApiConfig, ApiDialect, ApiWorker, Backoff, StageRequest, Worker, WorkerError,
@@ -26,7 +23,6 @@ mod support;
 
 use support::*;
 
-const KEY: &str = "REQ-1/AC-1.1";
 const API_KEY: &str = "sk-test-4f1d9c";
 const TEST_FILE: &str = "tests/test_calc.py";
 const IMPL_FILE: &str = "src/calc.py";
@@ -35,44 +31,11 @@ const RED_TEST: &str =
 const REAL: &str = "def add(a, b):\n    return a + b\n";
 
 fn task() -> Task {
-    Task {
-        key: KEY.to_string(),
-        kind: TaskKind::Implement,
-        title: "add(a, b)".to_string(),
-        requirement: Some("REQ-1".to_string()),
-        criteria: vec!["AC-1.1".to_string()],
-        test_file: Some(TEST_FILE.to_string()),
-        impl_file: Some(IMPL_FILE.to_string()),
-        writes: vec![TEST_FILE.to_string(), IMPL_FILE.to_string()],
-        tests: Vec::new(),
-        depends_on: Vec::new(),
-        complexity: Complexity {
-            score: 1,
-            level: Level::Low,
-        },
-        hints: Vec::new(),
-        components: Vec::new(),
-        expected_tests: None,
-        setup: None,
-        content_hash: String::new(),
-        source: Span::default(),
-    }
+    calc_task()
 }
 
 fn context(root: &Path) -> PipelineContext {
-    let layout = Layout {
-        language: Language::Python,
-        source_root: "src".to_string(),
-        test_root: "tests".to_string(),
-        test_command: "pytest".to_string(),
-    };
-    let mut ctx = PipelineContext::new(Project::open(root).unwrap(), "calc", "main", layout);
-    ctx.env = vec![
-        ("PATH".to_string(), path_with_venv()),
-        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
-    ];
-    ctx.test_timeout = Duration::from_secs(120);
-    ctx
+    python_context(root)
 }
 
 /// A worker for `server` with small retry waits.

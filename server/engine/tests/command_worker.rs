@@ -11,11 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tdd_core::config::{Language, Layout, parse_config};
+use tdd_core::config::parse_config;
 use tdd_core::gate::{Outcome, Stage};
-use tdd_core::plan::{Complexity, Level, Task, TaskKind, TestCase};
-use tdd_core::text::Span;
-use tdd_engine::git::Project;
+use tdd_core::plan::{Task, TestCase};
 use tdd_engine::pipeline::{FailureKind, PipelineContext, TaskStatus, run_task};
 use tdd_engine::process::GRACE;
 use tdd_engine::worker::{CommandWorker, ScriptedWorker, Worker, WorkerError, from_config};
@@ -33,14 +31,6 @@ const REAL: &str = "def add(a, b):\n    return a + b\n";
 
 fn task() -> Task {
     Task {
-        key: KEY.to_string(),
-        kind: TaskKind::Implement,
-        title: "add(a, b)".to_string(),
-        requirement: Some("REQ-1".to_string()),
-        criteria: vec!["AC-1.1".to_string()],
-        test_file: Some(TEST_FILE.to_string()),
-        impl_file: Some(IMPL_FILE.to_string()),
-        writes: vec![TEST_FILE.to_string(), IMPL_FILE.to_string()],
         tests: vec![TestCase {
             name: "test_add_returns_the_sum".to_string(),
             criterion: "AC-1.1".to_string(),
@@ -50,34 +40,13 @@ fn task() -> Task {
             outcome: "returns 5".to_string(),
             expected_errors: Vec::new(),
         }],
-        depends_on: Vec::new(),
-        complexity: Complexity {
-            score: 1,
-            level: Level::Low,
-        },
         hints: vec!["keep it small".to_string()],
-        components: Vec::new(),
-        expected_tests: None,
-        setup: None,
-        content_hash: String::new(),
-        source: Span::default(),
+        ..calc_task()
     }
 }
 
 fn context(root: &Path) -> PipelineContext {
-    let layout = Layout {
-        language: Language::Python,
-        source_root: "src".to_string(),
-        test_root: "tests".to_string(),
-        test_command: "pytest".to_string(),
-    };
-    let mut ctx = PipelineContext::new(Project::open(root).unwrap(), "calc", "main", layout);
-    ctx.env = vec![
-        ("PATH".to_string(), path_with_venv()),
-        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
-    ];
-    ctx.test_timeout = Duration::from_secs(120);
-    ctx
+    python_context(root)
 }
 
 /// An executable shell script `name` in a fresh directory outside any repo.

@@ -8,13 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use tdd_core::config::{Language, Layout};
 use tdd_core::gate::{Outcome, Stage};
-use tdd_core::plan::{Complexity, Level, Task, TaskKind};
-use tdd_core::text::Span;
-use tdd_engine::git::Project;
+use tdd_core::plan::Task;
 use tdd_engine::pipeline::{FailureKind, PipelineContext, Recorder, TaskStatus, run_task};
 use tdd_engine::store::{NewTask, Store, StoreError, TaskStatus as StoredStatus};
 use tdd_engine::worker::ScriptedWorker;
@@ -71,28 +67,7 @@ fn user_state(root: &Path) -> (String, String, BTreeMap<String, Vec<u8>>) {
 }
 
 fn task() -> Task {
-    Task {
-        key: KEY.to_string(),
-        kind: TaskKind::Implement,
-        title: "add(a, b)".to_string(),
-        requirement: Some("REQ-1".to_string()),
-        criteria: vec!["AC-1.1".to_string()],
-        test_file: Some(TEST_FILE.to_string()),
-        impl_file: Some(IMPL_FILE.to_string()),
-        writes: vec![TEST_FILE.to_string(), IMPL_FILE.to_string()],
-        tests: Vec::new(),
-        depends_on: Vec::new(),
-        complexity: Complexity {
-            score: 1,
-            level: Level::Low,
-        },
-        hints: Vec::new(),
-        components: Vec::new(),
-        expected_tests: None,
-        setup: None,
-        content_hash: String::new(),
-        source: Span::default(),
-    }
+    calc_task()
 }
 
 /// A store (outside the project) with the PRD, the task and a running run.
@@ -126,20 +101,7 @@ fn recorder() -> Recorder {
 }
 
 fn context(root: &Path) -> PipelineContext {
-    let path = path_with_venv();
-    let layout = Layout {
-        language: Language::Python,
-        source_root: "src".to_string(),
-        test_root: "tests".to_string(),
-        test_command: "pytest".to_string(),
-    };
-    let mut ctx = PipelineContext::new(Project::open(root).unwrap(), PRD, "main", layout);
-    ctx.env = vec![
-        ("PATH".to_string(), path),
-        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
-    ];
-    ctx.test_timeout = Duration::from_secs(120);
-    ctx
+    python_context(root)
 }
 
 #[test]

@@ -91,3 +91,51 @@ pub fn python_repo(name: &str) -> PathBuf {
     git(&root, &["commit", "-q", "-m", "init"]);
     root
 }
+
+/// The task most pipeline tests run: `add(a, b)` in `src/calc.py`, tested
+/// in `tests/test_calc.py`, key `REQ-1/AC-1.1`.
+pub fn calc_task() -> tdd_core::plan::Task {
+    use tdd_core::plan::{Complexity, Level, Task, TaskKind};
+    let (test_file, impl_file) = ("tests/test_calc.py", "src/calc.py");
+    Task {
+        key: "REQ-1/AC-1.1".to_string(),
+        kind: TaskKind::Implement,
+        title: "add(a, b)".to_string(),
+        requirement: Some("REQ-1".to_string()),
+        criteria: vec!["AC-1.1".to_string()],
+        test_file: Some(test_file.to_string()),
+        impl_file: Some(impl_file.to_string()),
+        writes: vec![test_file.to_string(), impl_file.to_string()],
+        tests: Vec::new(),
+        depends_on: Vec::new(),
+        complexity: Complexity {
+            score: 1,
+            level: Level::Low,
+        },
+        hints: Vec::new(),
+        components: Vec::new(),
+        expected_tests: None,
+        setup: None,
+        content_hash: String::new(),
+        source: tdd_core::text::Span::default(),
+    }
+}
+
+/// A pipeline context for a [`python_repo`] (PRD `calc`, base `main`),
+/// pytest from the venv.
+pub fn python_context(root: &Path) -> tdd_engine::pipeline::PipelineContext {
+    let layout = tdd_core::config::Layout {
+        language: tdd_core::config::Language::Python,
+        source_root: "src".to_string(),
+        test_root: "tests".to_string(),
+        test_command: "pytest".to_string(),
+    };
+    let project = tdd_engine::git::Project::open(root).unwrap();
+    let mut ctx = tdd_engine::pipeline::PipelineContext::new(project, "calc", "main", layout);
+    ctx.env = vec![
+        ("PATH".to_string(), path_with_venv()),
+        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
+    ];
+    ctx.test_timeout = std::time::Duration::from_secs(120);
+    ctx
+}

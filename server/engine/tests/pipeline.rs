@@ -531,11 +531,10 @@ fn a_configured_check_that_fails_stops_verify_with_its_output() {
     assert!(outcome.merged(), "{:?}", outcome.status);
 }
 
-#[test]
-fn files_the_test_runner_leaves_behind_are_not_the_workers_change() {
-    let root = python_repo("artifacts");
-    // Like cargo writing a Cargo.lock: every test run (re)writes a file the
-    // project does not track or ignore.
+/// Like cargo writing a Cargo.lock: every test run (re)writes
+/// `runner-made.txt`, a file the project does not track or ignore.
+fn repo_whose_test_runs_leave_a_file(name: &str) -> PathBuf {
+    let root = python_repo(name);
     write(
         &root,
         "conftest.py",
@@ -546,6 +545,12 @@ fn files_the_test_runner_leaves_behind_are_not_the_workers_change() {
         &root,
         &["commit", "-q", "-m", "a conftest that leaves a file"],
     );
+    root
+}
+
+#[test]
+fn files_the_test_runner_leaves_behind_are_not_the_workers_change() {
+    let root = repo_whose_test_runs_leave_a_file("artifacts");
     let ctx = context(&root);
     let mut worker = ScriptedWorker::new("scripted")
         .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
@@ -573,17 +578,7 @@ fn files_the_test_runner_leaves_behind_are_not_the_workers_change() {
     assert!(!merged.contains("runner-made.txt"), "{merged}");
 
     // A worker that edits that file does change it, and RED says so.
-    let root = python_repo("artifacts-edited");
-    write(
-        &root,
-        "conftest.py",
-        "import pathlib\nimport sys\n\nroot = pathlib.Path(__file__).parent\nsys.path.insert(0, str(root / \"src\"))\n(root / \"runner-made.txt\").write_text(\"made by the test run\\n\")\n",
-    );
-    git(&root, &["add", "conftest.py"]);
-    git(
-        &root,
-        &["commit", "-q", "-m", "a conftest that leaves a file"],
-    );
+    let root = repo_whose_test_runs_leave_a_file("artifacts-edited");
     let mut ctx = context(&root);
     ctx.max_fix_attempts = 0;
     let mut worker = ScriptedWorker::new("scripted").on(

@@ -11,9 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tdd_core::config::WorkerKind;
-use tdd_engine::execution::{
-    self, Budget, Emit, RunEvent, RunRequest, RunStatus, RunSummary, StopReason,
-};
+use tdd_engine::execution::{self, Budget, Emit, RunEvent, RunRequest, RunStatus, RunSummary};
 use tdd_engine::pipeline::{AttemptRecord, FailureKind};
 use tdd_engine::project;
 use tdd_engine::scheduler::TaskEnd;
@@ -298,14 +296,8 @@ pub fn print_summary(summary: &RunSummary) -> ExitCode {
         println!("  {:<16} {text}", task.key);
     }
     let status = match &summary.status {
-        RunStatus::Completed => "completed".to_string(),
-        RunStatus::Failed => "finished with failures".to_string(),
-        RunStatus::Stopped(StopReason::Cancelled) => {
-            "cancelled; `tdd-orchestrator resume` goes on".to_string()
-        }
-        RunStatus::Stopped(StopReason::Budget(why)) => {
-            format!("stopped: {why}; `tdd-orchestrator resume` goes on")
-        }
+        RunStatus::Stopped(_) => format!("{}; `tdd-orchestrator resume` goes on", summary.status),
+        done => done.to_string(),
     };
     println!(
         "run {} {status}: {merged} merged now, {} done before, feature branch {}",

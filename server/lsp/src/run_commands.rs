@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tdd_core::breaker::Scope;
-use tdd_engine::execution::{self, RunEvent, RunRequest, RunStatus, StopReason};
+use tdd_engine::execution::{self, RunEvent, RunRequest, RunStatus};
 use tdd_engine::pipeline::FailureKind;
 use tdd_engine::scheduler::TaskEnd;
 use tdd_engine::store::claims::RunControl;
@@ -68,12 +68,7 @@ pub fn start(
                     .iter()
                     .filter(|t| t.end == TaskEnd::Merged)
                     .count();
-                let status = match &summary.status {
-                    RunStatus::Completed => "completed".to_string(),
-                    RunStatus::Failed => "finished with failures".to_string(),
-                    RunStatus::Stopped(StopReason::Cancelled) => "was cancelled".to_string(),
-                    RunStatus::Stopped(StopReason::Budget(why)) => format!("stopped: {why}"),
-                };
+                let status = summary.status.to_string();
                 notices.event(json!({ "kind": "finished", "run": summary.run_id.0, "status": status, "merged": merged }));
                 notices.finished(
                     summary.status == RunStatus::Completed,

@@ -187,6 +187,18 @@ pub enum RunStatus {
     Stopped(StopReason),
 }
 
+/// How a run ended, as a sentence's end: "run 3 completed".
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunStatus::Completed => f.write_str("completed"),
+            RunStatus::Failed => f.write_str("finished with failures"),
+            RunStatus::Stopped(StopReason::Cancelled) => f.write_str("was cancelled"),
+            RunStatus::Stopped(StopReason::Budget(why)) => write!(f, "stopped: {why}"),
+        }
+    }
+}
+
 impl RunStatus {
     fn as_str(&self) -> &'static str {
         match self {

@@ -1,6 +1,7 @@
 //! A scripted fake model server for tests, on 127.0.0.1. It speaks
 //! Anthropic Messages, OpenAI Chat Completions and OpenAI Responses (JSON
-//! and SSE), answers from a script of dialect-neutral replies, injects
+//! and SSE), answers from a script of dialect-neutral replies (or, in
+//! solver and cheater modes, from a reference [`Solution`]), injects
 //! faults, checks the API key and records every request. See README.md.
 //!
 //! ```no_run
@@ -15,6 +16,8 @@ mod render;
 mod request;
 mod script;
 mod server;
+mod solution;
+mod solver;
 
 use std::collections::VecDeque;
 use std::io;
@@ -27,6 +30,8 @@ pub use script::{
     Action, Config, Entry, Fault, Match, RandomFaults, Reply, ScriptError, StopReason, ToolCall,
     Usage,
 };
+pub use solution::{Cheat, Files, Solution, SolutionError, TaskSolution};
+pub use solver::Mode;
 
 /// A running server. It stops when dropped.
 pub struct FakeModel {
@@ -69,6 +74,7 @@ impl FakeModel {
             records: Vec::new(),
             log,
             served: 0,
+            mode: config.mode,
         }));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -104,6 +110,11 @@ impl FakeModel {
     /// Appends a reply, a fault, or an [`Entry`] with a predicate.
     pub fn push(&self, entry: impl Into<Entry>) {
         self.state().script.push_back(entry.into());
+    }
+
+    /// Switches what answers requests the script has no entry for.
+    pub fn set_mode(&self, mode: Mode) {
+        self.state().mode = mode;
     }
 
     /// Script entries not used yet.

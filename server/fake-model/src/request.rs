@@ -92,7 +92,7 @@ fn collect_strings(v: &Value, out: &mut String) {
 
 /// Tool names in all three shapes: `{name}` (Anthropic, Responses),
 /// `{function: {name}}` (chat) and Responses namespaces `{tools: [...]}`.
-fn tool_names(tools: &Value) -> Vec<String> {
+pub(crate) fn tool_names(tools: &Value) -> Vec<String> {
     let mut names = Vec::new();
     for tool in tools.as_array().into_iter().flatten() {
         if let Some(n) = tool["name"]
@@ -112,6 +112,8 @@ fn tool_names(tools: &Value) -> Vec<String> {
 pub enum Outcome {
     /// A scripted reply was sent.
     Reply,
+    /// The solver (or cheater) answered: the script had no entry.
+    Solved,
     /// A fault was played (scripted or drawn at random).
     Fault { fault: Fault, random: bool },
     /// Missing or wrong key: 401.

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::request::{Dialect, Inspected};
+use crate::solution::{Cheat, Solution};
+use crate::solver::Mode;
 
 /// One model turn, rendered per dialect.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -276,6 +278,10 @@ pub struct Config {
     pub request_log: Option<std::path::PathBuf>,
     #[serde(default, rename = "step")]
     pub script: Vec<Entry>,
+    /// What answers when no script entry matches (code only; the binary
+    /// sets it from `--solution` and `--cheat`).
+    #[serde(skip)]
+    pub mode: Mode,
 }
 
 fn default_key() -> String {
@@ -289,6 +295,7 @@ impl Default for Config {
             random_faults: None,
             request_log: None,
             script: Vec::new(),
+            mode: Mode::Script,
         }
     }
 }
@@ -310,6 +317,21 @@ impl Config {
             api_key: key.into(),
             ..Config::default()
         }
+    }
+
+    /// A server answering every request from `solution` (default key).
+    pub fn solver(solution: Solution) -> Self {
+        Config::default().with_mode(Mode::Solver(solution))
+    }
+
+    /// As [`Config::solver`], cheating in GREEN attempt 1.
+    pub fn cheater(solution: Solution, cheat: Cheat) -> Self {
+        Config::default().with_mode(Mode::Cheater(solution, cheat))
+    }
+
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// Reads a script file: JSON when the name ends in `.json`, else TOML.

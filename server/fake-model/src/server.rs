@@ -30,6 +30,8 @@ pub(crate) struct State {
     pub records: Vec<RecordedRequest>,
     pub log: Option<std::fs::File>,
     pub served: u64,
+    /// Answers what the script does not (solver, cheater).
+    pub mode: crate::solver::Mode,
 }
 
 /// splitmix64: tiny, seeded, and good enough to spread faults.
@@ -204,7 +206,7 @@ fn decide(
         );
         return (plan, Outcome::BadRequest);
     };
-    let req = Inspected::new(dialect, body);
+    let req = Inspected::new(dialect, &without_trailing_system(dialect, body));
     let n = state.served;
     state.served += 1;
 
@@ -216,17 +218,23 @@ fn decide(
             fault: fault.clone(),
             random: true,
         };
-        let peek = peek_reply(state, &req);
+        let peek = peek_reply(state, &req).or_else(|| state.mode.answer(dialect, body, body_len));
         return (Plan::Fault(fault, req, n, peek), outcome);
     }
     let found = state
         .script
         .iter()
         .position(|e| e.when.as_ref().is_none_or(|m| m.holds(&req)));
+    if found.is_none()
+        && let Some(reply) = state.mode.answer(dialect, body, body_len)
+    {
+        return (Plan::Reply(reply, req, n), Outcome::Solved);
+    }
     match found.and_then(|i| state.script.remove(i)).map(|e| e.action) {
         Some(Action::Reply(reply)) => (Plan::Reply(reply, req, n), Outcome::Reply),
         Some(Action::Fault(fault)) => {
-            let peek = peek_reply(state, &req);
+            let peek =
+                peek_reply(state, &req).or_else(|| state.mode.answer(dialect, body, body_len));
             (
                 Plan::Fault(fault.clone(), req, n, peek),
                 Outcome::Fault {
@@ -246,6 +254,25 @@ fn decide(
             )
         }
     }
+}
+
+/// Claude Code puts a `role: "system"` message (its environment block)
+/// after the prompt in Anthropic `messages`; the script's "last message" is
+/// the last one a user or the assistant sent, so such trailing entries are
+/// left out when the request is inspected (the recorded body keeps them).
+fn without_trailing_system(dialect: Dialect, body: &Value) -> std::borrow::Cow<'_, Value> {
+    let messages = body["messages"].as_array();
+    let trailing = messages.map_or(0, |m| {
+        m.iter().rev().take_while(|m| m["role"] == "system").count()
+    });
+    if dialect != Dialect::Anthropic || trailing == 0 {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut body = body.clone();
+    if let Some(messages) = body["messages"].as_array_mut() {
+        messages.truncate(messages.len() - trailing);
+    }
+    std::borrow::Cow::Owned(body)
 }
 
 /// The reply the next request like this one would get, left in place.
@@ -404,5 +431,29 @@ impl hyper::body::Body for StreamBody {
         self.0
             .poll_recv(cx)
             .map(|next| next.map(|r| r.map(Frame::data)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trailing_system_message_is_not_the_last_message() {
+        let body = json!({"messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Stage: RED"}]},
+            {"role": "system", "content": [{"type": "text", "text": "# Environment"}]},
+        ]});
+        let seen = Inspected::new(
+            Dialect::Anthropic,
+            &without_trailing_system(Dialect::Anthropic, &body),
+        );
+        let text = &seen.last_message_text;
+        assert!(text.contains("Stage: RED") && !text.contains("# Environment"));
+        let chat = Inspected::new(
+            Dialect::OpenAiChat,
+            &without_trailing_system(Dialect::OpenAiChat, &body),
+        );
+        assert!(chat.last_message_text.contains("# Environment"));
     }
 }

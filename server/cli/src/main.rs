@@ -1,5 +1,6 @@
 //! The `tdd-orchestrator` binary.
 
+mod assist_cmd;
 mod demo;
 mod graph_view;
 mod ops_cmd;
@@ -106,6 +107,14 @@ enum Command {
         dry_run: bool,
         #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
         format: GraphFormat,
+        /// For a PRD without requirements (free prose): ask the model of
+        /// [worker.api] to structure it, write the result as `<name>.prd.md`
+        /// next to it, and decompose that.
+        #[arg(long)]
+        assist: bool,
+        /// With --assist: overwrite an existing `<name>.prd.md`.
+        #[arg(long, requires = "assist")]
+        force: bool,
     },
     /// Per PRD: tasks by state, and whether the PRD changed since it was decomposed.
     Status,
@@ -119,7 +128,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
     },
-    /// Print a JSON Schema: the PRD's YAML/JSON form, .tdd/config.toml, or the task graph.
+    /// Print a JSON Schema: the PRD's YAML/JSON form, .tdd/config.toml, the task graph, or
+    /// the PRD outline a model supplies to `decompose --assist`.
     Schema {
         #[arg(value_enum)]
         which: SchemaArg,
@@ -143,6 +153,8 @@ enum SchemaArg {
     Prd,
     Config,
     Tasks,
+    /// What `decompose --assist` asks the model for.
+    PrdOutline,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -255,6 +267,7 @@ fn run(command: Command) -> Result<ExitCode> {
                     SchemaArg::Prd => tdd_core::schema::prd_schema_json(),
                     SchemaArg::Config => tdd_core::config::config_schema_json(),
                     SchemaArg::Tasks => tdd_core::plan::tasks_schema_json(),
+                    SchemaArg::PrdOutline => tdd_core::assist::outline_schema_json(),
                 }
             );
             Ok(ExitCode::SUCCESS)
@@ -263,7 +276,9 @@ fn run(command: Command) -> Result<ExitCode> {
             prd,
             dry_run,
             format,
-        } => plan_cmd::decompose(&prd, dry_run, format),
+            assist,
+            force,
+        } => plan_cmd::decompose(&prd, dry_run, format, assist, force),
         Command::Status => plan_cmd::status(),
         Command::Demo { dir } => demo::demo(dir),
         Command::Run(args) => run_cmd::run(args, false),

@@ -287,6 +287,11 @@ pub fn attempts_text(attempts: &[AttemptRow], runs: &HashMap<RunId, RunRow>) -> 
         return "attempts   none yet\n".to_string();
     }
     let mut out = format!("attempts   {}\n", attempts.len());
+    let mut used = attempts.iter().filter_map(|a| a.usage);
+    if let Some(mut total) = used.next() {
+        used.for_each(|u| total.add(&u));
+        out.push_str(&format!("model use  {total}\n"));
+    }
     let mut run = None;
     for a in attempts {
         if run != Some(a.run_id) {
@@ -318,12 +323,8 @@ fn attempt_text(a: &AttemptRow) -> String {
         a.started_at,
         finished.unwrap_or("…")
     );
-    if a.tokens_in.is_some() || a.tokens_out.is_some() {
-        out.push_str(&format!(
-            "      tokens in {}, out {} (cost unknown: no price table yet)\n",
-            a.tokens_in.unwrap_or(0),
-            a.tokens_out.unwrap_or(0)
-        ));
+    if let Some(usage) = &a.usage {
+        out.push_str(&format!("      model  {usage}\n"));
     }
     if let Some(summary) = &a.test_summary {
         let exit = a

@@ -12,7 +12,7 @@ use tdd_engine::planning;
 use tdd_engine::project;
 use tdd_engine::store::{Queries, Reader, Store, TaskRow};
 
-use crate::{GraphFormat, graph_view, ops_cmd, report};
+use crate::{GraphFormat, assist_cmd, graph_view, ops_cmd, report};
 
 fn project_root() -> Result<PathBuf> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
@@ -28,9 +28,25 @@ fn open_reader(root: &Path) -> Result<Option<Reader>> {
     Ok(Some(Reader::open(&path)?))
 }
 
-pub fn decompose(prd: &Path, dry_run: bool, format: GraphFormat) -> Result<ExitCode> {
+pub fn decompose(
+    prd: &Path,
+    dry_run: bool,
+    format: GraphFormat,
+    assist: bool,
+    force: bool,
+) -> Result<ExitCode> {
     let root = project_root()?;
-    let planned = planning::plan_file(&root, prd)?;
+    let mut planned = planning::plan_file(&root, prd)?;
+    let mut prd = prd.to_path_buf();
+    let unstructured = tdd_engine::assist::needs_structure(&planned);
+    if unstructured && assist {
+        (prd, planned) = assist_cmd::structure(&root, &prd, force)?;
+    } else if assist {
+        eprintln!(
+            "{} already has requirements: decomposing it as written (--assist not needed)",
+            prd.display()
+        );
+    }
     if !planned.errors.is_empty() {
         let errors = planned.errors.iter().map(|e| (e.span, e.message.clone()));
         eprint!(
@@ -41,6 +57,9 @@ pub fn decompose(prd: &Path, dry_run: bool, format: GraphFormat) -> Result<ExitC
             "decomposition refused: {} error(s); nothing was stored",
             planned.errors.len()
         );
+        if unstructured && !assist {
+            eprintln!("{}", assist_cmd::hint(&prd));
+        }
         return Ok(ExitCode::from(1));
     }
     let changes = if dry_run {
@@ -113,6 +132,14 @@ pub fn status() -> Result<ExitCode> {
         );
         if !prd.flagged.is_empty() {
             println!("  PRD changed since done: {}", prd.flagged.join(", "));
+        }
+        for (run, usage) in &prd.usage_by_run {
+            println!("  run {run}: {usage}");
+        }
+        if prd.usage_by_run.len() > 1
+            && let Some(total) = prd.total_usage()
+        {
+            println!("  all runs: {total}");
         }
     }
     Ok(ExitCode::SUCCESS)

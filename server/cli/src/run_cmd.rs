@@ -41,6 +41,14 @@ pub struct RunArgs {
     /// Stop the run after this many minutes.
     #[arg(long)]
     pub budget_minutes: Option<f64>,
+    /// Start no attempt once the run's model calls used this many tokens
+    /// (input plus output; overrides [budget] tokens).
+    #[arg(long)]
+    pub budget_tokens: Option<u64>,
+    /// Start no attempt once the run's priced model calls cost this many US
+    /// dollars (overrides [budget] usd).
+    #[arg(long)]
+    pub budget_usd: Option<f64>,
     /// Limit for one test run, in seconds.
     #[arg(long, default_value_t = 600)]
     pub test_timeout: u64,
@@ -116,6 +124,8 @@ pub fn execute_run(root: &Path, prd: PathBuf, args: &RunArgs, resume: bool) -> R
             .budget_minutes
             .map(|m| Duration::from_secs_f64(m * 60.0)),
         attempts: args.budget_attempts,
+        tokens: args.budget_tokens,
+        usd: args.budget_usd,
     };
     let printer = Printer::new(!args.plain && std::io::stdout().is_terminal());
     request.emit = Some(printer.emit());

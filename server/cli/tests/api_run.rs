@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 use serde_json::json;
 use support::{fresh_dir, git, python_project, venv_bin, write};
+use tdd_engine::store::Queries;
 use tdd_fake_model::{Config, Entry, FakeModel, Match, Reply};
 
 const API_KEY: &str = "sk-cli-test-7c2e";
@@ -32,7 +33,7 @@ fn project(name: &str, base_url: &str) -> std::path::PathBuf {
         &root,
         ".tdd/config.toml",
         &format!(
-            "[project]\nlanguage = \"python\"\ntest_command = \"{}\"\n\n[worker]\nkind = \"api\"\ncount = 1\n\n[worker.api]\ndialect = \"openai_chat\"\nbase_url = \"{base_url}\"\nmodel = \"fake-model-1\"\napi_key_env = \"TDD_TEST_MODEL_KEY\"\n",
+            "[project]\nlanguage = \"python\"\ntest_command = \"{}\"\n\n[worker]\nkind = \"api\"\ncount = 1\n\n[worker.api]\ndialect = \"openai_chat\"\nbase_url = \"{base_url}\"\nmodel = \"fake-model-1\"\napi_key_env = \"TDD_TEST_MODEL_KEY\"\n\n[pricing.fake-model-1]\ninput = 2.0\noutput = 10.0\n",
             pytest.display()
         ),
     );
@@ -44,9 +45,11 @@ fn project(name: &str, base_url: &str) -> std::path::PathBuf {
 
 fn tdd(root: &Path, args: &[&str], key: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tdd-orchestrator"));
+    // The most verbose logs: the key must not be in them either.
     cmd.args(args)
         .current_dir(root)
-        .env("PYTHONDONTWRITEBYTECODE", "1");
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("TDD_LOG", "trace");
     match key {
         Some(key) => cmd.env("TDD_TEST_MODEL_KEY", key),
         None => cmd.env_remove("TDD_TEST_MODEL_KEY"),
@@ -112,10 +115,17 @@ fn a_configured_api_worker_runs_a_task_to_merged_and_the_key_stays_in_the_header
     );
 
     // RED's two model calls, summed on its attempt (OpenAI counts cached
-    // tokens inside the input: 1200 + 300 + 1000).
+    // tokens inside the input: 1200 + 300 + 1000), priced from [pricing]:
+    // 2500 in at $2 and 100 out at $10 per million.
     let show = tdd(&root, &["tasks", "show", "REQ-1/AC-1.1"], None);
     let show = String::from_utf8_lossy(&show.stdout);
-    assert!(show.contains("tokens in 2500, out 100"), "{show}");
+    assert!(
+        show.contains("model  2 model calls, 2500 tokens in (1000 cached), 100 out, $0.0060,"),
+        "{show}"
+    );
+    let status = tdd(&root, &["status"], None);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("run 1: 5 model calls"), "{status}");
 
     // Sent as the bearer token, and kept nowhere: not in the store (events,
     // attempts, evidence), not in the output.
@@ -126,15 +136,34 @@ fn a_configured_api_worker_runs_a_task_to_merged_and_the_key_stays_in_the_header
             .iter()
             .all(|r| r.header("authorization") == Some(bearer.as_str()))
     );
+    assert!(stderr.contains("TRACE") || stderr.contains("DEBUG") || !stderr.is_empty());
     assert!(!stdout.contains(API_KEY) && !stderr.contains(API_KEY));
-    for entry in std::fs::read_dir(root.join(".tdd")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            let bytes = std::fs::read(&path).unwrap();
-            let found = bytes
-                .windows(API_KEY.len())
-                .any(|w| w == API_KEY.as_bytes());
-            assert!(!found, "the key is in {}", path.display());
+    // Every file of the project: the database with its event log and WAL,
+    // the logs, the worktrees and the git objects (trailers, commits).
+    let mut searched = 0;
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                searched += 1;
+                let found = bytes
+                    .windows(API_KEY.len())
+                    .any(|w| w == API_KEY.as_bytes());
+                assert!(!found, "the key is in {}", path.display());
+            }
         }
+    }
+    assert!(searched > 20, "searched only {searched} files");
+    // The event log, read back as text (the file search above would miss a
+    // key stored compressed or split across pages).
+    let db = root.join(".tdd/orchestrator.db");
+    let reader = tdd_engine::store::Reader::open(&db).unwrap();
+    let events = reader.read(|tx| tx.events_after(0, 10_000)).unwrap();
+    assert!(events.iter().any(|e| e.kind == "stage.attempt"));
+    for event in &events {
+        assert!(!format!("{event:?}").contains(API_KEY), "{event:?}");
     }
 }

@@ -7,6 +7,11 @@ use std::num::{NonZeroU32, NonZeroU64};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod agent;
+mod template;
+pub use agent::{AgentCli, AgentWorkerConfig};
+pub use template::config_template;
+
 /// Files treated as PRDs when no configuration says otherwise.
 pub const DEFAULT_PRD_GLOBS: &[&str] = &[
     "**/*.prd.md",
@@ -30,6 +35,30 @@ pub struct Config {
     pub worker: WorkerConfig,
     #[serde(default)]
     pub verify: VerifyConfig,
+    /// Model prices in US dollars per million tokens, by model id or id
+    /// prefix, over the built-in defaults (docs/configuration.md).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pricing: BTreeMap<String, crate::pricing::Price>,
+    /// Limits on a run's model use (also `run --budget-*`).
+    #[serde(default)]
+    pub budget: BudgetConfig,
+    /// The circuit breakers' numbers (docs/operations.md).
+    #[serde(default)]
+    pub breakers: crate::breaker::BreakerConfig,
+}
+
+/// `[budget]`: when a run stops dispatching new stage attempts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// Input plus output tokens over the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// US dollars over the whole run; attempts of unknown cost count as zero
+    /// and are reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub usd: Option<f64>,
 }
 
 /// What VERIFY runs besides the whole test suite.
@@ -191,6 +220,9 @@ pub struct WorkerConfig {
     /// Settings of the `api` worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiWorkerConfig>,
+    /// Settings of the `claude_code` and `codex` workers (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentWorkerConfig>,
 }
 
 impl Default for WorkerConfig {
@@ -201,6 +233,7 @@ impl Default for WorkerConfig {
             command: None,
             scripted: None,
             api: None,
+            agent: None,
         }
     }
 }
@@ -218,6 +251,11 @@ pub enum WorkerKind {
     Command,
     /// Its own tool loop against a model's HTTP API.
     Api,
+    /// Claude Code (`claude -p`), headless, per attempt (`[worker.agent]`).
+    #[serde(rename = "claude_code")]
+    ClaudeCode,
+    /// Codex CLI (`codex exec`), headless, per attempt (`[worker.agent]`).
+    Codex,
 }
 
 impl WorkerKind {
@@ -226,6 +264,17 @@ impl WorkerKind {
             WorkerKind::Scripted => "scripted",
             WorkerKind::Command => "command",
             WorkerKind::Api => "api",
+            WorkerKind::ClaudeCode => "claude_code",
+            WorkerKind::Codex => "codex",
+        }
+    }
+
+    /// The agent CLI a `claude_code` or `codex` worker drives.
+    pub fn agent_cli(self) -> Option<AgentCli> {
+        match self {
+            WorkerKind::ClaudeCode => Some(AgentCli::ClaudeCode),
+            WorkerKind::Codex => Some(AgentCli::Codex),
+            _ => None,
         }
     }
 }
@@ -275,6 +324,52 @@ pub struct ApiWorkerConfig {
     /// Per HTTP request.
     #[serde(default = "default_request_timeout")]
     pub timeout_secs: NonZeroU64,
+    /// Stream replies as server-sent events (default); `false` asks for one
+    /// JSON body per reply.
+    #[serde(default = "default_stream")]
+    pub stream: bool,
+    /// The model per stage, overriding `model` (`{ red = "…", green = "…",
+    /// refactor = "…" }`, each optional).
+    #[serde(default, skip_serializing_if = "ApiStageModels::is_empty")]
+    pub models: ApiStageModels,
+    /// The model for retries: used from attempt `escalate_after + 1` of a
+    /// stage on, whatever the stage's model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub escalate_model: Option<String>,
+    /// Attempts of a stage made before `escalate_model` takes over
+    /// (default 1: from the first retry on).
+    #[serde(default = "default_escalate_after")]
+    pub escalate_after: NonZeroU32,
+}
+
+/// `[worker.api] models`: a model per worker stage; unset stages use `model`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiStageModels {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub red: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub green: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub refactor: Option<String>,
+}
+
+impl ApiStageModels {
+    pub fn is_empty(&self) -> bool {
+        self.red.is_none() && self.green.is_none() && self.refactor.is_none()
+    }
+}
+
+fn default_stream() -> bool {
+    true
+}
+
+fn default_escalate_after() -> NonZeroU32 {
+    NonZeroU32::new(1).expect("1 is not zero")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -328,74 +423,6 @@ pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
 
 pub fn config_schema_json() -> String {
     crate::schema::pretty(schemars::schema_for!(Config))
-}
-
-/// The commented file `init` writes. It parses to the defaults.
-pub fn config_template(language: Language) -> String {
-    let globs = DEFAULT_PRD_GLOBS
-        .iter()
-        .map(|g| format!("\"{g}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        r#"# tdd-orchestrator project configuration.
-# Schema: schemas/config.schema.json in the tdd-orchestrator repository.
-
-[project]
-# Implementation language: python, rust, typescript or go.
-language = "{language}"
-# Branch that each PRD's feature branch starts from.
-base_branch = "main"
-# Short project name used in branch names (defaults to the PRD file's name).
-# prefix = "LOANS"
-# Where new implementation and test files go when a requirement names none
-# (defaults per language; python: src and tests).
-# source_root = "src"
-# test_root = "tests"
-# The command that runs the test suite (python default: pytest).
-# test_command = "pytest"
-
-[prd]
-# Files validated as PRDs, relative to the project root.
-globs = [{globs}]
-# Files larger than this many KiB are reported instead of validated.
-max_file_kib = {max}
-
-# Who performs the RED, GREEN and REFACTOR attempts (docs/workers.md).
-# Until a kind is set, `run` says how to configure one.
-[worker]
-# kind = "command"       # command | scripted
-# How many workers take tasks in parallel.
-count = 2
-
-# A program run in the task's worktree for each attempt; it gets the stage
-# request as JSON on stdin and in TDD_* environment variables.
-# [worker.command]
-# program = "./tools/agent.sh"   # a name on PATH, or a path from the project root
-# args = []
-# env = {{ AGENT_MODEL = "small" }}
-# timeout_secs = 1800
-
-# A script of file edits per task, stage and attempt (tests and demos).
-# [worker.scripted]
-# script = "worker-script.toml"
-
-# A model behind an HTTP API, with the engine's own tool loop. The key is
-# read from an environment variable, never from this file.
-# [worker.api]
-# dialect = "anthropic"            # anthropic | openai_chat
-# base_url = "https://api.anthropic.com"
-# model = "claude-sonnet-4-5"
-# api_key_env = "ANTHROPIC_API_KEY"
-
-# Lint and type commands VERIFY runs in the task's worktree, besides the
-# whole test suite; a non-zero exit fails VERIFY with the command's output.
-[verify]
-# commands = {{ lint = "ruff check .", types = "mypy src" }}
-"#,
-        language = language.as_str(),
-        max = default_max_file_kib(),
-    )
 }
 
 #[cfg(test)]

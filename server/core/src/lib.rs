@@ -1,4 +1,5 @@
 pub mod analysis;
+pub mod assist;
 pub mod breaker;
 pub mod config;
 pub mod diagnostic;
@@ -8,6 +9,7 @@ pub mod ids;
 pub mod model;
 pub mod parse;
 pub mod plan;
+pub mod pricing;
 pub mod render;
 pub mod report;
 pub mod rules;

@@ -49,3 +49,11 @@ fn the_schema_accepts_a_complete_document_and_rejects_a_broken_one() {
     let bad = serde_json::json!({"requirements": [{"id": "not an id", "title": ""}], "extra": 1});
     assert!(validator.iter_errors(&bad).count() >= 3);
 }
+
+#[test]
+fn outline_schema_is_current() {
+    check(
+        "prd-outline.schema.json",
+        tdd_core::assist::outline_schema_json(),
+    );
+}

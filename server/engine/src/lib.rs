@@ -5,6 +5,7 @@
 //! pipeline of one task, and the scheduler that runs a graph's tasks in
 //! parallel. Real workers, resume and the `run` command come next.
 
+pub mod assist;
 pub mod breakers;
 pub mod execution;
 pub mod git;

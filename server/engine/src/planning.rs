@@ -13,6 +13,8 @@ use tdd_core::plan::replan::{Existing, Replan, replan};
 use tdd_core::plan::{PlanError, ProjectFiles, TaskGraph, decompose, text_hash};
 
 use crate::project::{self, ProjectError};
+use crate::store::runs::RunId;
+use crate::store::usage::ModelUsage;
 use crate::store::{NewTask, PrdId, Queries, Store, StoreError, TaskId, TaskStatus, WriteTx};
 
 #[derive(Debug, thiserror::Error)]
@@ -266,6 +268,18 @@ pub struct PrdStatus {
     pub by_status: BTreeMap<String, usize>,
     /// Done tasks whose plan changed since they were done.
     pub flagged: Vec<String>,
+    /// Model use per run that used a model, oldest first.
+    pub usage_by_run: Vec<(RunId, ModelUsage)>,
+}
+
+impl PrdStatus {
+    /// Model use over every run of the PRD.
+    pub fn total_usage(&self) -> Option<ModelUsage> {
+        let mut runs = self.usage_by_run.iter().map(|(_, u)| u);
+        let mut total = *runs.next()?;
+        runs.for_each(|u| total.add(u));
+        Some(total)
+    }
 }
 
 pub fn status(store: &impl Queries, root: &Path) -> Result<Vec<PrdStatus>, StoreError> {
@@ -290,6 +304,7 @@ pub fn status(store: &impl Queries, root: &Path) -> Result<Vec<PrdStatus>, Store
                 .filter(|t| t.prd_changed_since_done)
                 .map(|t| t.key.clone())
                 .collect(),
+            usage_by_run: store.usage_by_run(prd.id)?,
         });
     }
     Ok(out)

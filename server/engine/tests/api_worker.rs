@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tdd_core::gate::Stage;
+use tdd_core::gate::{Outcome, Stage};
 use tdd_core::plan::Task;
 use tdd_engine::pipeline::{FailureKind, PipelineContext, TaskStatus, run_task};
 use tdd_engine::worker::{
@@ -19,6 +19,7 @@ use tdd_engine::worker::{
 };
 use tdd_fake_model::{Config, Dialect, Entry, FakeModel, Fault, Match, RecordedRequest, Reply};
 
+mod api;
 mod support;
 
 use support::*;
@@ -38,8 +39,17 @@ fn context(root: &Path) -> PipelineContext {
     python_context(root)
 }
 
-/// A worker for `server` with small retry waits.
+/// A worker for `server` with small retry waits (streaming, the default).
 fn worker(server: &FakeModel, dialect: ApiDialect) -> ApiWorker {
+    worker_with(server, dialect, |_| {})
+}
+
+/// As [`worker`], with `tweak` applied to the configuration.
+fn worker_with(
+    server: &FakeModel,
+    dialect: ApiDialect,
+    tweak: impl FnOnce(&mut ApiConfig),
+) -> ApiWorker {
     let base_url = match dialect {
         ApiDialect::Anthropic => server.base_url(),
         ApiDialect::OpenAiChat => format!("{}/v1", server.base_url()),
@@ -53,6 +63,7 @@ fn worker(server: &FakeModel, dialect: ApiDialect) -> ApiWorker {
         cap: Duration::from_millis(50),
         max_retry_after: Duration::from_secs(5),
     };
+    tweak(&mut config);
     assert!(!format!("{config:?}").contains(API_KEY));
     ApiWorker::new("api-1", config).unwrap()
 }
@@ -89,22 +100,28 @@ fn assert_key_only_in_headers(requests: &[RecordedRequest], dialect: ApiDialect)
     }
 }
 
-/// RED writes the test, GREEN first tries to rewrite the test (refused by
-/// the tool, the model reads why) then writes the code, REFACTOR answers
-/// with text only; the task merges.
-fn a_task_merges_through(dialect: ApiDialect, name: &str) {
+/// RED writes the test; GREEN's first attempt tries to rewrite the test
+/// (refused by the tool, the model reads why) then writes the code, and is
+/// rejected all the same for the refused write; the retry writes the code;
+/// REFACTOR answers with text only; the task merges.
+fn a_task_merges_through(dialect: ApiDialect, stream: bool, name: &str) {
     let server = FakeModel::start(Config::with_key(API_KEY)).unwrap();
     server.push(when("Stage: RED", write_file(TEST_FILE, RED_TEST)));
     server.push(when("wrote tests/test_calc.py", finish("wrote the test")));
     server.push(when(
-        "Stage: GREEN",
+        "Stage: GREEN (attempt 1)",
         write_file(TEST_FILE, "def test_x(): pass\n"),
     ));
     server.push(when("is not writable", write_file(IMPL_FILE, REAL)));
     server.push(when("wrote src/calc.py", finish("wrote add")));
+    server.push(when(
+        "Stage: GREEN (attempt 2)",
+        write_file(IMPL_FILE, REAL),
+    ));
+    server.push(when("wrote src/calc.py", finish("wrote add")));
     server.push(when("Stage: REFACTOR", Reply::text("Nothing to improve.")));
     let root = python_repo(name);
-    let mut worker = worker(&server, dialect);
+    let mut worker = worker_with(&server, dialect, |c| c.stream = stream);
 
     let outcome = run_task(&context(&root), &task(), &mut worker);
 
@@ -127,6 +144,23 @@ fn a_task_merges_through(dialect: ApiDialect, name: &str) {
         outcome.status
     );
     assert_eq!(server.remaining(), 0, "unused script entries");
+    let green = &outcome
+        .attempts
+        .iter()
+        .find(|a| a.stage == Stage::Green)
+        .unwrap();
+    assert_eq!(green.outcome, Some(Outcome::Violation), "{summary:#?}");
+    let denied = green
+        .reasons
+        .iter()
+        .find(|r| r.code == "worker.permission_denied")
+        .expect("the refused write is the attempt's evidence");
+    assert!(
+        denied.message.contains("write_file tests/test_calc.py")
+            && denied.message.contains("is not writable in this stage"),
+        "{}",
+        denied.message
+    );
     assert_eq!(git(&root, &["show", "tdd/calc:src/calc.py"]), REAL);
     assert_eq!(
         git(&root, &["show", "tdd/calc:tests/test_calc.py"]),
@@ -152,18 +186,53 @@ fn a_task_merges_through(dialect: ApiDialect, name: &str) {
         }
         ApiDialect::OpenAiChat => assert_eq!(last["role"], "tool"),
     }
-    assert!(refused.body["tools"].as_array().unwrap().len() >= 5);
+    let tools: Vec<&str> = refused.body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            t["name"]
+                .as_str()
+                .or(t["function"]["name"].as_str())
+                .unwrap()
+        })
+        .collect();
+    for tool in ["search_text", "run_tests", "finish"] {
+        assert!(tools.contains(&tool), "{tools:?}");
+    }
+    for request in &requests {
+        assert_eq!(request.body["stream"].as_bool().unwrap_or(false), stream);
+        let usage = request.body["stream_options"]["include_usage"].as_bool();
+        let asked = dialect == ApiDialect::OpenAiChat && stream;
+        assert_eq!(usage, asked.then_some(true), "{}", request.raw_body);
+    }
+    // Every attempt's usage counts its model calls and the time they took.
+    for attempt in outcome.attempts.iter().filter(|a| a.stage != Stage::Verify) {
+        if let Some(usage) = attempt.usage {
+            assert!(usage.calls >= 1, "{attempt:?}");
+        }
+    }
     assert_key_only_in_headers(&requests, dialect);
 }
 
 #[test]
-fn an_anthropic_worker_takes_a_task_to_merge() {
-    a_task_merges_through(ApiDialect::Anthropic, "api-anthropic");
+fn an_anthropic_worker_takes_a_task_to_merge_streaming() {
+    a_task_merges_through(ApiDialect::Anthropic, true, "api-anthropic");
 }
 
 #[test]
-fn an_openai_chat_worker_takes_a_task_to_merge() {
-    a_task_merges_through(ApiDialect::OpenAiChat, "api-openai");
+fn an_openai_chat_worker_takes_a_task_to_merge_streaming() {
+    a_task_merges_through(ApiDialect::OpenAiChat, true, "api-openai");
+}
+
+#[test]
+fn an_anthropic_worker_takes_a_task_to_merge_with_json_replies() {
+    a_task_merges_through(ApiDialect::Anthropic, false, "api-anthropic-json");
+}
+
+#[test]
+fn an_openai_chat_worker_takes_a_task_to_merge_with_json_replies() {
+    a_task_merges_through(ApiDialect::OpenAiChat, false, "api-openai-json");
 }
 
 #[test]
@@ -201,6 +270,7 @@ fn request(name: &str, writable: &[&str]) -> StageRequest {
         writable: writable.iter().map(|w| w.to_string()).collect(),
         feedback: None,
         attempt: 1,
+        tests: None,
     }
 }
 

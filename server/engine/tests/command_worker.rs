@@ -302,6 +302,7 @@ fn task_request(worktree: &Path) -> tdd_engine::worker::StageRequest {
         writable: vec![TEST_FILE.to_string()],
         feedback: None,
         attempt: 1,
+        tests: None,
     }
 }
 

@@ -12,8 +12,9 @@ use tdd_core::gate::Stage;
 use tdd_engine::execution::{self, Budget, RunEvent, RunRequest, RunStatus, StopReason};
 use tdd_engine::planning;
 use tdd_engine::store::claims::RunControl;
+use tdd_engine::store::usage::ModelUsage;
 use tdd_engine::store::{Queries, Store, TaskStatus};
-use tdd_engine::worker::{ScriptedWorker, Worker};
+use tdd_engine::worker::{ScriptedWorker, StageRequest, Usage, Worker, WorkerError, WorkerReport};
 
 use support::{git, path_with_venv, temp_dir, write};
 
@@ -159,6 +160,7 @@ fn the_attempt_budget_stops_the_run_cleanly_and_resume_finishes_it() {
     req.budget = Budget {
         wall_time: None,
         attempts: Some(2),
+        ..Budget::default()
     };
     let summary = execution::execute(req).unwrap();
     assert!(
@@ -197,6 +199,7 @@ fn the_wall_time_budget_cancels_running_work_and_leaves_tasks_pending() {
     req.budget = Budget {
         wall_time: Some(Duration::from_millis(800)),
         attempts: None,
+        ..Budget::default()
     };
     let summary = execution::execute(req).unwrap();
     assert!(
@@ -348,4 +351,150 @@ fn a_provider_outage_puts_the_task_back_and_the_next_attempt_finishes_it() {
         .map(|a| (a.attempt, a.failure_kind))
         .collect();
     assert_eq!(reds, [(1, Some("provider_outage".to_string())), (2, None)]);
+}
+
+/// A scripted worker that says each attempt made one call to `model`.
+struct Priced {
+    inner: ScriptedWorker,
+    model: &'static str,
+}
+
+impl Worker for Priced {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
+        let mut report = self.inner.perform(request)?;
+        report.usage = Some(Usage {
+            calls: 1,
+            input_tokens: 1_000,
+            output_tokens: 100,
+            cached_tokens: 200,
+            latency_ms: 30,
+            cost_usd: None,
+        });
+        report.model = Some(self.model.to_string());
+        Ok(report)
+    }
+}
+
+fn priced_request(root: &Path, model: &'static str) -> RunRequest {
+    let mut req = request(root, 1, None);
+    req.workers = vec![Box::new(Priced {
+        inner: worker("w1", None),
+        model,
+    })];
+    req
+}
+
+fn attempts_usage(root: &Path) -> Vec<Option<ModelUsage>> {
+    let store = Store::open(planning::database_path(root)).unwrap();
+    store
+        .read(|tx| {
+            let prd = tx.prd("calc.prd.md")?.unwrap();
+            let run = tx.latest_run(prd.id)?.unwrap();
+            Ok::<_, tdd_engine::store::StoreError>(
+                tx.attempts(run.id)?
+                    .into_iter()
+                    .filter(|a| a.stage != "verify" && a.stage != "merge")
+                    .map(|a| a.usage)
+                    .collect(),
+            )
+        })
+        .unwrap()
+}
+
+#[test]
+fn attempts_are_priced_from_the_table_and_the_token_budget_stops_dispatch() {
+    let root = project("tokens");
+    // Each attempt uses 1,100 tokens: the third one crosses 2,500, so the
+    // fourth is refused.
+    let mut req = priced_request(&root, "claude-sonnet-4-5-20250929");
+    req.budget = Budget {
+        tokens: Some(2_500),
+        ..Budget::default()
+    };
+    let summary = execution::execute(req).unwrap();
+    assert!(
+        matches!(&summary.status, RunStatus::Stopped(StopReason::Budget(why)) if why.contains("token budget (2500)") && why.contains("3300 tokens")),
+        "{:?}",
+        summary.status
+    );
+    let used = attempts_usage(&root);
+    assert_eq!(used.len(), 3, "{used:?}");
+    // 800 uncached input at $3, 200 cached at $0.30, 100 output at $15 per million.
+    let expected = (800.0 * 3.0 + 200.0 * 0.3 + 100.0 * 15.0) / 1e6;
+    for usage in &used {
+        let usage = usage.expect("every worker attempt records its usage");
+        assert_eq!(
+            (usage.calls, usage.tokens_in, usage.tokens_out),
+            (1, 1_000, 100)
+        );
+        assert_eq!((usage.tokens_cached, usage.latency_ms), (200, 30));
+        let cost = usage.cost_usd.expect("a known model is priced");
+        assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
+    }
+
+    // Resuming keeps counting what the run used: the same budget refuses at once.
+    let mut again = priced_request(&root, "claude-sonnet-4-5-20250929");
+    again.resume = true;
+    again.budget.tokens = Some(2_500);
+    let summary = execution::execute(again).unwrap();
+    assert!(
+        matches!(summary.status, RunStatus::Stopped(StopReason::Budget(_))),
+        "{:?}",
+        summary.status
+    );
+    assert_eq!(attempts_usage(&root).len(), 3);
+
+    // `status` totals the run.
+    let store = Store::open(planning::database_path(&root)).unwrap();
+    let prds = store.read(|tx| planning::status(tx, &root)).unwrap();
+    let total = prds[0].total_usage().unwrap();
+    assert_eq!((total.calls, total.tokens()), (3, 3_300));
+    assert!((total.cost_usd.unwrap() - 3.0 * expected).abs() < 1e-12);
+}
+
+#[test]
+fn unknown_models_record_tokens_with_cost_unknown_and_a_money_budget_counts_priced_calls() {
+    let root = project("usd");
+    // `fake-model` has no default price; the project's [pricing] gives one.
+    let mut req = priced_request(&root, "local-llama");
+    req.budget = Budget {
+        usd: Some(0.000_001),
+        ..Budget::default()
+    };
+    let summary = execution::execute(req).unwrap();
+    assert_eq!(
+        summary.status,
+        RunStatus::Completed,
+        "unpriced calls cost nothing against the budget"
+    );
+    let used = attempts_usage(&root);
+    assert!(!used.is_empty());
+    assert!(used.iter().all(|u| u.is_some_and(|u| u.cost_usd.is_none())));
+    let store = Store::open(planning::database_path(&root)).unwrap();
+    let prds = store.read(|tx| planning::status(tx, &root)).unwrap();
+    let total = prds[0].total_usage().unwrap();
+    assert!(total.to_string().contains("cost unknown"), "{total}");
+
+    let root = project("usd-priced");
+    let config = root.join(".tdd/config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[pricing.fake-model]\ninput = 1000.0\noutput = 1000.0\n");
+    std::fs::write(&config, text).unwrap();
+    let mut req = priced_request(&root, "fake-model");
+    req.budget = Budget {
+        usd: Some(2.0),
+        ..Budget::default()
+    };
+    // $1.10 per attempt: the second crosses $2, the third is refused.
+    let summary = execution::execute(req).unwrap();
+    assert!(
+        matches!(&summary.status, RunStatus::Stopped(StopReason::Budget(why)) if why.contains("cost budget ($2.00)")),
+        "{:?}",
+        summary.status
+    );
+    assert_eq!(attempts_usage(&root).len(), 2);
 }

@@ -62,7 +62,7 @@ fn a_fresh_database_is_at_the_latest_version_with_every_table() {
     drop(Store::open(&path).unwrap());
 
     let conn = Connection::open(&path).unwrap();
-    assert_eq!(LATEST_VERSION, 3);
+    assert_eq!(LATEST_VERSION, 4);
     assert_eq!(version(&conn), LATEST_VERSION);
     let mut expected: Vec<&str> = V1_TABLES
         .iter()
@@ -72,6 +72,27 @@ fn a_fresh_database_is_at_the_latest_version_with_every_table() {
         .collect();
     expected.sort();
     assert_eq!(tables(&conn), expected);
+    // Migration 4: the rest of an attempt's model usage.
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('attempts')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for column in [
+        "tokens_in",
+        "tokens_out",
+        "tokens_cached",
+        "model_calls",
+        "latency_ms",
+        "cost_usd",
+    ] {
+        assert!(
+            columns.iter().any(|c| c == column),
+            "{column} in {columns:?}"
+        );
+    }
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -169,7 +190,7 @@ fn a_reader_refuses_an_outdated_database() {
             err,
             StoreError::Outdated {
                 found: 1,
-                supported: 3,
+                supported: 4,
                 ..
             }
         ),

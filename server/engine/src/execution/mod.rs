@@ -19,28 +19,31 @@
 //!   attempts); `run` starts a new one and gives stages fresh FIX budgets.
 //! - **Control from elsewhere**: `pause`, `cancel` and un-pausing are
 //!   requests stored on the run ([`request`]); the watcher applies them.
-//! - **Budget**: wall time (the watcher cancels at the deadline) and worker
-//!   attempts over the whole run ([`runner::Budgeted`]). A stopped run's
+//! - **Budget**: wall time (the watcher cancels at the deadline), and worker
+//!   attempts, model tokens and US dollars over the whole run
+//!   ([`meter::Meter`], which also prices each attempt's model use). A stopped run's
 //!   unfinished tasks stay `pending`, never `failed`.
 //! - Breaker changes are persisted with their transitions and events as the
 //!   scheduler makes them.
 
 mod control;
 mod graph;
+mod meter;
 mod runner;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tdd_core::breaker::BreakerConfig;
 use tdd_core::plan::Task;
+use tdd_core::pricing::PriceTable;
 
 pub use control::StopReason;
 use control::{RunLock, Stopper, Watch, owner_id, watch};
-use runner::{Budgeted, StoreRunner};
+use meter::{Meter, Totals};
+use runner::StoreRunner;
 
 use crate::breakers::{self, BreakerError};
 use crate::git::{GitError, Project};
@@ -130,12 +133,17 @@ pub enum RunEvent<'a> {
 /// Receives [`RunEvent`]s, from any thread.
 pub type Emit = Arc<dyn Fn(&RunEvent<'_>) + Send + Sync>;
 
-/// Limits on the whole run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Limits on the whole run. Past one, no new stage attempt starts and the
+/// run stops as `stopped: budget`, resumable.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Budget {
     pub wall_time: Option<Duration>,
     /// Worker attempts, every task and stage together.
     pub attempts: Option<u32>,
+    /// Model tokens (input plus output), every attempt together.
+    pub tokens: Option<u64>,
+    /// US dollars of priced model calls.
+    pub usd: Option<f64>,
 }
 
 pub struct RunRequest {
@@ -339,7 +347,7 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
         }
         Ok::<_, StoreError>(())
     })?;
-    let breakers = breakers::load(&store, BreakerConfig::default())?;
+    let breakers = breakers::load(&store, config.breakers.clone())?;
     emit(&RunEvent::Started {
         run_id,
         resumed: req.resume,
@@ -374,20 +382,28 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
 
     let cancel = CancelToken::default();
     let stopper = Stopper::default();
-    let used = Arc::new(AtomicU32::new(0));
+    let budget = Budget {
+        tokens: req.budget.tokens.or(config.budget.tokens),
+        usd: req.budget.usd.or(config.budget.usd),
+        ..req.budget
+    };
+    let used_before = {
+        let store = store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        store.read(|tx| meter::used_by_run(tx, prd.id, run_id))?
+    };
+    let meter = Meter {
+        prices: PriceTable::new(&config.pricing),
+        budget,
+        totals: Arc::new(Mutex::new(Totals::resumed(used_before))),
+        cancel: cancel.clone(),
+        stopper: stopper.clone(),
+        emit: emit.clone(),
+    };
     let workers: Vec<Box<dyn Worker>> = std::mem::take(&mut req.workers)
         .into_iter()
-        .map(|inner| match req.budget.attempts {
-            None => inner,
-            Some(limit) => Box::new(Budgeted {
-                inner,
-                used: used.clone(),
-                limit,
-                cancel: cancel.clone(),
-                stopper: stopper.clone(),
-                emit: emit.clone(),
-            }) as Box<dyn Worker>,
-        })
+        .map(|inner| meter.wrap(inner))
         .collect();
     // Breaker changes are saved as they happen, so a crash keeps them.
     let hook_store = store.clone();

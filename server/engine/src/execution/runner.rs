@@ -1,9 +1,7 @@
 //! The scheduler's task runner for a stored run: claims the task, runs the
-//! pipeline, records how it ended; and the worker wrapper that enforces the
-//! attempt budget.
+//! pipeline, records how it ended.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::json;
@@ -15,9 +13,8 @@ use crate::process::CancelToken;
 use crate::scheduler::{PipelineRunner, Ran, TaskFailure, TaskRunner};
 use crate::store::runs::RunId;
 use crate::store::{PrdId, Store, StoreError, TaskId, TaskStatus};
-use crate::worker::{StageRequest, Worker, WorkerError, WorkerReport};
+use crate::worker::Worker;
 
-use super::control::{StopReason, Stopper};
 use super::{Emit, RunEvent};
 
 pub(super) struct StoreRunner<'a> {
@@ -126,33 +123,5 @@ impl TaskRunner for StoreRunner<'_> {
             (self.emit)(&RunEvent::Warning { message: &message });
         }
         ran
-    }
-}
-
-/// Counts every worker attempt of the run against the attempt budget; past
-/// it, the attempt is refused and the run stops (the task resumes later).
-pub(super) struct Budgeted {
-    pub inner: Box<dyn Worker>,
-    pub used: Arc<AtomicU32>,
-    pub limit: u32,
-    pub cancel: CancelToken,
-    pub stopper: Stopper,
-    pub emit: Emit,
-}
-
-impl Worker for Budgeted {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
-        let n = self.used.fetch_add(1, Ordering::SeqCst) + 1;
-        if n > self.limit {
-            let why = format!("the run's attempt budget ({}) is used up", self.limit);
-            self.stopper
-                .stop(StopReason::Budget(why.clone()), &self.cancel, &self.emit);
-            return Err(WorkerError::Failed(why));
-        }
-        self.inner.perform(request)
     }
 }

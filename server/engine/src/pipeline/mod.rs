@@ -53,6 +53,7 @@ use tdd_core::plan::Task;
 use crate::git::{GitError, Project, Rebase, StageCommit, StageHistory, Worktree};
 use crate::process::CancelToken;
 use crate::store::runs::{NewAttempt, RunId};
+use crate::store::usage::ModelUsage;
 use crate::store::{PrdId, Store, TaskId};
 use crate::testrun::{TestRun, run_tests};
 use crate::worker::{StageRequest, Usage, Worker, WorkerError};
@@ -437,8 +438,14 @@ fn persist(recorder: &Recorder, task: &Task, record: &AttemptRecord) -> Result<(
         failure_kind: record.failure_kind.map(|k| k.as_str().to_string()),
         diff_stats: Some(diff_stats(&record.changes)),
         evidence: Some(evidence),
-        tokens_in: record.usage.map(|u| u.input_tokens as i64),
-        tokens_out: record.usage.map(|u| u.output_tokens as i64),
+        usage: record.usage.map(|u| ModelUsage {
+            calls: i64::from(u.calls),
+            tokens_in: u.input_tokens as i64,
+            tokens_out: u.output_tokens as i64,
+            tokens_cached: u.cached_tokens as i64,
+            cost_usd: u.cost_usd,
+            latency_ms: u.latency_ms as i64,
+        }),
     };
     let mut store = recorder
         .store
@@ -457,6 +464,8 @@ fn persist(recorder: &Recorder, task: &Task, record: &AttemptRecord) -> Result<(
             "input_tokens": u.input_tokens,
             "output_tokens": u.output_tokens,
             "cached_tokens": u.cached_tokens,
+            "cost_usd": u.cost_usd,
+            "latency_ms": u.latency_ms,
         })),
     });
     store

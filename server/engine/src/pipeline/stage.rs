@@ -127,9 +127,19 @@ impl Run<'_> {
             writable: writable.to_vec(),
             feedback: feedback.clone(),
             attempt,
+            tests: Some(crate::worker::TestProbe {
+                layout: self.ctx.layout.clone(),
+                test_files: self.test_files.clone(),
+                env: self.ctx.env.clone(),
+                timeout: self.ctx.test_timeout,
+                cancel: self.ctx.cancel.clone(),
+            }),
         };
-        match worker.perform(&request) {
-            Ok(report) => record.usage = report.usage,
+        let denied = match worker.perform(&request) {
+            Ok(report) => {
+                record.usage = report.usage;
+                report.denied
+            }
             Err(WorkerError::ProviderOutage(message)) => {
                 return Err(Stop {
                     stage,
@@ -138,28 +148,42 @@ impl Run<'_> {
                 });
             }
             Err(e @ WorkerError::Failed(_)) => return Err(Stop::infra(stage, e)),
-        }
+        };
         let changes: Vec<Change> = self
             .wt
             .changes(start)
             .map_err(|e| Stop::infra(stage, e))?
             .into_iter()
             .filter(|c| !runner_made.contains(&(c.clone(), self.read_bytes(&c.path))))
+            // An agent that runs the tests itself leaves caches: never its work.
+            .filter(|c| !c.paths().into_iter().all(is_tool_cache))
             .collect();
+        // The diff audit: whatever the worker could reach, GREEN and
+        // REFACTOR may change only their writable paths. Anything else is put
+        // back and fails the attempt, tests under their own reason. (RED's
+        // gate rejects foreign changes itself, as `red.foreign_change`.)
         let mut forbidden = Vec::new();
-        if matches!(stage, Stage::Green | Stage::Refactor) {
-            for change in &changes {
-                for path in change.paths() {
-                    if self.is_test_file(path) && !writable.iter().any(|w| w == path) {
-                        forbidden.push(path.to_string());
-                    }
+        let mut outside = Vec::new();
+        let audited = matches!(stage, Stage::Green | Stage::Refactor);
+        for change in changes.iter().filter(|_| audited) {
+            for path in change.paths() {
+                if is_within(path, writable) {
+                    continue;
+                }
+                if self.is_test_file(path) {
+                    forbidden.push(path.to_string());
+                } else {
+                    outside.push(path.to_string());
                 }
             }
-            if !forbidden.is_empty() {
-                self.wt
-                    .restore_paths(&forbidden)
-                    .map_err(|e| Stop::infra(stage, e))?;
-            }
+        }
+        forbidden.dedup();
+        outside.dedup();
+        let put_back: Vec<&String> = forbidden.iter().chain(&outside).collect();
+        if !put_back.is_empty() {
+            self.wt
+                .restore_paths(&put_back)
+                .map_err(|e| Stop::infra(stage, e))?;
         }
         let run = self.test_run(stage, &[])?;
         record.exit_code = match run.finished.ending {
@@ -188,7 +212,34 @@ impl Run<'_> {
                 subject: forbidden.first().cloned(),
             });
         }
-        record.reverted = forbidden;
+        if !denied.is_empty() && verdict.outcome != Outcome::Infrastructure {
+            verdict.outcome = Outcome::Violation;
+            for what in denied {
+                verdict.reasons.push(Reason {
+                    code: "worker.permission_denied",
+                    message: format!("the worker's tools refused: {what}"),
+                    subject: None,
+                });
+            }
+        }
+        if !outside.is_empty() && verdict.outcome != Outcome::Infrastructure {
+            verdict.outcome = Outcome::Violation;
+            verdict.reasons.push(Reason {
+                code: "pipeline.outside_writable",
+                message: format!(
+                    "{} may change only {}; the engine put back {}",
+                    stage.as_str().to_uppercase(),
+                    if writable.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        writable.join(", ")
+                    },
+                    outside.join(", ")
+                ),
+                subject: outside.first().cloned(),
+            });
+        }
+        record.reverted = forbidden.into_iter().chain(outside).collect();
         record.changes = changes.clone();
         Ok((verdict, changes))
     }
@@ -265,5 +316,65 @@ impl Run<'_> {
             .map_err(|e| Stop::infra(stage, e))?;
         self.out.commits.push((stage, oid));
         Ok(())
+    }
+}
+
+/// `path` is one of `writable`, or inside one that names a directory.
+fn is_within(path: &str, writable: &[String]) -> bool {
+    writable.iter().any(|w| {
+        let w = w.trim_end_matches('/');
+        path == w
+            || path
+                .strip_prefix(w)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// Caches and build output tools leave in a project when an agent runs
+/// them (`pytest`, `cargo test`, `npm`): not part of any stage's work, even
+/// in a project whose `.gitignore` forgets them.
+fn is_tool_cache(path: &str) -> bool {
+    const ANYWHERE: &[&str] = &[".pytest_cache", "__pycache__", ".mypy_cache", ".ruff_cache"];
+    const AT_ROOT: &[&str] = &["target", "node_modules", ".venv"];
+    let mut parts = path.split('/');
+    let first = parts.next().unwrap_or_default();
+    AT_ROOT.contains(&first)
+        || ANYWHERE.contains(&first)
+        || parts.any(|p| ANYWHERE.contains(&p))
+        || path.ends_with(".pyc")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_caches_are_not_work() {
+        for cache in [
+            ".pytest_cache/v/cache/lastfailed",
+            "tests/__pycache__/test_a.cpython-311.pyc",
+            "target/debug/deps/a",
+            "node_modules/.bin/vitest",
+            "src/x.pyc",
+        ] {
+            assert!(is_tool_cache(cache), "{cache}");
+        }
+        for work in [
+            "src/target.py",
+            "src/calc.py",
+            "tests/test_cache.py",
+            "docs/node_modules.md",
+        ] {
+            assert!(!is_tool_cache(work), "{work}");
+        }
+    }
+
+    #[test]
+    fn writable_paths_cover_their_directories_only() {
+        let writable = ["src/calc.py".to_string(), "src/pkg/".to_string()];
+        assert!(is_within("src/calc.py", &writable));
+        assert!(is_within("src/pkg/mod.py", &writable));
+        assert!(!is_within("src/calc.pyi", &writable));
+        assert!(!is_within("src/pkgx/mod.py", &writable));
     }
 }

@@ -28,6 +28,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("migrations/0003_claims.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("migrations/0004_usage.sql"),
+    },
 ];
 
 /// The schema version this binary writes and reads.

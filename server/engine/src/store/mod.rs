@@ -23,6 +23,7 @@ mod queries;
 pub mod runs;
 mod tasks;
 mod types;
+pub mod usage;
 
 use std::fmt;
 use std::fs;

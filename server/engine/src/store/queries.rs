@@ -6,7 +6,8 @@ use super::claims::{ClaimRow, RunRow};
 use super::error::Result;
 use super::runs::{AttemptRow, RunId};
 use super::types::{EventRow, PrdId, PrdRow, Seq, TaskId, TaskRow};
-use super::{breakers, claims, events, prds, runs, tasks};
+use super::usage::ModelUsage;
+use super::{breakers, claims, events, prds, runs, tasks, usage};
 
 pub(crate) mod sealed {
     use std::path::Path;
@@ -78,6 +79,11 @@ pub trait Queries: sealed::Db {
     /// A task's attempts over every run, in the order they were recorded.
     fn task_attempts(&self, task_id: TaskId) -> Result<Vec<AttemptRow>> {
         runs::by_task(self.conn(), self.db_path(), task_id)
+    }
+
+    /// The PRD's model usage per run, oldest first (runs that used none are left out).
+    fn usage_by_run(&self, prd_id: PrdId) -> Result<Vec<(RunId, ModelUsage)>> {
+        usage::by_run(self.conn(), self.db_path(), prd_id)
     }
 
     /// Every stored circuit breaker, ordered by scope and name.

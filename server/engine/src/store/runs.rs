@@ -7,6 +7,7 @@ use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Row, params};
 
 use super::error::{At, Result};
+use super::usage::ModelUsage;
 use super::{PrdId, ReadTx, TaskId, WriteTx};
 
 /// Row id of a run.
@@ -50,9 +51,8 @@ pub struct NewAttempt {
     pub diff_stats: Option<serde_json::Value>,
     /// A summary: the gate's evidence line and reasons, or the error.
     pub evidence: Option<String>,
-    /// Model tokens the worker reported, when it did.
-    pub tokens_in: Option<i64>,
-    pub tokens_out: Option<i64>,
+    /// What the worker's model calls used, when it reported it.
+    pub usage: Option<ModelUsage>,
 }
 
 /// A recorded attempt.
@@ -71,8 +71,7 @@ pub struct AttemptRow {
     pub failure_kind: Option<String>,
     pub diff_stats: Option<serde_json::Value>,
     pub evidence: Option<String>,
-    pub tokens_in: Option<i64>,
-    pub tokens_out: Option<i64>,
+    pub usage: Option<ModelUsage>,
 }
 
 /// Unix milliseconds to RFC 3339 UTC with milliseconds, in SQL.
@@ -97,9 +96,25 @@ fn attempt_row(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
         failure_kind: row.get(10)?,
         diff_stats: json(row.get(11)?),
         evidence: row.get(12)?,
-        tokens_in: row.get(13)?,
-        tokens_out: row.get(14)?,
+        usage: usage(row)?,
     })
+}
+
+/// Columns 13 to 18; an attempt without tokens had no model usage reported.
+pub(super) fn usage(row: &Row<'_>) -> rusqlite::Result<Option<ModelUsage>> {
+    let tokens_in: Option<i64> = row.get(13)?;
+    let tokens_out: Option<i64> = row.get(14)?;
+    if tokens_in.is_none() && tokens_out.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(ModelUsage {
+        tokens_in: tokens_in.unwrap_or(0),
+        tokens_out: tokens_out.unwrap_or(0),
+        tokens_cached: row.get::<_, Option<i64>>(15)?.unwrap_or(0),
+        calls: row.get::<_, Option<i64>>(16)?.unwrap_or(0),
+        latency_ms: row.get::<_, Option<i64>>(17)?.unwrap_or(0),
+        cost_usd: row.get(18)?,
+    }))
 }
 
 impl WriteTx<'_> {
@@ -141,8 +156,10 @@ impl WriteTx<'_> {
             .prepare_cached(
                 "INSERT INTO attempts (run_id, task_id, stage, attempt, worker, started_at,
                                        finished_at, exit_code, test_summary, failure_kind,
-                                       diff_stats, evidence, tokens_in, tokens_out)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                       diff_stats, evidence, tokens_in, tokens_out,
+                                       tokens_cached, model_calls, latency_ms, cost_usd)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                         ?15, ?16, ?17, ?18)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -158,8 +175,12 @@ impl WriteTx<'_> {
                     attempt.failure_kind,
                     attempt.diff_stats.as_ref().map(|v| v.to_string()),
                     attempt.evidence,
-                    attempt.tokens_in,
-                    attempt.tokens_out,
+                    attempt.usage.map(|u| u.tokens_in),
+                    attempt.usage.map(|u| u.tokens_out),
+                    attempt.usage.map(|u| u.tokens_cached),
+                    attempt.usage.map(|u| u.calls),
+                    attempt.usage.map(|u| u.latency_ms),
+                    attempt.usage.and_then(|u| u.cost_usd),
                 ])
             })
             .at(self.path)?;
@@ -169,7 +190,7 @@ impl WriteTx<'_> {
 
 const ATTEMPT_COLUMNS: &str = "id, run_id, task_id, stage, attempt, worker, started_at, \
                                finished_at, exit_code, test_summary, failure_kind, diff_stats, evidence, \
-                               tokens_in, tokens_out";
+                               tokens_in, tokens_out, tokens_cached, model_calls, latency_ms, cost_usd";
 
 pub(super) fn by_task(
     conn: &rusqlite::Connection,
@@ -187,12 +208,9 @@ impl ReadTx<'_> {
     /// A run's attempts, in the order they were recorded.
     pub fn attempts(&self, run_id: RunId) -> Result<Vec<AttemptRow>> {
         self.tx
-            .prepare_cached(
-                "SELECT id, run_id, task_id, stage, attempt, worker, started_at, finished_at,
-                        exit_code, test_summary, failure_kind, diff_stats, evidence,
-                        tokens_in, tokens_out
-                 FROM attempts WHERE run_id = ?1 ORDER BY id",
-            )
+            .prepare_cached(&format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run_id = ?1 ORDER BY id"
+            ))
             .and_then(|mut stmt| stmt.query_map([run_id], attempt_row)?.collect())
             .at(self.path)
     }

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use tdd_core::config::CommandWorkerConfig;
 
-use super::protocol::{EX_TEMPFAIL, PROTOCOL_VERSION, Said, WireRequest, clip, last_line};
+use super::protocol::{
+    EX_TEMPFAIL, PROTOCOL_VERSION, Said, WireRequest, clip, last_line, reported_usage,
+};
 use super::{StageRequest, Worker, WorkerError, WorkerReport};
 use crate::process::{self, CancelToken, Ending, Spec};
 
@@ -93,24 +95,7 @@ impl CommandWorker {
     /// The executable that would run, or what is wrong with it (for messages
     /// after the program's name: "not found on PATH", …).
     pub fn resolve_program(&self) -> Result<PathBuf, String> {
-        // Absolute, because the program runs in the worktree, not here.
-        let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.into());
-        if self.shown.contains('/') {
-            let program = absolute(&self.program);
-            return executable(&program).map(|()| program);
-        }
-        if self.shown.is_empty() {
-            return Err("is empty".to_string());
-        }
-        // The PATH the program will see: a configured one wins.
-        let path = match self.env.iter().rev().find(|(k, _)| k == "PATH") {
-            Some((_, value)) => Some(value.into()),
-            None => std::env::var_os("PATH"),
-        };
-        std::env::split_paths(&path.unwrap_or_default())
-            .map(|dir| absolute(&dir.join(&self.program)))
-            .find(|candidate| executable(candidate).is_ok())
-            .ok_or_else(|| "not found on PATH".to_string())
+        resolve_program(&self.shown, &self.program, &self.env)
     }
 
     fn failed(&self, what: String, stderr: &str) -> WorkerError {
@@ -205,14 +190,19 @@ impl Worker for CommandWorker {
         match (code, said) {
             (_, Said::Outage(message)) => Err(self.outage(message, stderr)),
             (EX_TEMPFAIL, _) => Err(self.outage(None, stderr)),
-            (0, said) => Ok(WorkerReport {
-                usage: None,
-                summary: match said {
-                    Said::Summary(summary) => summary,
-                    _ => format!("`{}` exited 0", self.shown),
-                },
-                exit_code: Some(0),
-            }),
+            (0, said) => {
+                let (usage, model) = reported_usage(&finished.stdout);
+                Ok(WorkerReport {
+                    usage,
+                    model,
+                    summary: match said {
+                        Said::Summary(summary) => summary,
+                        _ => format!("`{}` exited 0", self.shown),
+                    },
+                    exit_code: Some(0),
+                    denied: Vec::new(),
+                })
+            }
             // The shell's codes for "not found" and "not executable".
             (126 | 127, _) => Err(self.failed(format!("could not start (exit {code})"), stderr)),
             (code, _) => Err(self.failed(format!("exited with code {code}"), stderr)),
@@ -233,6 +223,33 @@ impl CommandWorker {
     }
 }
 
+/// The executable `shown` (as configured) names: `program` when it has a
+/// `/`, else the first match on the `PATH` the program will see (a `PATH`
+/// in `env` wins). Or what is wrong, for messages after the program's name.
+pub(super) fn resolve_program(
+    shown: &str,
+    program: &Path,
+    env: &[(String, String)],
+) -> Result<PathBuf, String> {
+    // Absolute, because the program runs in the worktree, not here.
+    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.into());
+    if shown.contains('/') {
+        let program = absolute(program);
+        return executable(&program).map(|()| program);
+    }
+    if shown.is_empty() {
+        return Err("is empty".to_string());
+    }
+    let path = match env.iter().rev().find(|(k, _)| k == "PATH") {
+        Some((_, value)) => Some(value.into()),
+        None => std::env::var_os("PATH"),
+    };
+    std::env::split_paths(&path.unwrap_or_default())
+        .map(|dir| absolute(&dir.join(program)))
+        .find(|candidate| executable(candidate).is_ok())
+        .ok_or_else(|| "not found on PATH".to_string())
+}
+
 /// `path` is a file someone may execute, or what is wrong with it.
 fn executable(path: &Path) -> Result<(), String> {
     match fs::metadata(path) {
@@ -250,12 +267,12 @@ fn executable(path: &Path) -> Result<(), String> {
 }
 
 /// One word for `sh`, whatever it contains.
-fn quote(word: &str) -> String {
+pub(super) fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 /// The end of stderr, for a failure message.
-fn tail(stderr: &str) -> String {
+pub(super) fn tail(stderr: &str) -> String {
     let lines: Vec<&str> = stderr.trim_end().lines().collect();
     if lines.is_empty() {
         return String::new();

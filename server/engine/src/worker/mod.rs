@@ -14,24 +14,31 @@
 //!   (Anthropic Messages, OpenAI Chat Completions), the stage's write
 //!   permissions enforced in its tools, the key read from an environment
 //!   variable.
+//! - [`AgentCliWorker`] (`agent_cli/`): Claude Code or Codex CLI run
+//!   headless per attempt (presets over the command worker's process
+//!   handling), usage read from their JSONL output.
 //!
 //! [`from_config`] builds any of them from `[worker]` in `.tdd/config.toml`.
 
+mod agent_cli;
 pub mod api;
 mod command;
+mod probe;
 mod protocol;
 mod script_file;
 mod scripted;
 
-pub use api::{ApiConfig, ApiDialect, ApiWorker, Backoff};
+pub use agent_cli::AgentCliWorker;
+pub use api::{ApiConfig, ApiDialect, ApiWorker, Backoff, StageModels};
 pub use command::{CommandWorker, DEFAULT_TIMEOUT};
+pub use probe::TestProbe;
 pub use protocol::{EX_TEMPFAIL, PROTOCOL_VERSION, WireRequest, WireTest};
 pub use script_file::ScriptError;
 pub use scripted::{Script, ScriptedWorker};
 
 use std::path::{Path, PathBuf};
 
-use tdd_core::config::{WorkerConfig, WorkerKind};
+use tdd_core::config::{AgentCli, WorkerConfig, WorkerKind};
 use tdd_core::gate::Stage;
 use tdd_core::plan::Task;
 
@@ -49,10 +56,13 @@ pub struct StageRequest {
     pub feedback: Option<String>,
     /// 1 for the first attempt at the stage, 2 for the first retry, …
     pub attempt: u32,
+    /// Runs the task's tests in the worktree, for workers that check their
+    /// work as they go (the API worker's `run_tests` tool); others ignore it.
+    pub tests: Option<TestProbe>,
 }
 
 /// What a worker says it did. Only informative: the gate never trusts it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct WorkerReport {
     /// A short account of the attempt, for the logs.
     pub summary: String,
@@ -60,10 +70,17 @@ pub struct WorkerReport {
     pub exit_code: Option<i32>,
     /// What the model calls of the attempt used, when the worker knows.
     pub usage: Option<Usage>,
+    /// The model that answered, when the worker knows: the run prices the
+    /// usage with it when the worker did not give a cost.
+    pub model: Option<String>,
+    /// Changes the worker's own permissions refused (a write to a test
+    /// file in GREEN, a path outside the worktree): each fails the attempt
+    /// as a violation, like a change the diff audit puts back.
+    pub denied: Vec<String>,
 }
 
-/// Model calls and tokens of one attempt.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Model calls, tokens, time and money of one attempt.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Usage {
     pub calls: u32,
     /// Input tokens, cached ones included.
@@ -71,14 +88,26 @@ pub struct Usage {
     pub output_tokens: u64,
     /// Input tokens read from the provider's prompt cache.
     pub cached_tokens: u64,
+    /// In US dollars; `None` when the price of some call is unknown.
+    pub cost_usd: Option<f64>,
+    /// Time spent waiting for the model, summed over calls.
+    pub latency_ms: u64,
 }
 
 impl Usage {
     pub fn add(&mut self, other: Usage) {
+        // Nothing plus a cost is that cost; an unknown part makes the sum unknown.
+        self.cost_usd = match (self.calls, self.cost_usd, other.calls, other.cost_usd) {
+            (0, _, _, cost) => cost,
+            (_, cost, 0, _) => cost,
+            (_, Some(a), _, Some(b)) => Some(a + b),
+            _ => None,
+        };
         self.calls += other.calls;
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.cached_tokens += other.cached_tokens;
+        self.latency_ms += other.latency_ms;
     }
 }
 
@@ -135,6 +164,8 @@ pub enum WorkerConfigError {
     MissingKey(String),
     #[error("[worker.api]: {0}")]
     Api(String),
+    #[error("[worker] kind = \"{}\" ([worker.agent]): {}", .0.as_str(), .1)]
+    Agent(WorkerKind, String),
 }
 
 /// Builds the configured worker, called `name` in the attempts it records.
@@ -156,13 +187,7 @@ pub fn from_config(
                 .ok()
                 .filter(|k| !k.trim().is_empty())
                 .ok_or_else(|| WorkerConfigError::MissingKey(api.key_env().to_string()))?;
-            let dialect = match api.dialect {
-                tdd_core::config::ApiDialectConfig::Anthropic => ApiDialect::Anthropic,
-                tdd_core::config::ApiDialectConfig::OpenaiChat => ApiDialect::OpenAiChat,
-            };
-            let mut settings = ApiConfig::new(dialect, &api.base_url, key, &api.model);
-            settings.max_turns = api.max_turns.get();
-            settings.timeout = std::time::Duration::from_secs(api.timeout_secs.get());
+            let settings = ApiConfig::from_settings(api, key);
             let worker = ApiWorker::new(name, settings)
                 .map_err(|e| WorkerConfigError::Api(e.to_string()))?;
             Ok(Box::new(worker))
@@ -179,6 +204,20 @@ pub fn from_config(
                     program: command.program.clone(),
                     problem,
                 })?;
+            Ok(Box::new(worker))
+        }
+        Some(kind @ (WorkerKind::ClaudeCode | WorkerKind::Codex)) => {
+            let cli = match kind {
+                WorkerKind::ClaudeCode => AgentCli::ClaudeCode,
+                _ => AgentCli::Codex,
+            };
+            let agent = config.agent.clone().unwrap_or_default();
+            let worker = AgentCliWorker::from_config(name, cli, &agent, project_root)
+                .map_err(|problem| WorkerConfigError::Agent(kind, problem))?;
+            worker.resolve_program().map_err(|problem| {
+                let program = agent.program(cli);
+                WorkerConfigError::Agent(kind, format!("program `{program}` {problem}"))
+            })?;
             Ok(Box::new(worker))
         }
         Some(kind @ WorkerKind::Scripted) => {
@@ -223,6 +262,7 @@ fn test_request(worktree: &Path, stage: Stage, attempt: u32) -> StageRequest {
         writable: Vec::new(),
         feedback: None,
         attempt,
+        tests: None,
     }
 }
 

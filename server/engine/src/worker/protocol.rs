@@ -10,7 +10,7 @@ use serde_json::Value;
 use tdd_core::gate::Stage;
 use tdd_core::plan::{TaskKind, TestCase};
 
-use super::StageRequest;
+use super::{StageRequest, Usage};
 
 /// The version in every request (`protocol` and `TDD_PROTOCOL`).
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -149,6 +149,38 @@ pub(super) fn last_line(stdout: &str) -> Said {
     text("summary").map_or(Said::Nothing, Said::Summary)
 }
 
+/// The model use a command reported on its last stdout line (`usage` with
+/// `input_tokens`, `output_tokens`, optional `cached_tokens`, `calls`,
+/// `cost_usd`, `latency_ms`; and `model`), when it reported any.
+pub(super) fn reported_usage(stdout: &str) -> (Option<Usage>, Option<String>) {
+    let line = stdout.lines().rev().find(|l| !l.trim().is_empty());
+    let Some(Ok(Value::Object(object))) = line.map(|l| serde_json::from_str::<Value>(l.trim()))
+    else {
+        return (None, None);
+    };
+    let model = object.get("model").and_then(Value::as_str).map(clip);
+    let Some(usage) = object.get("usage").filter(|u| u.is_object()) else {
+        return (None, model);
+    };
+    let count = |key: &str| usage.get(key).and_then(Value::as_u64);
+    let (Some(input_tokens), Some(output_tokens)) = (count("input_tokens"), count("output_tokens"))
+    else {
+        return (None, model);
+    };
+    let usage = Usage {
+        calls: count("calls").map_or(1, |c| u32::try_from(c).unwrap_or(u32::MAX)),
+        input_tokens,
+        output_tokens,
+        cached_tokens: count("cached_tokens").unwrap_or(0).min(input_tokens),
+        cost_usd: usage
+            .get("cost_usd")
+            .and_then(Value::as_f64)
+            .filter(|c| c.is_finite() && *c >= 0.0),
+        latency_ms: count("latency_ms").unwrap_or(0),
+    };
+    (Some(usage), model)
+}
+
 /// At most `MAX_SUMMARY_CHARS` characters.
 pub(super) fn clip(text: &str) -> String {
     match text.char_indices().nth(MAX_SUMMARY_CHARS) {
@@ -161,6 +193,35 @@ pub(super) fn clip(text: &str) -> String {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn the_last_json_line_may_report_model_use() {
+        let line = "{\"summary\": \"s\", \"model\": \"m\", \"usage\": {\"input_tokens\": 120, \
+                    \"output_tokens\": 30, \"cached_tokens\": 500, \"cost_usd\": 0.25}}";
+        let (usage, model) = reported_usage(line);
+        let usage = usage.unwrap();
+        assert_eq!(
+            (usage.calls, usage.input_tokens, usage.output_tokens),
+            (1, 120, 30)
+        );
+        assert_eq!(
+            usage.cached_tokens, 120,
+            "cached tokens are part of the input"
+        );
+        assert_eq!(usage.cost_usd, Some(0.25));
+        assert_eq!(model.as_deref(), Some("m"));
+        for other in [
+            "{\"usage\": {\"tokens\": 9}}",
+            "{\"usage\": {\"input_tokens\": -1, \"output_tokens\": 2}}",
+            "{\"usage\": 3}",
+            "not json",
+            "",
+        ] {
+            assert_eq!(reported_usage(other).0, None, "{other}");
+        }
+        let negative = "{\"usage\": {\"input_tokens\": 1, \"output_tokens\": 2, \"cost_usd\": -1}}";
+        assert_eq!(reported_usage(negative).0.unwrap().cost_usd, None);
+    }
 
     #[test]
     fn the_last_json_line_gives_a_summary_or_an_outage() {

@@ -118,9 +118,9 @@ impl Worker for ScriptedWorker {
         };
         let summary = apply(&request.worktree, write, delete)?;
         Ok(WorkerReport {
-            usage: None,
             summary,
             exit_code: Some(0),
+            ..WorkerReport::default()
         })
     }
 }

@@ -19,7 +19,7 @@ use tdd_engine::git::Project;
 use tdd_engine::pipeline::{AttemptRecord, FailureKind, PipelineContext, TaskOutcome, TaskStatus};
 use tdd_engine::worker::{Script, ScriptedWorker, StageRequest, Worker, WorkerError, WorkerReport};
 
-use crate::support::{git, path_with_venv, read, temp_dir};
+use crate::support::{copy_tree, git, path_with_venv, read, temp_dir};
 
 pub const KEY: &str = "REQ-2/AC-2.1";
 pub const PRD: &str = "calc";
@@ -182,25 +182,6 @@ fn require(program: &str, args: &[&str], what: &str) {
         ok,
         "`{program}` is not available: the gate tests need {what}; ./scripts/test installs it"
     );
-}
-
-/// Copies the fixture, without build state a developer may have left there.
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        let skip = ["node_modules", "target", "__pycache__", ".pytest_cache"];
-        if skip.iter().any(|s| name == *s) {
-            continue;
-        }
-        let (src, dst) = (entry.path(), to.join(&name));
-        if entry.file_type().unwrap().is_dir() {
-            fs::create_dir_all(&dst).unwrap();
-            copy_tree(&src, &dst);
-        } else {
-            fs::copy(&src, &dst).unwrap();
-        }
-    }
 }
 
 /// A [`ScriptedWorker`] that also deletes a file at one stage (a script can

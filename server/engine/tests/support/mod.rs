@@ -139,3 +139,22 @@ pub fn python_context(root: &Path) -> tdd_engine::pipeline::PipelineContext {
     ctx.test_timeout = std::time::Duration::from_secs(120);
     ctx
 }
+
+/// Copies a fixture project, without build state a developer may have left there.
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let skip = ["node_modules", "target", "__pycache__", ".pytest_cache"];
+        if skip.iter().any(|s| name == *s) {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        if entry.file_type().unwrap().is_dir() {
+            fs::create_dir_all(&dst).unwrap();
+            copy_tree(&src, &dst);
+        } else {
+            fs::copy(&src, &dst).unwrap();
+        }
+    }
+}

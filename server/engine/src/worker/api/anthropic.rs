@@ -10,11 +10,11 @@ use super::{Call, ModelTurn, Usage};
 /// The API version this client speaks.
 const VERSION: &str = "2023-06-01";
 
-pub(super) fn url(base_url: &str) -> String {
+pub(crate) fn url(base_url: &str) -> String {
     format!("{}/v1/messages", base_url.trim_end_matches('/'))
 }
 
-pub(super) fn headers(api_key: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn headers(api_key: &str) -> Vec<(&'static str, String)> {
     vec![
         ("x-api-key", api_key.to_string()),
         ("anthropic-version", VERSION.to_string()),
@@ -46,7 +46,7 @@ pub(super) fn user(text: &str) -> Value {
 }
 
 /// The assistant turn, kept verbatim in the history, and its tool calls.
-pub(super) fn parse(reply: &Value) -> Result<ModelTurn, String> {
+pub(crate) fn parse(reply: &Value) -> Result<ModelTurn, String> {
     let blocks = reply["content"]
         .as_array()
         .ok_or("the reply has no `content` array")?;
@@ -60,10 +60,12 @@ pub(super) fn parse(reply: &Value) -> Result<ModelTurn, String> {
             input_tokens: count("input_tokens") + cached,
             output_tokens: count("output_tokens"),
             cached_tokens: cached,
+            ..Usage::default()
         },
         text: String::new(),
         calls: Vec::new(),
         assistant: json!({"role": "assistant", "content": blocks}),
+        stop: reply["stop_reason"].as_str().map(str::to_owned),
     };
     for block in blocks {
         match block["type"].as_str() {
@@ -126,7 +128,8 @@ mod tests {
                 calls: 1,
                 input_tokens: 120,
                 output_tokens: 7,
-                cached_tokens: 100
+                cached_tokens: 100,
+                ..Usage::default()
             }
         );
         assert_eq!(

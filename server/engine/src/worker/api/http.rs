@@ -3,17 +3,20 @@
 //! every way a provider can be unavailable mapped to
 //! [`WorkerError::ProviderOutage`].
 
+use std::io::Read;
 use std::sync::Once;
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
 
 use super::super::WorkerError;
-use super::Backoff;
+use super::sse::SseParser;
+use super::stream::Assembler;
+use super::{ApiDialect, Backoff, ModelTurn};
 
 /// Longest part of an error body quoted in a message.
 const MAX_ERROR_BODY: usize = 500;
@@ -27,7 +30,7 @@ fn install_crypto_provider() {
     });
 }
 
-pub(super) struct Http {
+pub(crate) struct Http {
     client: Client,
     max_retries: u32,
     backoff: Backoff,
@@ -46,7 +49,7 @@ enum TryError {
 impl Http {
     /// `headers` go on every request; they are marked sensitive, so they are
     /// never printed by reqwest's `Debug`.
-    pub(super) fn new(
+    pub(crate) fn new(
         headers: Vec<(&'static str, String)>,
         timeout: Duration,
         max_retries: u32,
@@ -78,11 +81,47 @@ impl Http {
     }
 
     /// POSTs `body` as JSON and returns the JSON reply, retrying what may pass.
-    pub(super) fn post(&self, url: &str, body: &Value) -> Result<Value, WorkerError> {
+    pub(crate) fn post(&self, url: &str, body: &Value) -> Result<Value, WorkerError> {
+        self.post_timed(url, body).map(|(value, _)| value)
+    }
+
+    /// As [`Http::post`], with the time spent in HTTP exchanges (every try,
+    /// the waits between tries left out).
+    pub(super) fn post_timed(
+        &self,
+        url: &str,
+        body: &Value,
+    ) -> Result<(Value, Duration), WorkerError> {
+        self.exchange(url, body, &read_json)
+    }
+
+    /// POSTs a request that asks for a stream and assembles the events into
+    /// a turn as they arrive. A cut, malformed or failed stream is retried
+    /// like a 5xx. A server that answers with plain JSON anyway is read as
+    /// JSON.
+    pub(super) fn post_stream(
+        &self,
+        url: &str,
+        body: &Value,
+        dialect: ApiDialect,
+    ) -> Result<(Streamed, Duration), WorkerError> {
+        self.exchange(url, body, &|response| read_stream(response, dialect))
+    }
+
+    fn exchange<T>(
+        &self,
+        url: &str,
+        body: &Value,
+        read: &dyn Fn(Response) -> Result<T, TryError>,
+    ) -> Result<(T, Duration), WorkerError> {
         let mut retry = 0;
+        let mut spent = Duration::ZERO;
         loop {
-            let (message, retry_after) = match self.try_once(url, body) {
-                Ok(value) => return Ok(value),
+            let started = Instant::now();
+            let result = self.try_once(url, body, read);
+            spent += started.elapsed();
+            let (message, retry_after) = match result {
+                Ok(value) => return Ok((value, spent)),
                 Err(TryError::Failed(message)) => return Err(WorkerError::Failed(message)),
                 Err(TryError::Outage(message)) => return Err(WorkerError::ProviderOutage(message)),
                 Err(TryError::Retry {
@@ -102,7 +141,12 @@ impl Http {
         }
     }
 
-    fn try_once(&self, url: &str, body: &Value) -> Result<Value, TryError> {
+    fn try_once<T>(
+        &self,
+        url: &str,
+        body: &Value,
+        read: &dyn Fn(Response) -> Result<T, TryError>,
+    ) -> Result<T, TryError> {
         let response = self
             .client
             .post(url)
@@ -114,7 +158,7 @@ impl Http {
             })?;
         let status = response.status();
         if status.is_success() {
-            return read_json(response);
+            return read(response);
         }
         let retry_after = retry_after(&response);
         let detail = error_detail(response);
@@ -147,6 +191,61 @@ fn read_json(response: Response) -> Result<Value, TryError> {
     serde_json::from_str(&text).map_err(|e| TryError::Retry {
         message: format!("the reply from {url} is not valid JSON ({e})"),
         retry_after: None,
+    })
+}
+
+/// A streamed reply: the assembled turn, or the JSON body of a server that
+/// did not stream.
+pub(super) enum Streamed {
+    Turn(ModelTurn),
+    Json(Value),
+}
+
+fn read_stream(response: Response, dialect: ApiDialect) -> Result<Streamed, TryError> {
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if is_json {
+        return read_json(response).map(Streamed::Json);
+    }
+    let url = response.url().to_string();
+    let retry = |problem: String| TryError::Retry {
+        message: format!("the stream from {url} {problem}"),
+        retry_after: None,
+    };
+    let mut response = response;
+    let mut parser = SseParser::default();
+    let mut turn = Assembler::new(dialect);
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let n = match response.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(retry(format!("broke off: {e}"))),
+        };
+        let events = parser
+            .feed(&buffer[..n])
+            .map_err(|e| retry(format!("is malformed: {e}")))?;
+        for event in &events {
+            turn.event(event)
+                .map_err(|e| retry(format!("is malformed: {e}")))?;
+        }
+        // A server or proxy may hold the connection open after the end.
+        if turn.done() {
+            break;
+        }
+    }
+    let cut = !turn.done() && parser.pending();
+    turn.finish().map(Streamed::Turn).map_err(|e| {
+        let e = if cut {
+            format!("{e} (it stopped in the middle of an event)")
+        } else {
+            e
+        };
+        retry(format!("is incomplete: {e}"))
     })
 }
 
@@ -211,7 +310,10 @@ fn jitter() -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod backoff_tests {
     use super::*;
 
     #[test]

@@ -1,132 +1,56 @@
 //! The API agent worker: its own tool loop against a model behind an HTTP
-//! API, Anthropic Messages or OpenAI Chat Completions (non-streaming JSON in
-//! this first slice).
+//! API, Anthropic Messages or OpenAI Chat Completions, streamed (server-sent
+//! events: [`sse`], [`stream`]) or as plain JSON.
 //!
 //! Each attempt sends the stage's prompt with the tools of [`tools`],
 //! executes the model's tool calls in the worktree (permissions enforced
 //! there), sends the results back, and stops at `finish`, at a reply with no
 //! tool call, or after `max_turns` replies. What the model says is only a
 //! summary: the gate judges the files. Provider trouble (429, 5xx, timeouts,
-//! refused keys, bodies that are not JSON) becomes
-//! [`WorkerError::ProviderOutage`] after the retries of [`http`].
+//! refused keys, bodies that are not JSON, streams cut short or malformed)
+//! becomes [`WorkerError::ProviderOutage`] after the retries of [`http`].
 
-mod anthropic;
-mod http;
-mod openai_chat;
-mod prompt;
+pub(crate) mod anthropic;
+mod config;
+mod context;
+pub(crate) mod http;
+pub(crate) mod openai_chat;
+pub(crate) mod prompt;
+mod sse;
+mod stream;
 mod tools;
 
-use std::fmt;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
+
+pub use config::{ApiConfig, ApiDialect, Backoff, StageModels};
 
 use super::{StageRequest, Usage, Worker, WorkerError, WorkerReport};
-use http::Http;
-use tools::{FINISH, ToolOutput, Tools};
+use http::{Http, Streamed};
+use tools::{FINISH, ToolOutput, ToolSpec, Tools};
 
 /// Output tokens asked for per reply.
 const MAX_OUTPUT_TOKENS: u32 = 8_192;
 /// Longest summary kept from the model.
 const MAX_SUMMARY: usize = 2_000;
 
-/// The wire protocol of the provider.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApiDialect {
-    /// `POST {base_url}/v1/messages`; `base_url` without `/v1`
-    /// (e.g. `https://api.anthropic.com`).
-    Anthropic,
-    /// `POST {base_url}/chat/completions`; `base_url` with `/v1`
-    /// (e.g. `https://api.openai.com/v1`, `http://localhost:11434/v1`).
-    OpenAiChat,
-}
-
-/// How long to wait between tries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
-    /// The first wait; each retry doubles it, with jitter.
-    pub base: Duration,
-    /// The longest computed wait.
-    pub cap: Duration,
-    /// The longest `Retry-After` obeyed; a longer one is cut to this.
-    pub max_retry_after: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            base: Duration::from_millis(500),
-            cap: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Everything an [`ApiWorker`] needs. `Debug` never shows the key.
-#[derive(Clone)]
-pub struct ApiConfig {
-    pub dialect: ApiDialect,
-    pub base_url: String,
-    /// Sent only in the request headers (`x-api-key` or `Authorization`).
-    pub api_key: String,
-    pub model: String,
-    /// Most model replies per attempt.
-    pub max_turns: u32,
-    /// Per HTTP request, connection included.
-    pub timeout: Duration,
-    /// Tries after the first before a provider outage is declared.
-    pub max_retries: u32,
-    pub backoff: Backoff,
-}
-
-impl ApiConfig {
-    /// A configuration with the defaults: 40 turns, 120 s per request,
-    /// 4 retries with the default backoff.
-    pub fn new(
-        dialect: ApiDialect,
-        base_url: impl Into<String>,
-        api_key: impl Into<String>,
-        model: impl Into<String>,
-    ) -> ApiConfig {
-        ApiConfig {
-            dialect,
-            base_url: base_url.into(),
-            api_key: api_key.into(),
-            model: model.into(),
-            max_turns: 40,
-            timeout: Duration::from_secs(120),
-            max_retries: 4,
-            backoff: Backoff::default(),
-        }
-    }
-}
-
-impl fmt::Debug for ApiConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiConfig")
-            .field("dialect", &self.dialect)
-            .field("base_url", &self.base_url)
-            .field("api_key", &"<redacted>")
-            .field("model", &self.model)
-            .field("max_turns", &self.max_turns)
-            .field("timeout", &self.timeout)
-            .field("max_retries", &self.max_retries)
-            .field("backoff", &self.backoff)
-            .finish()
-    }
-}
-
 /// One model reply: its text, its tool calls, and the assistant message to
 /// keep in the history (in the dialect's shape).
-pub(super) struct ModelTurn {
+#[derive(Debug)]
+pub(crate) struct ModelTurn {
     /// What this one call used.
     pub usage: Usage,
     pub text: String,
     pub calls: Vec<Call>,
     pub assistant: Value,
+    /// Why the model stopped (`end_turn`, `tool_use`, `max_tokens`;
+    /// `stop`, `tool_calls`, `length`), when it said.
+    pub stop: Option<String>,
 }
 
-pub(super) struct Call {
+#[derive(Debug)]
+pub(crate) struct Call {
     pub id: String,
     pub name: String,
     /// The arguments, or why they could not be read (told to the model).
@@ -138,10 +62,9 @@ pub(super) struct Call {
 /// worker.
 pub struct ApiWorker {
     name: String,
-    dialect: ApiDialect,
     url: String,
-    model: String,
-    max_turns: u32,
+    /// The settings, without the key.
+    config: ApiConfig,
     http: Http,
 }
 
@@ -160,45 +83,67 @@ impl ApiWorker {
             ),
         };
         let http = Http::new(headers, config.timeout, config.max_retries, config.backoff)?;
+        let mut config = config;
+        config.api_key = String::new();
+        config.max_turns = config.max_turns.max(1);
         Ok(ApiWorker {
             name: name.into(),
-            dialect: config.dialect,
             url,
-            model: config.model,
-            max_turns: config.max_turns.max(1),
+            config,
             http,
         })
     }
 
-    fn body(&self, messages: &[Value]) -> Value {
-        let specs = tools::specs();
-        let build = match self.dialect {
+    fn body(&self, model: &str, specs: &[ToolSpec], messages: &[Value]) -> Value {
+        let build = match self.config.dialect {
             ApiDialect::Anthropic => anthropic::body,
             ApiDialect::OpenAiChat => openai_chat::body,
         };
-        build(
-            &self.model,
-            MAX_OUTPUT_TOKENS,
-            prompt::SYSTEM,
-            messages,
-            &specs,
-        )
+        let mut body = build(model, MAX_OUTPUT_TOKENS, prompt::SYSTEM, messages, specs);
+        if self.config.stream {
+            body["stream"] = json!(true);
+            if self.config.dialect == ApiDialect::OpenAiChat {
+                body["stream_options"] = json!({"include_usage": true});
+            }
+        }
+        body
     }
 
-    fn ask(&self, messages: &[Value]) -> Result<ModelTurn, WorkerError> {
-        let reply = self.http.post(&self.url, &self.body(messages))?;
-        let parsed = match self.dialect {
-            ApiDialect::Anthropic => anthropic::parse(&reply),
-            ApiDialect::OpenAiChat => openai_chat::parse(&reply),
+    fn ask(
+        &self,
+        model: &str,
+        specs: &[ToolSpec],
+        messages: &[Value],
+    ) -> Result<ModelTurn, WorkerError> {
+        let body = self.body(model, specs, messages);
+        let (reply, elapsed) = if self.config.stream {
+            self.http
+                .post_stream(&self.url, &body, self.config.dialect)?
+        } else {
+            let (value, elapsed) = self.http.post_timed(&self.url, &body)?;
+            (Streamed::Json(value), elapsed)
         };
-        parsed.map_err(|e| {
+        let parsed = match reply {
+            Streamed::Turn(turn) => Ok(turn),
+            Streamed::Json(value) => match self.config.dialect {
+                ApiDialect::Anthropic => anthropic::parse(&value),
+                ApiDialect::OpenAiChat => openai_chat::parse(&value),
+            },
+        };
+        let mut turn = parsed.map_err(|e| {
             WorkerError::ProviderOutage(format!(
                 "{} sent a reply this client cannot read: {e}; check that the base URL serves \
                  the {:?} API",
-                self.url, self.dialect
+                self.url, self.config.dialect
             ))
-        })
+        })?;
+        turn.usage.latency_ms = millis(elapsed);
+        Ok(turn)
     }
+}
+
+fn millis(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Worker for ApiWorker {
@@ -207,19 +152,46 @@ impl Worker for ApiWorker {
     }
 
     fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
-        let tools = Tools::new(&request.worktree, &request.writable);
+        let model = self
+            .config
+            .model_for(request.stage, request.attempt)
+            .to_string();
+        let tools =
+            Tools::new(&request.worktree, &request.writable).with_tests(request.tests.as_ref());
+        let mut report = self.attempt(request, &model, &tools)?;
+        report.model = Some(model);
+        report.denied = tools.denied();
+        Ok(report)
+    }
+}
+
+impl ApiWorker {
+    /// The tool loop of one attempt with `model`.
+    fn attempt(
+        &self,
+        request: &StageRequest,
+        model: &str,
+        tools: &Tools<'_>,
+    ) -> Result<WorkerReport, WorkerError> {
+        let dialect = self.config.dialect;
+        let specs = tools.specs();
         let first = prompt::user_message(request);
-        let mut messages = vec![match self.dialect {
+        let mut messages = vec![match dialect {
             ApiDialect::Anthropic => anthropic::user(&first),
             ApiDialect::OpenAiChat => openai_chat::user(&first),
         }];
         let mut used = Usage::default();
-        for turn in 1..=self.max_turns {
-            let reply = self.ask(&messages)?;
+        let max_turns = self.config.max_turns;
+        for turn in 1..=max_turns {
+            let reply = self.ask(model, &specs, &messages)?;
             used.add(reply.usage);
             messages.push(reply.assistant);
             if reply.calls.is_empty() {
-                return Ok(report(&reply.text, turn, used));
+                let mut summary = reply.text.clone();
+                if matches!(reply.stop.as_deref(), Some("max_tokens" | "length")) {
+                    summary.push_str(" [the reply stopped at the output token limit]");
+                }
+                return Ok(report(&summary, turn, used));
             }
             let mut results = Vec::new();
             for call in &reply.calls {
@@ -236,17 +208,14 @@ impl Worker for ApiWorker {
                 };
                 results.push((call.id.clone(), output));
             }
-            messages.extend(match self.dialect {
+            messages.extend(match dialect {
                 ApiDialect::Anthropic => anthropic::results(&results),
                 ApiDialect::OpenAiChat => openai_chat::results(&results),
             });
         }
         Ok(report(
-            &format!(
-                "stopped after {} model replies without finish",
-                self.max_turns
-            ),
-            self.max_turns,
+            &format!("stopped after {max_turns} model replies without finish"),
+            max_turns,
             used,
         ))
     }
@@ -260,5 +229,8 @@ fn report(summary: &str, turns: u32, usage: Usage) -> WorkerReport {
             prompt::clip(summary.trim(), MAX_SUMMARY)
         ),
         exit_code: None,
+        // Set by the caller, which knows the stage's model.
+        model: None,
+        denied: Vec::new(),
     }
 }

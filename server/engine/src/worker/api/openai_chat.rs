@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 use super::tools::{ToolOutput, ToolSpec};
 use super::{Call, ModelTurn, Usage};
 
-pub(super) fn url(base_url: &str) -> String {
+pub(crate) fn url(base_url: &str) -> String {
     format!("{}/chat/completions", base_url.trim_end_matches('/'))
 }
 
-pub(super) fn headers(api_key: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn headers(api_key: &str) -> Vec<(&'static str, String)> {
     vec![("authorization", format!("Bearer {api_key}"))]
 }
 
@@ -44,7 +44,7 @@ pub(super) fn user(text: &str) -> Value {
     json!({"role": "user", "content": text})
 }
 
-pub(super) fn parse(reply: &Value) -> Result<ModelTurn, String> {
+pub(crate) fn parse(reply: &Value) -> Result<ModelTurn, String> {
     let message = &reply["choices"][0]["message"];
     if !message.is_object() {
         return Err("the reply has no `choices[0].message`".to_string());
@@ -59,10 +59,14 @@ pub(super) fn parse(reply: &Value) -> Result<ModelTurn, String> {
             cached_tokens: usage["prompt_tokens_details"]["cached_tokens"]
                 .as_u64()
                 .unwrap_or(0),
+            ..Usage::default()
         },
         text: message["content"].as_str().unwrap_or_default().to_string(),
         calls: Vec::new(),
         assistant: message.clone(),
+        stop: reply["choices"][0]["finish_reason"]
+            .as_str()
+            .map(str::to_owned),
     };
     for call in message["tool_calls"].as_array().into_iter().flatten() {
         let function = &call["function"];

@@ -22,7 +22,7 @@ itself and judges the stage from their report, not from what you say.";
 
 /// The stage's instructions. The first line names the stage (`Stage: RED`),
 /// which tests and fake servers can match on.
-pub(super) fn user_message(request: &StageRequest) -> String {
+pub(crate) fn user_message(request: &StageRequest) -> String {
     let task = &request.task;
     let mut out = String::new();
     let stage = request.stage.as_str().to_uppercase();
@@ -70,6 +70,7 @@ pub(super) fn user_message(request: &StageRequest) -> String {
     if let Some(file) = &task.impl_file {
         let _ = writeln!(out, "Implementation file: {file}");
     }
+    out.push_str(&super::context::project(request));
     if let Some(feedback) = &request.feedback {
         let _ = writeln!(
             out,
@@ -120,27 +121,4 @@ pub(super) fn clip(text: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    #[test]
-    fn names_the_stage_the_task_the_writable_paths_and_bounded_feedback() {
-        let mut request = super::super::super::test_request(Path::new("/wt"), Stage::Green, 2);
-        request.task.title = "add(a, b)".to_string();
-        request.task.criteria = vec!["AC-1.1".to_string()];
-        request.writable = vec!["src/calc.py".to_string()];
-        request.feedback = Some("x".repeat(50_000));
-        let text = user_message(&request);
-        assert!(text.starts_with("Stage: GREEN (attempt 2)"), "{text}");
-        for part in [
-            "add(a, b)",
-            "AC-1.1",
-            "- src/calc.py",
-            "did not pass the gate",
-        ] {
-            assert!(text.contains(part), "{part}: {text}");
-        }
-        assert!(text.len() < 8_000, "{}", text.len());
-    }
-}
+mod tests;

@@ -3,41 +3,44 @@
 //! path, no symlink leading out), and only the stage's writable paths can be
 //! written. A refused call is an error result the model reads, never a crash.
 
+mod paths;
+mod report;
+mod search;
+#[cfg(test)]
+mod tests;
+
+use std::cell::RefCell;
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
+
+use super::super::TestProbe;
+use paths::{arg, normalize, walk};
 
 /// Largest file `read_file` returns, and `write_file` accepts.
 const MAX_FILE_BYTES: usize = 256 * 1024;
 /// Most entries `list_files` returns.
 const MAX_LISTED: usize = 500;
-/// Directories `list_files` does not descend into.
-const SKIPPED_DIRS: [&str; 7] = [
-    ".git",
-    ".venv",
-    "__pycache__",
-    "node_modules",
-    "target",
-    ".pytest_cache",
-    ".tdd",
-];
 
 /// A tool offered to the model: its name, what it does, its input schema.
-pub(super) struct ToolSpec {
+pub(in super::super) struct ToolSpec {
     pub name: &'static str,
     pub description: &'static str,
     pub schema: Value,
 }
 
-pub(super) const FINISH: &str = "finish";
+pub(in super::super) const FINISH: &str = "finish";
+const RUN_TESTS: &str = "run_tests";
 
-pub(super) fn specs() -> Vec<ToolSpec> {
+fn object(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required,
+           "additionalProperties": false})
+}
+
+/// The tools every attempt gets (`run_tests` comes with a test probe).
+pub(in super::super) fn specs() -> Vec<ToolSpec> {
     let string = json!({"type": "string"});
-    let object = |props: Value, required: &[&str]| {
-        json!({"type": "object", "properties": props, "required": required,
-               "additionalProperties": false})
-    };
     vec![
         ToolSpec {
             name: "read_file",
@@ -48,6 +51,13 @@ pub(super) fn specs() -> Vec<ToolSpec> {
             name: "list_files",
             description: "List the files under a directory of the project, recursively (\".\" for the root).",
             schema: object(json!({"dir": string}), &["dir"]),
+        },
+        ToolSpec {
+            name: "search_text",
+            description: "Find the lines of the project's text files containing `pattern` (exact, \
+                          case-sensitive text, not a regex), optionally only under `path` (a \
+                          directory or file). Returns `path:line: text` lines.",
+            schema: object(json!({"pattern": string, "path": string}), &["pattern"]),
         },
         ToolSpec {
             name: "write_file",
@@ -74,15 +84,25 @@ pub(super) fn specs() -> Vec<ToolSpec> {
     ]
 }
 
+fn run_tests_spec() -> ToolSpec {
+    ToolSpec {
+        name: RUN_TESTS,
+        description: "Run this task's tests now and get the parsed report: counts, and each \
+                      failing test's id, kind of failure and message. The engine runs them \
+                      again itself after you finish; this is for checking your work.",
+        schema: object(json!({}), &[]),
+    }
+}
+
 /// What a tool call gave back to the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ToolOutput {
+pub(in super::super) struct ToolOutput {
     pub content: String,
     pub is_error: bool,
 }
 
 impl ToolOutput {
-    fn ok(content: impl Into<String>) -> ToolOutput {
+    pub(super) fn ok(content: impl Into<String>) -> ToolOutput {
         ToolOutput {
             content: content.into(),
             is_error: false,
@@ -98,25 +118,56 @@ impl ToolOutput {
 }
 
 /// The tools bound to one stage attempt.
-pub(super) struct Tools<'a> {
+pub(in super::super) struct Tools<'a> {
     root: &'a Path,
     writable: &'a [String],
+    tests: Option<&'a TestProbe>,
+    /// Writes the stage's permissions refused, for the attempt's evidence.
+    denied: RefCell<Vec<String>>,
 }
 
 impl<'a> Tools<'a> {
-    pub(super) fn new(root: &'a Path, writable: &'a [String]) -> Tools<'a> {
-        Tools { root, writable }
+    pub(in super::super) fn new(root: &'a Path, writable: &'a [String]) -> Tools<'a> {
+        Tools {
+            root,
+            writable,
+            tests: None,
+            denied: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Offers `run_tests` when there is a probe.
+    pub(in super::super) fn with_tests(mut self, tests: Option<&'a TestProbe>) -> Tools<'a> {
+        self.tests = tests;
+        self
+    }
+
+    /// Every write the permissions refused so far, as `tool path: why`.
+    pub(in super::super) fn denied(&self) -> Vec<String> {
+        self.denied.borrow().clone()
+    }
+
+    /// What this attempt offers the model.
+    pub(in super::super) fn specs(&self) -> Vec<ToolSpec> {
+        let mut specs = specs();
+        if self.tests.is_some() {
+            let at = specs.len() - 1;
+            specs.insert(at, run_tests_spec());
+        }
+        specs
     }
 
     /// Runs one call. `finish` is handled by the loop, not here.
-    pub(super) fn run(&self, name: &str, input: &Value) -> ToolOutput {
+    pub(in super::super) fn run(&self, name: &str, input: &Value) -> ToolOutput {
         let result = match name {
             "read_file" => self.read_file(input),
             "list_files" => self.list_files(input),
+            "search_text" => self.search_text(input),
             "write_file" => self.write_file(input),
             "edit_file" => self.edit_file(input),
+            RUN_TESTS if self.tests.is_some() => self.run_tests(),
             _ => {
-                let names: Vec<&str> = specs().iter().map(|s| s.name).collect();
+                let names: Vec<&str> = self.specs().iter().map(|s| s.name).collect();
                 Err(format!(
                     "unknown tool `{name}`; the tools are: {}",
                     names.join(", ")
@@ -124,6 +175,19 @@ impl<'a> Tools<'a> {
             }
         };
         result.unwrap_or_else(ToolOutput::error)
+    }
+
+    fn run_tests(&self) -> Result<ToolOutput, String> {
+        let probe = self
+            .tests
+            .ok_or("run_tests is not offered in this attempt")?;
+        let report = probe.run(self.root).map_err(|e| {
+            format!(
+                "the tests could not be run: {}",
+                super::prompt::clip(&e, 2_000)
+            )
+        })?;
+        Ok(ToolOutput::ok(report::summarize(&report)))
     }
 
     fn read_file(&self, input: &Value) -> Result<ToolOutput, String> {
@@ -152,7 +216,7 @@ impl<'a> Tools<'a> {
         };
         let mut found = Vec::new();
         let mut truncated = false;
-        walk(&root, &dir, &mut found, &mut truncated)
+        walk(&root, &dir, &mut found, &mut truncated, MAX_LISTED)
             .map_err(|e| format!("cannot list `{rel}`: {e}"))?;
         found.sort();
         let mut text = found.join("\n");
@@ -172,7 +236,7 @@ impl<'a> Tools<'a> {
         if content.len() > MAX_FILE_BYTES {
             return Err(format!("content is larger than {MAX_FILE_BYTES} bytes"));
         }
-        let path = self.writable_path(rel)?;
+        let path = self.permitted("write_file", rel)?;
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)
                 .map_err(|e| format!("cannot create `{rel}`'s directory: {e}"))?;
@@ -193,7 +257,7 @@ impl<'a> Tools<'a> {
         if search.is_empty() {
             return Err("`search` is empty: give the exact text to replace".to_string());
         }
-        let path = self.writable_path(rel)?;
+        let path = self.permitted("edit_file", rel)?;
         let text = fs::read_to_string(&path).map_err(|e| format!("cannot read `{rel}`: {e}"))?;
         match text.matches(search).count() {
             1 => {
@@ -208,6 +272,15 @@ impl<'a> Tools<'a> {
                 "`search` occurs {n} times in `{rel}`: include more context so it matches once"
             )),
         }
+    }
+
+    /// [`Tools::writable_path`], remembering a refusal.
+    fn permitted(&self, tool: &str, rel: &str) -> Result<PathBuf, String> {
+        self.writable_path(rel).inspect_err(|why| {
+            self.denied
+                .borrow_mut()
+                .push(format!("{tool} {rel}: {why}"));
+        })
     }
 
     /// A path the stage may write, resolved in the worktree.
@@ -250,147 +323,5 @@ impl<'a> Tools<'a> {
             ));
         }
         Ok(path)
-    }
-}
-
-/// A relative path with no `..`, no root and no `.` parts.
-fn normalize(rel: &str) -> Result<PathBuf, String> {
-    let mut clean = PathBuf::new();
-    for part in Path::new(rel.trim()).components() {
-        match part {
-            Component::Normal(p) => clean.push(p),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                return Err(format!(
-                    "`{rel}` contains `..`: use a path inside the project"
-                ));
-            }
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(format!(
-                    "`{rel}` is absolute: use a path relative to the project root"
-                ));
-            }
-        }
-    }
-    if clean.as_os_str().is_empty() {
-        return Err("the path is empty".to_string());
-    }
-    Ok(clean)
-}
-
-fn arg<'v>(input: &'v Value, key: &str) -> Result<&'v str, String> {
-    input[key]
-        .as_str()
-        .ok_or_else(|| format!("missing string argument `{key}`"))
-}
-
-fn walk(
-    root: &Path,
-    dir: &Path,
-    found: &mut Vec<String>,
-    truncated: &mut bool,
-) -> std::io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let name = entry.file_name();
-        let path = entry.path();
-        if kind.is_dir() {
-            if !SKIPPED_DIRS.iter().any(|s| name == *s) {
-                walk(root, &path, found, truncated)?;
-            }
-        } else if found.len() >= MAX_LISTED {
-            *truncated = true;
-            return Ok(());
-        } else {
-            let shown = path.strip_prefix(root).unwrap_or(&path);
-            found.push(shown.display().to_string());
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn root(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("tdd-api-tools-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("src")).unwrap();
-        fs::write(dir.join("src/a.py"), "x = 1\nx = 1\ny = 2\n").unwrap();
-        dir
-    }
-
-    #[test]
-    fn writes_only_the_writable_paths_inside_the_worktree() {
-        let dir = root("perm");
-        let writable = vec!["src/a.py".to_string(), "tests/test_a.py".to_string()];
-        let tools = Tools::new(&dir, &writable);
-        let write = |path: &str| tools.run("write_file", &json!({"path": path, "content": "z"}));
-        assert!(!write("tests/test_a.py").is_error);
-        assert_eq!(
-            fs::read_to_string(dir.join("tests/test_a.py")).unwrap(),
-            "z"
-        );
-        assert!(!write("./src/a.py").is_error);
-        for (path, says) in [
-            ("src/b.py", "not writable"),
-            ("../a.py", "contains `..`"),
-            ("/etc/passwd", "absolute"),
-            ("", "empty"),
-        ] {
-            let out = write(path);
-            assert!(
-                out.is_error && out.content.contains(says),
-                "{path}: {out:?}"
-            );
-        }
-        let out = tools.run("read_file", &json!({"path": "../../etc/passwd"}));
-        assert!(out.is_error, "{out:?}");
-        let out = tools.run("delete_everything", &json!({}));
-        assert!(
-            out.is_error && out.content.contains("unknown tool"),
-            "{out:?}"
-        );
-    }
-
-    #[test]
-    fn a_symlink_out_of_the_worktree_is_refused() {
-        let dir = root("link");
-        let outside = root("outside");
-        std::os::unix::fs::symlink(&outside, dir.join("out")).unwrap();
-        let writable = vec!["out/a.py".to_string()];
-        let tools = Tools::new(&dir, &writable);
-        let out = tools.run("read_file", &json!({"path": "out/a.py"}));
-        assert!(out.is_error && out.content.contains("outside"), "{out:?}");
-        let out = tools.run("write_file", &json!({"path": "out/a.py", "content": "w"}));
-        assert!(out.is_error && out.content.contains("outside"), "{out:?}");
-        assert_eq!(
-            fs::read_to_string(outside.join("src/a.py")).unwrap(),
-            "x = 1\nx = 1\ny = 2\n"
-        );
-    }
-
-    #[test]
-    fn edit_needs_exactly_one_match_and_list_shows_files() {
-        let dir = root("edit");
-        let writable = vec!["src/a.py".to_string()];
-        let tools = Tools::new(&dir, &writable);
-        let edit = |search: &str| {
-            tools.run(
-                "edit_file",
-                &json!({"path": "src/a.py", "search": search, "replace": "y = 3"}),
-            )
-        };
-        assert!(edit("x = 1").content.contains("2 times"));
-        assert!(edit("z = 0").content.contains("not found"));
-        assert!(!edit("y = 2").is_error);
-        assert_eq!(
-            fs::read_to_string(dir.join("src/a.py")).unwrap(),
-            "x = 1\nx = 1\ny = 3\n"
-        );
-        let listed = tools.run("list_files", &json!({"dir": "."}));
-        assert_eq!(listed.content, "src/a.py");
     }
 }

@@ -62,6 +62,9 @@ pub enum WorkerArg {
     Scripted,
     Command,
     Api,
+    #[value(name = "claude_code")]
+    ClaudeCode,
+    Codex,
 }
 
 fn root() -> Result<PathBuf> {
@@ -77,6 +80,8 @@ pub fn workers(root: &Path, args: &RunArgs) -> Result<Vec<Box<dyn Worker>>> {
             WorkerArg::Scripted => WorkerKind::Scripted,
             WorkerArg::Command => WorkerKind::Command,
             WorkerArg::Api => WorkerKind::Api,
+            WorkerArg::ClaudeCode => WorkerKind::ClaudeCode,
+            WorkerArg::Codex => WorkerKind::Codex,
         });
     }
     if let Some(script) = &args.script {

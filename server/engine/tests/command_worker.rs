@@ -369,3 +369,72 @@ fn a_scripted_worker_from_a_file_completes_a_task() {
     );
     assert!(message.starts_with(&expected), "{message}");
 }
+
+/// A plugin that cheats at GREEN 1 in every way a program can: it writes the
+/// real code, but also rewrites the test, changes a file the task does not
+/// own, and writes outside its worktree (beside it, and into the user's
+/// checkout). GREEN 2 is honest.
+const CHEATER: &str = r#"set -eu
+case "$TDD_STAGE-$TDD_ATTEMPT" in
+  red-1)
+    mkdir -p tests
+    printf 'from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n' > tests/test_calc.py ;;
+  green-1)
+    printf 'def add(a, b):\n    return a + b\n' > src/calc.py
+    printf 'def test_nothing():\n    pass\n' > tests/test_calc.py
+    printf 'owned by another task\n' > src/other.py
+    printf 'beside the worktree\n' > ../outside-calc.txt
+    printf 'in the checkout\n' > ../../../escaped.txt ;;
+  green-*)
+    printf 'def add(a, b):\n    return a + b\n' > src/calc.py ;;
+esac
+"#;
+
+#[test]
+fn every_cheat_of_a_program_is_caught_by_the_audits_and_named() {
+    let root = python_repo("cmd-cheat");
+    let ctx = context(&root);
+    let mut worker =
+        CommandWorker::new("cheater", agent("cmd-cheat", CHEATER).display().to_string())
+            .timeout(Duration::from_secs(60));
+
+    let outcome = run_task(&ctx, &task(), &mut worker);
+
+    assert!(outcome.merged(), "{:?}", outcome.status);
+    let green: Vec<_> = outcome
+        .attempts
+        .iter()
+        .filter(|a| a.stage == Stage::Green)
+        .collect();
+    assert_eq!(green[0].outcome, Some(Outcome::Violation));
+    assert_eq!(green[1].outcome, Some(Outcome::Passed));
+    let reason = |code: &str| {
+        green[0]
+            .reasons
+            .iter()
+            .find(|r| r.code == code)
+            .map(|r| r.message.clone())
+            .unwrap_or_else(|| panic!("no {code} in {:#?}", green[0].reasons))
+    };
+    assert!(reason("pipeline.test_reverted").contains("tests/test_calc.py"));
+    assert!(reason("pipeline.outside_writable").contains("src/other.py"));
+    let escaped = reason("pipeline.escaped_worktree");
+    assert!(
+        escaped.contains(".tdd/worktrees/outside-calc.txt (removed)")
+            && escaped.contains("escaped.txt (in your checkout, left as it is)"),
+        "{escaped}"
+    );
+    // What was put back is back; the user's checkout keeps the file (it
+    // may be theirs), the stray beside the worktrees is gone.
+    assert_eq!(
+        git(&root, &["show", "tdd/calc:tests/test_calc.py"]),
+        RED_TEST
+    );
+    assert!(
+        git(&root, &["ls-tree", "-r", "--name-only", "tdd/calc"])
+            .lines()
+            .all(|p| p != "src/other.py")
+    );
+    assert!(root.join("escaped.txt").exists());
+    assert!(!root.join(".tdd/worktrees/outside-calc.txt").exists());
+}

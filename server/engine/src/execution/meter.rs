@@ -144,6 +144,10 @@ impl Worker for Metered {
         self.inner.name()
     }
 
+    fn confined_to_worktree(&self) -> bool {
+        self.inner.confined_to_worktree()
+    }
+
     fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
         let refused = {
             let mut totals = self.totals();

@@ -31,6 +31,7 @@
 //! ends. A failed write does not change the task's outcome; the first one is
 //! reported in [`TaskOutcome::record_error`].
 
+mod escape;
 mod finish;
 mod resume;
 mod stage;

@@ -1,6 +1,7 @@
 //! The stages a worker performs (RED, GREEN, REFACTOR): attempts, the FIX
 //! loop, restoring the worktree between attempts, and the stage commit.
 
+use super::escape::Outside;
 use super::*;
 
 impl Run<'_> {
@@ -135,7 +136,13 @@ impl Run<'_> {
                 cancel: self.ctx.cancel.clone(),
             }),
         };
-        let denied = match worker.perform(&request) {
+        let root = self.ctx.project.root().to_path_buf();
+        let worktrees = root.join(crate::git::WORKTREES_DIR);
+        let outside =
+            (!worker.confined_to_worktree()).then(|| Outside::snapshot(&root, &worktrees));
+        let performed = worker.perform(&request);
+        let escaped = outside.map_or_else(Vec::new, |o| o.escaped(&root, &worktrees));
+        let denied = match performed {
             Ok(report) => {
                 record.usage = report.usage;
                 report.denied
@@ -210,6 +217,17 @@ impl Run<'_> {
                     writable.join(", ")
                 ),
                 subject: forbidden.first().cloned(),
+            });
+        }
+        if !escaped.is_empty() && verdict.outcome != Outcome::Infrastructure {
+            verdict.outcome = Outcome::Violation;
+            verdict.reasons.push(Reason {
+                code: "pipeline.escaped_worktree",
+                message: format!(
+                    "the worker wrote outside the task's worktree: {}",
+                    escaped.join(", ")
+                ),
+                subject: None,
             });
         }
         if !denied.is_empty() && verdict.outcome != Outcome::Infrastructure {

@@ -132,6 +132,12 @@ pub trait Worker: Send {
     /// Recorded with each attempt.
     fn name(&self) -> &str;
     fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError>;
+    /// True when the worker cannot write outside the worktree (its own
+    /// tools refuse it), so the engine need not look for escaped writes
+    /// around its attempts. A program it runs can write anywhere: false.
+    fn confined_to_worktree(&self) -> bool {
+        false
+    }
 }
 
 /// Why [`from_config`] could not build a worker. Each message says which

@@ -98,6 +98,11 @@ impl ScriptedWorker {
 }
 
 impl Worker for ScriptedWorker {
+    /// It writes only the script's paths, inside the worktree.
+    fn confined_to_worktree(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

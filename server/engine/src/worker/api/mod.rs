@@ -147,6 +147,11 @@ fn millis(elapsed: Duration) -> u64 {
 }
 
 impl Worker for ApiWorker {
+    /// Its tools resolve every path inside the worktree.
+    fn confined_to_worktree(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -51,6 +51,12 @@ enum Command {
     Pause,
     /// Ask the running run to stop now (its test runs are killed).
     Cancel,
+    /// Tell a run with the human worker that you finished the task's
+    /// current stage; the engine then judges it.
+    Done {
+        /// The task's key, e.g. REQ-1/AC-1.1.
+        task: String,
+    },
     /// Put a failed, blocked or skipped task back to pending for the next run.
     Retry(ops_cmd::RetryArgs),
     /// Skip a task (status cancelled): the tasks that depend on it may run.
@@ -286,6 +292,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Resume(args) => run_cmd::run(args, true),
         Command::Pause => run_cmd::control(Some(RunControl::Pause)),
         Command::Cancel => run_cmd::control(Some(RunControl::Cancel)),
+        Command::Done { task } => run_cmd::done(&task),
         Command::Retry(args) => ops_cmd::retry(args),
         Command::Skip(args) => ops_cmd::skip(args),
         Command::Circuits { command } => ops_cmd::circuits(command),

@@ -65,6 +65,7 @@ pub enum WorkerArg {
     #[value(name = "claude_code")]
     ClaudeCode,
     Codex,
+    Human,
 }
 
 fn root() -> Result<PathBuf> {
@@ -82,6 +83,7 @@ pub fn workers(root: &Path, args: &RunArgs) -> Result<Vec<Box<dyn Worker>>> {
             WorkerArg::Api => WorkerKind::Api,
             WorkerArg::ClaudeCode => WorkerKind::ClaudeCode,
             WorkerArg::Codex => WorkerKind::Codex,
+            WorkerArg::Human => WorkerKind::Human,
         });
     }
     if let Some(script) = &args.script {
@@ -183,6 +185,21 @@ pub fn control(control: Option<RunControl>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `done <task>`: the person finished the stage the human worker waits on.
+pub fn done(task: &str) -> Result<ExitCode> {
+    let root = root()?;
+    match tdd_engine::worker::human::done(&root, task) {
+        Ok(_) => {
+            println!("{task}: done; the run judges it now");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
 /// Prints run events as lines, above a progress bar on a terminal.
 #[derive(Clone)]
 pub struct Printer {
@@ -252,6 +269,7 @@ impl Printer {
             RunEvent::Unpaused => self.line("going on"),
             RunEvent::Stopping { reason } => self.line(&format!("stopping: {reason}")),
             RunEvent::Warning { message } => self.line(&format!("warning: {message}")),
+            RunEvent::Notice { key, message } => self.line(&format!("{key}: {message}")),
         }
     }
 

@@ -256,6 +256,9 @@ pub enum WorkerKind {
     ClaudeCode,
     /// Codex CLI (`codex exec`), headless, per attempt (`[worker.agent]`).
     Codex,
+    /// A person does each stage; the engine writes the instructions and
+    /// waits for `tdd-orchestrator done <task>`.
+    Human,
 }
 
 impl WorkerKind {
@@ -266,6 +269,7 @@ impl WorkerKind {
             WorkerKind::Api => "api",
             WorkerKind::ClaudeCode => "claude_code",
             WorkerKind::Codex => "codex",
+            WorkerKind::Human => "human",
         }
     }
 

@@ -15,7 +15,9 @@
 //! requests the server recorded are sent again by a bare HTTP client to the
 //! same server scripted with the same replies, and their bodies read to the
 //! end. The difference, divided by the turns, is the engine's own time per
-//! turn. Each case runs [`RUNS`] times; medians and ranges are printed.
+//! turn. Each case runs [`RUNS`] times, the two measurements of a run one
+//! right after the other; the median and quartiles of the per-run
+//! differences are printed (a shared machine makes single runs noisy).
 //!
 //! Part 2 runs `tests/fixtures/runs/{python,rust}` with two API workers
 //! against the solver (real git, pytest and cargo) and prints, per completed
@@ -38,7 +40,7 @@ use tdd_engine::worker::{ApiConfig, ApiDialect, ApiWorker, StageRequest, Worker}
 use tdd_fake_model::{Config, FakeModel, Mode, RecordedRequest, Reply, Solution};
 
 const TURNS: usize = 200;
-const RUNS: usize = 7;
+const RUNS: usize = 15;
 const KEY: &str = "bench-key";
 
 fn main() {
@@ -57,8 +59,8 @@ fn run() -> Result<(), String> {
          by replaying the same requests with a bare client):"
     );
     println!(
-        "  {:<12} {:<6} {:>12} {:>12} {:>18}",
-        "dialect", "mode", "attempt ms", "model ms", "engine µs/turn"
+        "  {:<12} {:<6} {:>12} {:>12} {:>24}",
+        "dialect", "mode", "attempt ms", "model ms", "engine µs/turn (p25–p75)"
     );
     for dialect in [ApiDialect::Anthropic, ApiDialect::OpenAiChat] {
         for stream in [false, true] {
@@ -123,6 +125,8 @@ fn turn_overhead(dir: &Path, dialect: ApiDialect, stream: bool) -> Result<(), St
         feedback: None,
         attempt: 1,
         tests: None,
+        cancel: Default::default(),
+        notice: None,
     };
     let client = reqwest::blocking::Client::new();
     let (mut attempts, mut models) = (Vec::new(), Vec::new());
@@ -154,16 +158,16 @@ fn turn_overhead(dir: &Path, dialect: ApiDialect, stream: bool) -> Result<(), St
         .map(|(a, m)| (a.as_secs_f64() - m.as_secs_f64()) * 1e6 / (TURNS + 1) as f64)
         .collect();
     println!(
-        "  {:<12} {:<6} {:>12} {:>12} {:>18}",
+        "  {:<12} {:<6} {:>12} {:>12} {:>24}",
         format!("{dialect:?}"),
         if stream { "sse" } else { "json" },
         ms(median_d(&attempts)),
         ms(median_d(&models)),
         format!(
-            "{:.0} (min {:.0}, max {:.0})",
-            median(&per_turn),
-            per_turn.iter().copied().fold(f64::INFINITY, f64::min),
-            per_turn.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            "{:.0} ({:.0}–{:.0})",
+            quantile(&per_turn, 0.5),
+            quantile(&per_turn, 0.25),
+            quantile(&per_turn, 0.75)
         )
     );
     Ok(())
@@ -378,10 +382,10 @@ fn git(dir: &Path, args: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-fn median(values: &[f64]) -> f64 {
+fn quantile(values: &[f64], q: f64) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 fn median_d(values: &[Duration]) -> Duration {

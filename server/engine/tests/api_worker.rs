@@ -271,6 +271,8 @@ fn request(name: &str, writable: &[&str]) -> StageRequest {
         feedback: None,
         attempt: 1,
         tests: None,
+        cancel: Default::default(),
+        notice: None,
     }
 }
 

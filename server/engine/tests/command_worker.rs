@@ -303,6 +303,8 @@ fn task_request(worktree: &Path) -> tdd_engine::worker::StageRequest {
         feedback: None,
         attempt: 1,
         tests: None,
+        cancel: Default::default(),
+        notice: None,
     }
 }
 

@@ -74,6 +74,9 @@ pub(crate) async fn serve(
             _ = &mut stop => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                // Each SSE event is its own small write: without this, Nagle's
+                // algorithm and the client's delayed ACK add ~40 ms per reply.
+                let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| handle(shared.clone(), req));

@@ -22,6 +22,7 @@ pub const RESUME: &str = "tdd.resume";
 pub const PAUSE: &str = "tdd.pause";
 pub const CANCEL: &str = "tdd.cancel";
 pub const RESET_BREAKER: &str = "tdd.resetBreaker";
+pub const DONE: &str = "tdd.done";
 
 pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
@@ -82,6 +83,12 @@ pub const COMMANDS: &[CommandInfo] = &[
         name: RESET_BREAKER,
         title: "Reset circuit breaker",
         kind: "source.tdd.resetBreaker",
+        available: true,
+    },
+    CommandInfo {
+        name: DONE,
+        title: "Done with the task's stage (human worker)",
+        kind: "source.tdd.done",
         available: true,
     },
 ];

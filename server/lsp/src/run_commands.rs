@@ -107,6 +107,17 @@ pub fn reset_breaker(root: PathBuf, args: &Value) -> Result<Value, String> {
     Ok(json!({ "scope": scope.as_str(), "name": name, "reset": change.transition.is_some() }))
 }
 
+/// `tdd.done` with `{ "task": "REQ-1/AC-1.1" }`: the person finished the
+/// stage the human worker waits on.
+pub fn done(root: PathBuf, args: &Value) -> Result<Value, String> {
+    let task = args
+        .get("task")
+        .and_then(Value::as_str)
+        .ok_or("tdd.done needs {\"task\": \"<task key>\"}")?;
+    tdd_engine::worker::human::done(&root, task).map_err(|e| e.to_string())?;
+    Ok(json!({ "task": task, "done": true }))
+}
+
 /// One event as the notification's JSON (`kind` plus its fields).
 pub fn event_json(event: &RunEvent<'_>) -> Option<Value> {
     Some(match event {
@@ -157,5 +168,8 @@ pub fn event_json(event: &RunEvent<'_>) -> Option<Value> {
         RunEvent::Unpaused => json!({ "kind": "unpaused" }),
         RunEvent::Stopping { reason } => json!({ "kind": "stopping", "reason": reason }),
         RunEvent::Warning { message } => json!({ "kind": "warning", "message": message }),
+        RunEvent::Notice { key, message } => {
+            json!({ "kind": "notice", "task": key, "message": message })
+        }
     })
 }

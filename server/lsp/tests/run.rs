@@ -188,6 +188,15 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
         reset.get("error").is_some() || reset["result"]["reset"] == json!(false),
         "{reset}"
     );
+    // No human worker waits: `tdd.done` says so, naming the task.
+    let done = execute(&mut client, "tdd.done", json!({ "task": "REQ-1/AC-1.1" })).await;
+    assert!(
+        done["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("REQ-1/AC-1.1 is not waiting for you"),
+        "{done}"
+    );
     let bad = execute(
         &mut client,
         "tdd.resetBreaker",

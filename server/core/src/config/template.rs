@@ -36,7 +36,7 @@ max_file_kib = {max}
 # Who performs the RED, GREEN and REFACTOR attempts (docs/workers.md).
 # Until a kind is set, `run` says how to configure one.
 [worker]
-# kind = "command"       # command | scripted | api | claude_code | codex
+# kind = "command"       # command | scripted | api | claude_code | codex | human
 # How many workers take tasks in parallel.
 count = 2
 

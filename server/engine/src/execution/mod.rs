@@ -47,7 +47,9 @@ use runner::StoreRunner;
 
 use crate::breakers::{self, BreakerError};
 use crate::git::{GitError, Project};
-use crate::pipeline::{AttemptHook, AttemptRecord, FailureKind, PipelineContext, Recorder};
+use crate::pipeline::{
+    AttemptHook, AttemptRecord, FailureKind, NoticeHook, PipelineContext, Recorder,
+};
 use crate::planning;
 use crate::process::CancelToken;
 use crate::project::{self, ProjectError};
@@ -126,6 +128,12 @@ pub enum RunEvent<'a> {
         reason: &'a str,
     },
     Warning {
+        message: &'a str,
+    },
+    /// A worker speaks to the person running the tasks (a human worker's
+    /// instructions, what it waits for).
+    Notice {
+        key: &'a str,
         message: &'a str,
     },
 }
@@ -378,6 +386,10 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     let hook_emit = emit.clone();
     ctx.on_attempt = Some(AttemptHook(Arc::new(move |task, record| {
         hook_emit(&RunEvent::Attempt { task, record })
+    })));
+    let notice_emit = emit.clone();
+    ctx.on_notice = Some(NoticeHook(Arc::new(move |key, message| {
+        notice_emit(&RunEvent::Notice { key, message })
     })));
 
     let cancel = CancelToken::default();

@@ -57,7 +57,7 @@ use crate::store::runs::{NewAttempt, RunId};
 use crate::store::usage::ModelUsage;
 use crate::store::{PrdId, Store, TaskId};
 use crate::testrun::{TestRun, run_tests};
-use crate::worker::{StageRequest, Usage, Worker, WorkerError};
+use crate::worker::{Notice, StageRequest, Usage, Worker, WorkerError};
 
 /// The worker name recorded for stages the engine runs itself.
 pub const ENGINE: &str = "engine";
@@ -81,6 +81,8 @@ pub struct PipelineContext {
     pub recorder: Option<Recorder>,
     /// Told of every attempt as it ends (progress output, notifications).
     pub on_attempt: Option<AttemptHook>,
+    /// Told what a worker says to whoever watches, with the task's key.
+    pub on_notice: Option<NoticeHook>,
     /// Lint and type commands VERIFY runs besides the suite: (name, command).
     pub checks: Vec<(String, String)>,
 }
@@ -92,6 +94,16 @@ pub struct AttemptHook(pub Arc<dyn Fn(&Task, &AttemptRecord) + Send + Sync>);
 impl std::fmt::Debug for AttemptHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AttemptHook")
+    }
+}
+
+/// A callback for a worker's notices: (task key, message).
+#[derive(Clone)]
+pub struct NoticeHook(pub Arc<dyn Fn(&str, &str) + Send + Sync>);
+
+impl std::fmt::Debug for NoticeHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NoticeHook")
     }
 }
 
@@ -119,6 +131,7 @@ impl PipelineContext {
             cancel: CancelToken::default(),
             recorder: None,
             on_attempt: None,
+            on_notice: None,
             checks: Vec::new(),
         }
     }

@@ -135,6 +135,11 @@ impl Run<'_> {
                 timeout: self.ctx.test_timeout,
                 cancel: self.ctx.cancel.clone(),
             }),
+            cancel: self.ctx.cancel.clone(),
+            notice: self.ctx.on_notice.as_ref().map(|hook| {
+                let (hook, key) = (hook.0.clone(), self.task.key.clone());
+                Notice(Arc::new(move |message: &str| hook(&key, message)))
+            }),
         };
         let root = self.ctx.project.root().to_path_buf();
         let worktrees = root.join(crate::git::WORKTREES_DIR);

@@ -23,6 +23,7 @@
 mod agent_cli;
 pub mod api;
 mod command;
+pub mod human;
 mod probe;
 mod protocol;
 mod script_file;
@@ -31,16 +32,20 @@ mod scripted;
 pub use agent_cli::AgentCliWorker;
 pub use api::{ApiConfig, ApiDialect, ApiWorker, Backoff, StageModels};
 pub use command::{CommandWorker, DEFAULT_TIMEOUT};
+pub use human::HumanWorker;
 pub use probe::TestProbe;
 pub use protocol::{EX_TEMPFAIL, PROTOCOL_VERSION, WireRequest, WireTest};
 pub use script_file::ScriptError;
 pub use scripted::{Script, ScriptedWorker};
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tdd_core::config::{AgentCli, WorkerConfig, WorkerKind};
 use tdd_core::gate::Stage;
 use tdd_core::plan::Task;
+
+use crate::process::CancelToken;
 
 /// What a worker is asked to do: one attempt at one stage of one task.
 #[derive(Clone, Debug)]
@@ -59,6 +64,28 @@ pub struct StageRequest {
     /// Runs the task's tests in the worktree, for workers that check their
     /// work as they go (the API worker's `run_tests` tool); others ignore it.
     pub tests: Option<TestProbe>,
+    /// Cancelled with the run: a worker that waits (for a person, say)
+    /// stops waiting.
+    pub cancel: CancelToken,
+    /// Tells whoever watches the run something now (the human worker's
+    /// instructions); `None` when nobody listens.
+    pub notice: Option<Notice>,
+}
+
+/// A message for whoever watches the run, from inside an attempt.
+#[derive(Clone)]
+pub struct Notice(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl Notice {
+    pub fn say(&self, message: &str) {
+        (self.0)(message);
+    }
+}
+
+impl std::fmt::Debug for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notice")
+    }
 }
 
 /// What a worker says it did. Only informative: the gate never trusts it.
@@ -212,6 +239,7 @@ pub fn from_config(
                 })?;
             Ok(Box::new(worker))
         }
+        Some(WorkerKind::Human) => Ok(Box::new(HumanWorker::new(name, project_root))),
         Some(kind @ (WorkerKind::ClaudeCode | WorkerKind::Codex)) => {
             let cli = match kind {
                 WorkerKind::ClaudeCode => AgentCli::ClaudeCode,
@@ -269,6 +297,8 @@ fn test_request(worktree: &Path, stage: Stage, attempt: u32) -> StageRequest {
         feedback: None,
         attempt,
         tests: None,
+        cancel: CancelToken::default(),
+        notice: None,
     }
 }
 

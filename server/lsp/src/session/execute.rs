@@ -248,6 +248,7 @@ impl Session {
                     commands::RESUME => run_commands::start(root, file, true, notices),
                     commands::PAUSE => run_commands::control(root, RunControl::Pause),
                     commands::CANCEL => run_commands::control(root, RunControl::Cancel),
+                    commands::DONE => run_commands::done(root, &args),
                     _ => run_commands::reset_breaker(root, &args),
                 },
             };

@@ -237,7 +237,8 @@ impl Session {
                     | commands::RESUME
                     | commands::PAUSE
                     | commands::CANCEL
-                    | commands::RESET_BREAKER,
+                    | commands::RESET_BREAKER
+                    | commands::DONE,
                 ) => self.spawn_run_command(p, reply),
                 _ => {
                     let _ = reply.send(self.execute(p));

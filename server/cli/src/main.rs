@@ -213,6 +213,7 @@ impl From<LanguageArg> for Language {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     init_logging();
     let cli = Cli::parse();
     match run(cli.command) {
@@ -221,6 +222,17 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `tasks show | head` must end quietly, as other command-line tools do:
+/// Rust ignores SIGPIPE, so a closed stdout would make `println!` panic.
+#[allow(unsafe_code)]
+fn restore_sigpipe() {
+    // SAFETY: called first thing in `main`, before any thread starts;
+    // setting a signal's disposition to the default has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

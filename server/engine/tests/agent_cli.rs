@@ -1,7 +1,8 @@
 //! The agent-CLI workers with the real CLIs, Claude Code and Codex, against
 //! the fake model server (`tdd-fake-model`): the calc task through RED →
 //! GREEN → VERIFY → REFACTOR → merge on a real git repository with real
-//! pytest runs, and a failing model server as a provider outage.
+//! pytest runs, a failing model server as a provider outage, and the fake
+//! model's cheater behind them caught by the diff and escape audits.
 //!
 //! The CLIs are the pinned versions `scripts/test` installs with `npm ci`
 //! in tests/agents; pytest comes from the repository's `.venv`. Without
@@ -15,7 +16,10 @@ use tdd_core::config::AgentCli;
 use tdd_core::gate::Stage;
 use tdd_engine::pipeline::{FailureKind, TaskOutcome, TaskStatus, run_task};
 use tdd_engine::worker::{AgentCliWorker, StageRequest, Worker, WorkerError, WorkerReport};
-use tdd_fake_model::{Config, Dialect, Entry, FakeModel, Fault, Match, Outcome, Reply};
+use tdd_fake_model::{
+    Cheat, Config, Dialect, Entry, FakeModel, Fault, Match, Mode, Outcome, Reply, Solution,
+    TaskSolution,
+};
 
 mod support;
 
@@ -370,4 +374,86 @@ fn an_unreachable_server_is_an_outage_for_both_clis() {
             _ => panic!("{cli:?}: {}", describe(&outcome)),
         }
     }
+}
+
+/// The fake model's cheater behind a real CLI: GREEN attempt 1 cheats, the
+/// retry is honest. The diff audit or the escape audit catches the cheat,
+/// names it in the attempt's evidence, and the task still merges.
+fn a_cheat_is_caught(cli: AgentCli, cheat: Cheat, code: &str, name: &str) {
+    let root = python_repo(name);
+    let ctx = python_context(&root);
+    let solution = Solution::new().with_task(
+        TaskSolution::new(calc_task().key)
+            .red(TEST_FILE, RED_TEST)
+            .green(IMPL_FILE, REAL),
+    );
+    let config = Config {
+        api_key: API_KEY.to_string(),
+        ..Config::default()
+    }
+    .with_mode(Mode::Cheater(solution, cheat));
+    let server = FakeModel::start(config).unwrap();
+    let mut worker = worker(cli, &server);
+
+    let outcome = run_task(&ctx, &calc_task(), &mut worker);
+
+    assert!(outcome.merged(), "{}", describe(&outcome));
+    let first = outcome
+        .attempts
+        .iter()
+        .find(|a| a.stage == Stage::Green)
+        .unwrap();
+    assert_eq!(
+        first.outcome,
+        Some(tdd_core::gate::Outcome::Violation),
+        "{}",
+        describe(&outcome)
+    );
+    assert!(
+        first.reasons.iter().any(|r| r.code == code),
+        "{cheat} not caught as {code}: {}",
+        describe(&outcome)
+    );
+    assert!(
+        !root.join(".tdd/worktrees").read_dir().unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("outside-")),
+        "the stray is removed"
+    );
+    assert_eq!(
+        git(&root, &["show", "tdd/calc:tests/test_calc.py"]),
+        RED_TEST
+    );
+}
+
+#[test]
+fn codex_editing_the_test_in_green_is_put_back_and_rejected() {
+    a_cheat_is_caught(
+        AgentCli::Codex,
+        Cheat::EditTest,
+        "pipeline.test_reverted",
+        "codex-cheat-edit",
+    );
+}
+
+#[test]
+fn codex_writing_outside_its_worktree_is_caught() {
+    a_cheat_is_caught(
+        AgentCli::Codex,
+        Cheat::WriteOutsideWorktree,
+        "pipeline.escaped_worktree",
+        "codex-cheat-outside",
+    );
+}
+
+#[test]
+fn claude_code_writing_outside_its_worktree_is_caught() {
+    a_cheat_is_caught(
+        AgentCli::ClaudeCode,
+        Cheat::WriteOutsideWorktree,
+        "pipeline.escaped_worktree",
+        "claude-cheat-outside",
+    );
 }

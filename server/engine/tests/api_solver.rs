@@ -236,6 +236,13 @@ fn the_python_prd_is_solved_over_anthropic() {
             .iter()
             .all(|r| r.path.starts_with("/v1/messages"))
     );
+    // The run's end event totals its model use.
+    let store = Store::open(planning::database_path(&ran.root)).unwrap();
+    let events = store.read(|tx| tx.events_after(0, 10_000)).unwrap();
+    let finished = events.iter().find(|e| e.kind == "run.finished").unwrap();
+    let usage = &finished.payload["model_usage"];
+    assert!(usage["calls"].as_i64().unwrap() >= 9, "{usage}");
+    assert!(usage["cost_usd"].as_f64().unwrap() > 0.0, "{usage}");
 }
 
 #[test]

@@ -139,14 +139,7 @@ pub fn status(root: &Path) -> Result<Outcome, String> {
             "changed_since_decomposition": p.changed_since_decomposition,
             "tasks": p.by_status,
             "prd_changed_since_done": p.flagged,
-            "model_usage": p.total_usage().map(|u| json!({
-                "calls": u.calls,
-                "tokens_in": u.tokens_in,
-                "tokens_out": u.tokens_out,
-                "tokens_cached": u.tokens_cached,
-                "cost_usd": u.cost_usd,
-                "latency_ms": u.latency_ms,
-            })),
+            "model_usage": p.total_usage(),
         })).collect::<Vec<_>>(),
     });
     Ok(Outcome {

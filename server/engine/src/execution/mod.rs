@@ -562,6 +562,7 @@ fn finish(
         }
         tx.finish_run(run_id, status.as_str())?;
         let count = |f: fn(&TaskEnd) -> bool| report.tasks.iter().filter(|t| f(&t.end)).count();
+        let used = tx.usage_by_run(prd_id)?.into_iter().find(|(id, _)| *id == run_id);
         tx.append_event(
             "run.finished",
             Some(prd_id),
@@ -572,6 +573,7 @@ fn finish(
                 "merged": count(|e| matches!(e, TaskEnd::Merged)),
                 "failed": count(|e| matches!(e, TaskEnd::Failed(_))),
                 "blocked": count(|e| matches!(e, TaskEnd::Blocked { .. })),
+                "model_usage": used.map(|(_, usage)| usage),
             }),
         )?;
         Ok::<_, ExecError>(())

@@ -8,7 +8,8 @@ use super::runs::RunId;
 use super::types::PrdId;
 
 /// Model calls, tokens, time and money of one attempt, or a sum of them.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// Serialized as it is in events and the language server's answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct ModelUsage {
     pub calls: i64,
     /// Input tokens, cached ones included.

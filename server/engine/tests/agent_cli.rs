@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tdd_core::config::AgentCli;
 use tdd_core::gate::Stage;
-use tdd_engine::pipeline::{FailureKind, TaskOutcome, TaskStatus, run_task};
+use tdd_engine::pipeline::{FailureKind, TaskStatus, run_task};
 use tdd_engine::worker::{AgentCliWorker, StageRequest, Worker, WorkerError, WorkerReport};
 use tdd_fake_model::{
     Cheat, Config, Dialect, Entry, FakeModel, Fault, Match, Mode, Outcome, Reply, Solution,
@@ -121,23 +121,6 @@ fn wrote(cli: AgentCli, worktree: &Path, rel: &str) -> String {
 
 fn done(text: &str) -> Reply {
     Reply::text(text).with_usage(1500, 20, 1000)
-}
-
-fn describe(outcome: &TaskOutcome) -> String {
-    let attempts: Vec<String> = outcome
-        .attempts
-        .iter()
-        .map(|a| {
-            format!(
-                "{} #{} {:?}: {}",
-                a.stage.as_str(),
-                a.attempt,
-                a.outcome,
-                a.evidence
-            )
-        })
-        .collect();
-    format!("{:?}\n{attempts:#?}", outcome.status)
 }
 
 fn a_task_merges_through(cli: AgentCli, name: &str) {

@@ -125,23 +125,10 @@ fn a_task_merges_through(dialect: ApiDialect, stream: bool, name: &str) {
 
     let outcome = run_task(&context(&root), &task(), &mut worker);
 
-    let summary: Vec<String> = outcome
-        .attempts
-        .iter()
-        .map(|a| {
-            format!(
-                "{} #{} {:?}: {}",
-                a.stage.as_str(),
-                a.attempt,
-                a.outcome,
-                a.evidence
-            )
-        })
-        .collect();
+    let summary = describe(&outcome);
     assert!(
         matches!(outcome.status, TaskStatus::Merged { .. }),
-        "{:?}\n{summary:#?}",
-        outcome.status
+        "{summary}"
     );
     assert_eq!(server.remaining(), 0, "unused script entries");
     let green = &outcome
@@ -149,7 +136,7 @@ fn a_task_merges_through(dialect: ApiDialect, stream: bool, name: &str) {
         .iter()
         .find(|a| a.stage == Stage::Green)
         .unwrap();
-    assert_eq!(green.outcome, Some(Outcome::Violation), "{summary:#?}");
+    assert_eq!(green.outcome, Some(Outcome::Violation), "{summary}");
     let denied = green
         .reasons
         .iter()

@@ -101,20 +101,8 @@ fn a_command_worker_takes_a_task_through_every_stage() {
 
     let outcome = run_task(&ctx, &task(), &mut worker);
 
-    let seen: Vec<String> = outcome
-        .attempts
-        .iter()
-        .map(|a| {
-            format!(
-                "{} #{} {:?}: {}",
-                a.stage.as_str(),
-                a.attempt,
-                a.outcome,
-                a.evidence
-            )
-        })
-        .collect();
-    assert!(outcome.merged(), "{:?}\n{seen:#?}", outcome.status);
+    let seen = describe(&outcome);
+    assert!(outcome.merged(), "{seen}");
     assert_eq!(git(&root, &["show", "tdd/calc:src/calc.py"]), REAL);
     assert_eq!(
         git(&root, &["show", "tdd/calc:tests/test_calc.py"]),
@@ -126,8 +114,8 @@ fn a_command_worker_takes_a_task_through_every_stage() {
         .iter()
         .filter(|a| a.stage == Stage::Green)
         .collect();
-    assert_eq!(green[0].outcome, Some(Outcome::Violation), "{seen:#?}");
-    assert_eq!(green[1].outcome, Some(Outcome::Passed), "{seen:#?}");
+    assert_eq!(green[0].outcome, Some(Outcome::Violation), "{seen}");
+    assert_eq!(green[1].outcome, Some(Outcome::Passed), "{seen}");
     assert!(
         outcome
             .attempts

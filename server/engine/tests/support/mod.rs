@@ -158,3 +158,22 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A task's outcome for a failure message: its status, then one line per
+/// attempt (`stage #n outcome: evidence`).
+pub fn describe(outcome: &tdd_engine::pipeline::TaskOutcome) -> String {
+    let attempts: Vec<String> = outcome
+        .attempts
+        .iter()
+        .map(|a| {
+            format!(
+                "{} #{} {:?}: {}",
+                a.stage.as_str(),
+                a.attempt,
+                a.outcome,
+                a.evidence
+            )
+        })
+        .collect();
+    format!("{:?}\n{attempts:#?}", outcome.status)
+}

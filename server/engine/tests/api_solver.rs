@@ -243,6 +243,13 @@ fn the_python_prd_is_solved_over_anthropic() {
     let usage = &finished.payload["model_usage"];
     assert!(usage["calls"].as_i64().unwrap() >= 9, "{usage}");
     assert!(usage["cost_usd"].as_f64().unwrap() > 0.0, "{usage}");
+    // Each task's end event totals the task's.
+    let merged: Vec<_> = events.iter().filter(|e| e.kind == "task.merged").collect();
+    assert_eq!(merged.len(), 3);
+    for event in merged {
+        let calls = event.payload["model_usage"]["calls"].as_i64().unwrap();
+        assert!(calls >= 3, "{:?}", event.payload);
+    }
 }
 
 #[test]

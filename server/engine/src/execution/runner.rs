@@ -12,7 +12,7 @@ use crate::pipeline::{FailureKind, PipelineContext, TaskStatus as PipelineStatus
 use crate::process::CancelToken;
 use crate::scheduler::{PipelineRunner, Ran, TaskFailure, TaskRunner};
 use crate::store::runs::RunId;
-use crate::store::{PrdId, Store, StoreError, TaskId, TaskStatus};
+use crate::store::{PrdId, Queries, Store, StoreError, TaskId, TaskStatus};
 use crate::worker::Worker;
 
 use super::{Emit, RunEvent};
@@ -115,6 +115,16 @@ impl TaskRunner for StoreRunner<'_> {
         let recorded = self.write(|tx| {
             tx.release_claim(id)?;
             tx.set_task_status(id, status)?;
+            // The task's model use so far, over every run.
+            let mut payload = payload;
+            let mut used = tx.task_attempts(id)?.into_iter().filter_map(|a| a.usage);
+            let total = used.next().map(|first| {
+                used.fold(first, |mut total, u| {
+                    total.add(&u);
+                    total
+                })
+            });
+            payload["model_usage"] = json!(total);
             tx.append_event(kind, Some(self.prd_id), Some(&task.key), payload)
         });
         if let Err(e) = recorded {

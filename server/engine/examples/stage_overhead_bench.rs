@@ -25,9 +25,11 @@
 //! report): after each task, the same call is timed [`CALIBRATION`] times on a
 //! directory holding the same tests and sources, and its mean is subtracted
 //! per run: RED, GREEN and REFACTOR run the suite twice (baseline and judged
-//! run), VERIFY and MERGE once. The same tasks then run again without a
-//! recorder, to show what the store's writes cost; last, a few git
-//! operations are timed alone, to show where the rest goes.
+//! run), VERIFY and MERGE once. The same tasks also run without a
+//! recorder, to show what the store's writes cost, and with a worker that
+//! says it is a program (so each attempt gets the escape audit: the user's
+//! checkout and the worktrees directory looked at before and after); last, a
+//! few git operations are timed alone, to show where the rest goes.
 
 use std::collections::HashMap;
 use std::fs;
@@ -125,8 +127,8 @@ fn run(dir: &Path) -> Result<(), String> {
         git(dir, &["--version"])?.trim()
     );
 
-    let (with, without) = passes(dir, &layout)?;
-    report(&with, &without);
+    let passes = passes(dir, &layout)?;
+    report(&passes);
     git_costs(&dir.join("recorded/repo"))
 }
 
@@ -135,10 +137,19 @@ struct Bench {
     ctx: PipelineContext,
     calibration: PathBuf,
     samples: Vec<Sample>,
+    /// The worker says it cannot write outside its worktree (scripted, API);
+    /// false stands for a program worker, whose attempts get the escape audit.
+    confined: bool,
 }
 
 impl Bench {
-    fn new(dir: &Path, layout: &Layout, tasks: &[Task], record: bool) -> Result<Bench, String> {
+    fn new(
+        dir: &Path,
+        layout: &Layout,
+        tasks: &[Task],
+        record: bool,
+        confined: bool,
+    ) -> Result<Bench, String> {
         let root = repo(&dir.join("repo"))?;
         let calibration = dir.join("calibration");
         fs::create_dir_all(calibration.join("tests")).map_err(|e| e.to_string())?;
@@ -153,11 +164,12 @@ impl Bench {
             ctx,
             calibration,
             samples: Vec::new(),
+            confined,
         })
     }
 
     fn task(&mut self, i: usize, task: &Task) -> Result<(), String> {
-        let mut worker = Timed::new(i);
+        let mut worker = Timed::new(i, self.confined);
         let started = SystemTime::now();
         let outcome = run_task(&self.ctx, task, &mut worker);
         let ended = SystemTime::now();
@@ -176,17 +188,31 @@ impl Bench {
     }
 }
 
-/// The tasks with a store and without, alternately (so load from elsewhere
-/// on the machine hits both alike), each in its own repository.
-fn passes(dir: &Path, layout: &Layout) -> Result<(Vec<Sample>, Vec<Sample>), String> {
+/// The samples of the three passes.
+struct Passes {
+    with: Vec<Sample>,
+    without: Vec<Sample>,
+    program: Vec<Sample>,
+}
+
+/// The tasks with a store, without, and with a store and a program worker
+/// (escape audit on), in turn (so load from elsewhere on the machine hits
+/// all alike), each in its own repository.
+fn passes(dir: &Path, layout: &Layout) -> Result<Passes, String> {
     let tasks: Vec<Task> = (0..WARMUP + TASKS).map(task).collect();
-    let mut with = Bench::new(&dir.join("recorded"), layout, &tasks, true)?;
-    let mut without = Bench::new(&dir.join("unrecorded"), layout, &tasks, false)?;
+    let mut with = Bench::new(&dir.join("recorded"), layout, &tasks, true, true)?;
+    let mut without = Bench::new(&dir.join("unrecorded"), layout, &tasks, false, true)?;
+    let mut program = Bench::new(&dir.join("program"), layout, &tasks, true, false)?;
     for (i, task) in tasks.iter().enumerate() {
         with.task(i, task)?;
         without.task(i, task)?;
+        program.task(i, task)?;
     }
-    Ok((with.samples, without.samples))
+    Ok(Passes {
+        with: with.samples,
+        without: without.samples,
+        program: program.samples,
+    })
 }
 
 /// One test run, timed: the whole `run_tests` call, and the same command
@@ -300,9 +326,10 @@ fn check(task: &Task, outcome: &TaskOutcome) -> Result<(), String> {
     ))
 }
 
-fn report(with: &[Sample], without: &[Sample]) {
+fn report(passes: &Passes) {
+    let (with, without) = (&passes.with, &passes.without);
     println!(
-        "{:<9} {:>4} {:>9} {:>11} {:>11} {:>11} {:>15} {:>13}",
+        "{:<9} {:>4} {:>9} {:>11} {:>11} {:>11} {:>15} {:>13} {:>14}",
         "stage",
         "runs",
         "span p50",
@@ -310,7 +337,8 @@ fn report(with: &[Sample], without: &[Sample]) {
         "engine p95",
         "engine max",
         "excl. run_tests",
-        "no recorder"
+        "no recorder",
+        "program wkr"
     );
     let sorted = |samples: &[Sample], pick: &dyn Fn(&Sample) -> Duration| {
         let mut v: Vec<Duration> = samples.iter().map(pick).collect();
@@ -322,13 +350,14 @@ fn report(with: &[Sample], without: &[Sample]) {
     for (k, (name, runs)) in names.zip(runs).enumerate() {
         let engine = sorted(with, &|s| s.engine[k]);
         println!(
-            "{name:<9} {runs:>4} {:>9} {:>11} {:>11} {:>11} {:>15} {:>13}",
+            "{name:<9} {runs:>4} {:>9} {:>11} {:>11} {:>11} {:>15} {:>13} {:>14}",
             ms(percentile(&sorted(with, &|s| s.span[k]), 0.5)),
             ms(percentile(&engine, 0.5)),
             ms(percentile(&engine, 0.95)),
             ms(engine[engine.len() - 1]),
             ms(percentile(&sorted(with, &|s| s.outside_runs[k]), 0.5)),
             ms(percentile(&sorted(without, &|s| s.engine[k]), 0.5)),
+            ms(percentile(&sorted(&passes.program, &|s| s.engine[k]), 0.5)),
         );
     }
     let whole = sorted(with, &|s| s.cost.run_tests);
@@ -347,7 +376,7 @@ fn report(with: &[Sample], without: &[Sample]) {
     println!(
         "ms; engine = span - worker - runs x the command alone (target < 2 ms per stage); \
          excl. run_tests: minus whole run_tests calls instead; no recorder: engine p50 with \
-         no store"
+         no store; program wkr: engine p50 when the worker is a program (escape audit on)"
     );
 }
 
@@ -409,10 +438,11 @@ fn git_costs(root: &Path) -> Result<(), String> {
 struct Timed {
     inner: ScriptedWorker,
     spent: Vec<(Stage, Duration)>,
+    confined: bool,
 }
 
 impl Timed {
-    fn new(i: usize) -> Timed {
+    fn new(i: usize, confined: bool) -> Timed {
         let key = key(i);
         let ((test, test_text), (source, text)) = files(i);
         let refactored = text.replacen('\n', "\n    # refactored\n", 1);
@@ -423,6 +453,7 @@ impl Timed {
         Timed {
             inner,
             spent: Vec::new(),
+            confined,
         }
     }
 
@@ -438,6 +469,10 @@ impl Timed {
 impl Worker for Timed {
     fn name(&self) -> &str {
         self.inner.name()
+    }
+
+    fn confined_to_worktree(&self) -> bool {
+        self.confined
     }
 
     fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {

@@ -217,6 +217,10 @@ pub fn decompose(prd: &Prd, layout: &Layout, project: &ProjectFiles) -> Plan {
             task
         })
         .collect();
+    let mut tasks = tasks;
+    if layout.language == crate::config::Language::Rust {
+        tasks::add_rust_module_parents(&mut tasks, project);
+    }
     let mut errors = check::before_graph(prd, &cycles, &tasks);
     let (tasks, waves, graph_errors) = graph::build(prd, &cycles, tasks, layout, project);
     errors.extend(graph_errors);

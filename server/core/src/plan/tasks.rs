@@ -70,6 +70,50 @@ pub(super) fn tasks<'a>(cycles: &[Cycle<'a>], layout: &Layout) -> Vec<Planned<'a
     out
 }
 
+/// A new Rust module only compiles once its parent declares it (`mod x;`
+/// in `src/lib.rs`, or in `src/a.rs` / `src/a/mod.rs` for `src/a/x.rs`), so
+/// a task creating one also writes that file. File ownership then orders
+/// the tasks that declare modules in the same parent.
+pub(super) fn add_rust_module_parents(tasks: &mut [Task], project: &super::ProjectFiles) {
+    for task in tasks {
+        let Some(module) = task.impl_file.clone() else {
+            continue;
+        };
+        if project.paths.contains(&module) {
+            continue;
+        }
+        let Some(parent) = rust_module_parent(&module, project) else {
+            continue;
+        };
+        if !task.writes.contains(&parent) {
+            task.writes.push(parent);
+        }
+    }
+}
+
+/// The file that declares the module `path`, if it is a Rust module under
+/// `src/` (not a crate root itself).
+fn rust_module_parent(path: &str, project: &super::ProjectFiles) -> Option<String> {
+    let inner = path.strip_prefix("src/")?.strip_suffix(".rs")?;
+    let (dir, name) = match inner.rsplit_once('/') {
+        Some((dir, name)) => (Some(dir), name),
+        None => (None, inner),
+    };
+    if name == "mod" && dir.is_none() {
+        return None;
+    }
+    let exists = |p: &str| project.paths.contains(p);
+    Some(match dir {
+        None if matches!(name, "lib" | "main") => return None,
+        None if !exists("src/lib.rs") && exists("src/main.rs") => "src/main.rs".to_string(),
+        None => "src/lib.rs".to_string(),
+        // `src/a/mod.rs` is declared by a's own parent, like `src/a.rs`.
+        Some(dir) if name == "mod" => return rust_module_parent(&format!("src/{dir}.rs"), project),
+        Some(dir) if exists(&format!("src/{dir}/mod.rs")) => format!("src/{dir}/mod.rs"),
+        Some(dir) => format!("src/{dir}.rs"),
+    })
+}
+
 /// `Borrow a book!` → `borrow_a_book` (ASCII letters and digits, at most 6 words).
 pub(super) fn slug(title: &str) -> String {
     let words: Vec<String> = title
@@ -131,5 +175,54 @@ mod tests {
             "one_two_three_four_five_six"
         );
         assert_eq!(slug("!!!"), "feature");
+    }
+}
+
+#[cfg(test)]
+mod module_parent_tests {
+    use super::super::ProjectFiles;
+    use super::rust_module_parent;
+
+    fn project(paths: &[&str]) -> ProjectFiles {
+        ProjectFiles {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            ..ProjectFiles::default()
+        }
+    }
+
+    #[test]
+    fn a_new_module_is_declared_by_its_parent() {
+        let lib = project(&["src/lib.rs"]);
+        assert_eq!(
+            rust_module_parent("src/clamp.rs", &lib).as_deref(),
+            Some("src/lib.rs")
+        );
+        let bin = project(&["src/main.rs"]);
+        assert_eq!(
+            rust_module_parent("src/clamp.rs", &bin).as_deref(),
+            Some("src/main.rs")
+        );
+        assert_eq!(
+            rust_module_parent("src/geo/area.rs", &lib).as_deref(),
+            Some("src/geo.rs")
+        );
+        let nested = project(&["src/lib.rs", "src/geo/mod.rs"]);
+        assert_eq!(
+            rust_module_parent("src/geo/area.rs", &nested).as_deref(),
+            Some("src/geo/mod.rs")
+        );
+        assert_eq!(
+            rust_module_parent("src/geo/mod.rs", &lib).as_deref(),
+            Some("src/lib.rs")
+        );
+        for root in [
+            "src/lib.rs",
+            "src/main.rs",
+            "tests/clamp.rs",
+            "src/clamp.py",
+            "lib.rs",
+        ] {
+            assert_eq!(rust_module_parent(root, &lib), None, "{root}");
+        }
     }
 }

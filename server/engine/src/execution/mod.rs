@@ -27,6 +27,7 @@
 //!   scheduler makes them.
 
 mod control;
+mod event;
 mod graph;
 mod meter;
 mod runner;
@@ -37,19 +38,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tdd_core::plan::Task;
 use tdd_core::pricing::PriceTable;
 
 pub use control::StopReason;
 use control::{RunLock, Stopper, Watch, owner_id, watch};
+pub use event::{Emit, RunEvent};
 use meter::{Meter, Totals};
 use runner::StoreRunner;
 
 use crate::breakers::{self, BreakerError};
 use crate::git::{GitError, Project};
-use crate::pipeline::{
-    AttemptHook, AttemptRecord, FailureKind, NoticeHook, PipelineContext, Recorder,
-};
+use crate::pipeline::{AttemptHook, FailureKind, NoticeHook, PipelineContext, Recorder};
 use crate::planning;
 use crate::process::CancelToken;
 use crate::project::{self, ProjectError};
@@ -91,55 +90,6 @@ pub enum ExecError {
     #[error("a run needs at least one worker")]
     NoWorkers,
 }
-
-/// What happens during a run, for progress output and notifications.
-#[derive(Debug)]
-pub enum RunEvent<'a> {
-    Started {
-        run_id: RunId,
-        resumed: bool,
-        /// Tasks this run will try.
-        tasks: usize,
-        /// Tasks finished before it.
-        finished: usize,
-        /// Tasks waiting on a failed task.
-        blocked: usize,
-        workers: usize,
-    },
-    /// A claim left by a process that died, taken back.
-    Recovered {
-        claim: &'a ClaimRow,
-    },
-    TaskStarted {
-        key: &'a str,
-        worker: &'a str,
-    },
-    Attempt {
-        task: &'a Task,
-        record: &'a AttemptRecord,
-    },
-    TaskEnded {
-        key: &'a str,
-        end: &'a TaskEnd,
-    },
-    Paused,
-    Unpaused,
-    Stopping {
-        reason: &'a str,
-    },
-    Warning {
-        message: &'a str,
-    },
-    /// A worker speaks to the person running the tasks (a human worker's
-    /// instructions, what it waits for).
-    Notice {
-        key: &'a str,
-        message: &'a str,
-    },
-}
-
-/// Receives [`RunEvent`]s, from any thread.
-pub type Emit = Arc<dyn Fn(&RunEvent<'_>) + Send + Sync>;
 
 /// Limits on the whole run. Past one, no new stage attempt starts and the
 /// run stops as `stopped: budget`, resumable.

@@ -17,6 +17,7 @@ use tdd_engine::operations::{self, BreakerChange, BreakerStatus, OpError, TaskCh
 use tdd_engine::project;
 use tdd_engine::store::claims::RunRow;
 use tdd_engine::store::runs::{AttemptRow, RunId};
+use tdd_engine::usage::Usage;
 
 #[derive(Subcommand)]
 pub enum CircuitsCommand {
@@ -287,9 +288,7 @@ pub fn attempts_text(attempts: &[AttemptRow], runs: &HashMap<RunId, RunRow>) -> 
         return "attempts   none yet\n".to_string();
     }
     let mut out = format!("attempts   {}\n", attempts.len());
-    let mut used = attempts.iter().filter_map(|a| a.usage);
-    if let Some(mut total) = used.next() {
-        used.for_each(|u| total.add(&u));
+    if let Some(total) = Usage::total(attempts.iter().filter_map(|a| a.usage)) {
         out.push_str(&format!("model use  {total}\n"));
     }
     let mut run = None;

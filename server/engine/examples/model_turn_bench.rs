@@ -319,8 +319,8 @@ fn fixture_run(dir: &Path, lang: &str) -> Result<(), String> {
         let (calls, tokens_in, tokens_out, cost) = used.fold((0, 0, 0, 0.0), |t, u| {
             (
                 t.0 + u.calls,
-                t.1 + u.tokens_in,
-                t.2 + u.tokens_out,
+                t.1 + u.input_tokens,
+                t.2 + u.output_tokens,
                 t.3 + u.cost_usd.unwrap_or(0.0),
             )
         });

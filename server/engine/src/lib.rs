@@ -17,4 +17,5 @@ pub mod project;
 pub mod scheduler;
 pub mod store;
 pub mod testrun;
+pub mod usage;
 pub mod worker;

@@ -14,8 +14,8 @@ use tdd_core::plan::{PlanError, ProjectFiles, TaskGraph, decompose, text_hash};
 
 use crate::project::{self, ProjectError};
 use crate::store::runs::RunId;
-use crate::store::usage::ModelUsage;
 use crate::store::{NewTask, PrdId, Queries, Store, StoreError, TaskId, TaskStatus, WriteTx};
+use crate::usage::Usage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanningError {
@@ -269,16 +269,13 @@ pub struct PrdStatus {
     /// Done tasks whose plan changed since they were done.
     pub flagged: Vec<String>,
     /// Model use per run that used a model, oldest first.
-    pub usage_by_run: Vec<(RunId, ModelUsage)>,
+    pub usage_by_run: Vec<(RunId, Usage)>,
 }
 
 impl PrdStatus {
     /// Model use over every run of the PRD.
-    pub fn total_usage(&self) -> Option<ModelUsage> {
-        let mut runs = self.usage_by_run.iter().map(|(_, u)| u);
-        let mut total = *runs.next()?;
-        runs.for_each(|u| total.add(u));
-        Some(total)
+    pub fn total_usage(&self) -> Option<Usage> {
+        Usage::total(self.usage_by_run.iter().map(|(_, u)| *u))
     }
 }
 

@@ -214,7 +214,7 @@ fn assert_solved(lang: Lang, ran: &Ran) {
             .usage
             .unwrap_or_else(|| panic!("no usage on {attempt:#?}"));
         assert!(
-            usage.calls >= 1 && usage.tokens_in > 0 && usage.tokens_out > 0,
+            usage.calls >= 1 && usage.input_tokens > 0 && usage.output_tokens > 0,
             "{usage:?}"
         );
         assert!(usage.cost_usd.is_some_and(|c| c > 0.0), "{usage:?}");

@@ -12,7 +12,6 @@ use tdd_core::gate::Stage;
 use tdd_engine::execution::{self, Budget, RunEvent, RunRequest, RunStatus, StopReason};
 use tdd_engine::planning;
 use tdd_engine::store::claims::RunControl;
-use tdd_engine::store::usage::ModelUsage;
 use tdd_engine::store::{Queries, Store, TaskStatus};
 use tdd_engine::worker::{ScriptedWorker, StageRequest, Usage, Worker, WorkerError, WorkerReport};
 
@@ -388,7 +387,7 @@ fn priced_request(root: &Path, model: &'static str) -> RunRequest {
     req
 }
 
-fn attempts_usage(root: &Path) -> Vec<Option<ModelUsage>> {
+fn attempts_usage(root: &Path) -> Vec<Option<Usage>> {
     let store = Store::open(planning::database_path(root)).unwrap();
     store
         .read(|tx| {
@@ -428,10 +427,10 @@ fn attempts_are_priced_from_the_table_and_the_token_budget_stops_dispatch() {
     for usage in &used {
         let usage = usage.expect("every worker attempt records its usage");
         assert_eq!(
-            (usage.calls, usage.tokens_in, usage.tokens_out),
+            (usage.calls, usage.input_tokens, usage.output_tokens),
             (1, 1_000, 100)
         );
-        assert_eq!((usage.tokens_cached, usage.latency_ms), (200, 30));
+        assert_eq!((usage.cached_tokens, usage.latency_ms), (200, 30));
         let cost = usage.cost_usd.expect("a known model is priced");
         assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
     }

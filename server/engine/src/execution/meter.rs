@@ -86,16 +86,7 @@ pub(super) fn used_by_run(
         .usage_by_run(prd_id)?
         .into_iter()
         .find(|(id, _)| *id == run_id);
-    Ok(used
-        .map(|(_, u)| Usage {
-            calls: u32::try_from(u.calls).unwrap_or(u32::MAX),
-            input_tokens: u.tokens_in.max(0) as u64,
-            output_tokens: u.tokens_out.max(0) as u64,
-            cached_tokens: u.tokens_cached.max(0) as u64,
-            cost_usd: u.cost_usd,
-            latency_ms: u.latency_ms.max(0) as u64,
-        })
-        .unwrap_or_default())
+    Ok(used.map(|(_, u)| u).unwrap_or_default())
 }
 
 /// What every worker of a run shares: prices, limits, totals, and how to

@@ -13,6 +13,7 @@ use crate::process::CancelToken;
 use crate::scheduler::{PipelineRunner, Ran, TaskFailure, TaskRunner};
 use crate::store::runs::RunId;
 use crate::store::{PrdId, Queries, Store, StoreError, TaskId, TaskStatus};
+use crate::usage::Usage;
 use crate::worker::Worker;
 
 use super::{Emit, RunEvent};
@@ -117,13 +118,7 @@ impl TaskRunner for StoreRunner<'_> {
             tx.set_task_status(id, status)?;
             // The task's model use so far, over every run.
             let mut payload = payload;
-            let mut used = tx.task_attempts(id)?.into_iter().filter_map(|a| a.usage);
-            let total = used.next().map(|first| {
-                used.fold(first, |mut total, u| {
-                    total.add(&u);
-                    total
-                })
-            });
+            let total = Usage::total(tx.task_attempts(id)?.into_iter().filter_map(|a| a.usage));
             payload["model_usage"] = json!(total);
             tx.append_event(kind, Some(self.prd_id), Some(&task.key), payload)
         });

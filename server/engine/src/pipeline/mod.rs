@@ -54,7 +54,6 @@ use tdd_core::plan::Task;
 use crate::git::{GitError, Project, Rebase, StageCommit, StageHistory, Worktree};
 use crate::process::CancelToken;
 use crate::store::runs::{NewAttempt, RunId};
-use crate::store::usage::ModelUsage;
 use crate::store::{PrdId, Store, TaskId};
 use crate::testrun::{TestRun, run_tests};
 use crate::worker::{Notice, StageRequest, Usage, Worker, WorkerError};
@@ -452,14 +451,7 @@ fn persist(recorder: &Recorder, task: &Task, record: &AttemptRecord) -> Result<(
         failure_kind: record.failure_kind.map(|k| k.as_str().to_string()),
         diff_stats: Some(diff_stats(&record.changes)),
         evidence: Some(evidence),
-        usage: record.usage.map(|u| ModelUsage {
-            calls: i64::from(u.calls),
-            tokens_in: u.input_tokens as i64,
-            tokens_out: u.output_tokens as i64,
-            tokens_cached: u.cached_tokens as i64,
-            cost_usd: u.cost_usd,
-            latency_ms: u.latency_ms as i64,
-        }),
+        usage: record.usage,
     };
     let mut store = recorder
         .store
@@ -473,14 +465,7 @@ fn persist(recorder: &Recorder, task: &Task, record: &AttemptRecord) -> Result<(
         "passed": attempt.failure_kind.is_none(),
         "failure_kind": attempt.failure_kind,
         "evidence": record.evidence,
-        "usage": record.usage.map(|u| serde_json::json!({
-            "calls": u.calls,
-            "input_tokens": u.input_tokens,
-            "output_tokens": u.output_tokens,
-            "cached_tokens": u.cached_tokens,
-            "cost_usd": u.cost_usd,
-            "latency_ms": u.latency_ms,
-        })),
+        "usage": record.usage,
     });
     store
         .write(|tx| {

@@ -6,8 +6,8 @@ use super::claims::{ClaimRow, RunRow};
 use super::error::Result;
 use super::runs::{AttemptRow, RunId};
 use super::types::{EventRow, PrdId, PrdRow, Seq, TaskId, TaskRow};
-use super::usage::ModelUsage;
 use super::{breakers, claims, events, prds, runs, tasks, usage};
+use crate::usage::Usage;
 
 pub(crate) mod sealed {
     use std::path::Path;
@@ -82,7 +82,7 @@ pub trait Queries: sealed::Db {
     }
 
     /// The PRD's model usage per run, oldest first (runs that used none are left out).
-    fn usage_by_run(&self, prd_id: PrdId) -> Result<Vec<(RunId, ModelUsage)>> {
+    fn usage_by_run(&self, prd_id: PrdId) -> Result<Vec<(RunId, Usage)>> {
         usage::by_run(self.conn(), self.db_path(), prd_id)
     }
 

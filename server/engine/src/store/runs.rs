@@ -7,8 +7,9 @@ use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Row, params};
 
 use super::error::{At, Result};
-use super::usage::ModelUsage;
+use super::usage::count;
 use super::{PrdId, ReadTx, TaskId, WriteTx};
+use crate::usage::Usage;
 
 /// Row id of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,7 +53,7 @@ pub struct NewAttempt {
     /// A summary: the gate's evidence line and reasons, or the error.
     pub evidence: Option<String>,
     /// What the worker's model calls used, when it reported it.
-    pub usage: Option<ModelUsage>,
+    pub usage: Option<Usage>,
 }
 
 /// A recorded attempt.
@@ -71,7 +72,7 @@ pub struct AttemptRow {
     pub failure_kind: Option<String>,
     pub diff_stats: Option<serde_json::Value>,
     pub evidence: Option<String>,
-    pub usage: Option<ModelUsage>,
+    pub usage: Option<Usage>,
 }
 
 /// Unix milliseconds to RFC 3339 UTC with milliseconds, in SQL.
@@ -101,18 +102,18 @@ fn attempt_row(row: &Row<'_>) -> rusqlite::Result<AttemptRow> {
 }
 
 /// Columns 13 to 18; an attempt without tokens had no model usage reported.
-pub(super) fn usage(row: &Row<'_>) -> rusqlite::Result<Option<ModelUsage>> {
+fn usage(row: &Row<'_>) -> rusqlite::Result<Option<Usage>> {
     let tokens_in: Option<i64> = row.get(13)?;
     let tokens_out: Option<i64> = row.get(14)?;
     if tokens_in.is_none() && tokens_out.is_none() {
         return Ok(None);
     }
-    Ok(Some(ModelUsage {
-        tokens_in: tokens_in.unwrap_or(0),
-        tokens_out: tokens_out.unwrap_or(0),
-        tokens_cached: row.get::<_, Option<i64>>(15)?.unwrap_or(0),
-        calls: row.get::<_, Option<i64>>(16)?.unwrap_or(0),
-        latency_ms: row.get::<_, Option<i64>>(17)?.unwrap_or(0),
+    Ok(Some(Usage {
+        input_tokens: count(row, 13)?,
+        output_tokens: count(row, 14)?,
+        cached_tokens: count(row, 15)?,
+        calls: count(row, 16)? as u32,
+        latency_ms: count(row, 17)?,
         cost_usd: row.get(18)?,
     }))
 }
@@ -175,11 +176,11 @@ impl WriteTx<'_> {
                     attempt.failure_kind,
                     attempt.diff_stats.as_ref().map(|v| v.to_string()),
                     attempt.evidence,
-                    attempt.usage.map(|u| u.tokens_in),
-                    attempt.usage.map(|u| u.tokens_out),
-                    attempt.usage.map(|u| u.tokens_cached),
-                    attempt.usage.map(|u| u.calls),
-                    attempt.usage.map(|u| u.latency_ms),
+                    attempt.usage.map(|u| u.input_tokens as i64),
+                    attempt.usage.map(|u| u.output_tokens as i64),
+                    attempt.usage.map(|u| u.cached_tokens as i64),
+                    attempt.usage.map(|u| i64::from(u.calls)),
+                    attempt.usage.map(|u| u.latency_ms as i64),
                     attempt.usage.and_then(|u| u.cost_usd),
                 ])
             })

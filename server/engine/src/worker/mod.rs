@@ -46,6 +46,7 @@ use tdd_core::gate::Stage;
 use tdd_core::plan::Task;
 
 use crate::process::CancelToken;
+pub use crate::usage::Usage;
 
 /// What a worker is asked to do: one attempt at one stage of one task.
 #[derive(Clone, Debug)]
@@ -104,38 +105,6 @@ pub struct WorkerReport {
     /// file in GREEN, a path outside the worktree): each fails the attempt
     /// as a violation, like a change the diff audit puts back.
     pub denied: Vec<String>,
-}
-
-/// Model calls, tokens, time and money of one attempt.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Usage {
-    pub calls: u32,
-    /// Input tokens, cached ones included.
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    /// Input tokens read from the provider's prompt cache.
-    pub cached_tokens: u64,
-    /// In US dollars; `None` when the price of some call is unknown.
-    pub cost_usd: Option<f64>,
-    /// Time spent waiting for the model, summed over calls.
-    pub latency_ms: u64,
-}
-
-impl Usage {
-    pub fn add(&mut self, other: Usage) {
-        // Nothing plus a cost is that cost; an unknown part makes the sum unknown.
-        self.cost_usd = match (self.calls, self.cost_usd, other.calls, other.cost_usd) {
-            (0, _, _, cost) => cost,
-            (_, cost, 0, _) => cost,
-            (_, Some(a), _, Some(b)) => Some(a + b),
-            _ => None,
-        };
-        self.calls += other.calls;
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.cached_tokens += other.cached_tokens;
-        self.latency_ms += other.latency_ms;
-    }
 }
 
 /// Why a worker could not make its attempt. Kept apart from a gate violation

@@ -409,10 +409,7 @@ impl Run<'_> {
     }
 
     fn is_test_file(&self, path: &str) -> bool {
-        self.test_files
-            .iter()
-            .any(|t| path == t || path.starts_with(&format!("{}/", t.trim_end_matches('/'))))
-            || is_test_path(self.ctx.layout.language, path)
+        stage::is_within(path, &self.test_files) || is_test_path(self.ctx.layout.language, path)
     }
 
     fn test_run(&self, stage: Stage, only: &[String]) -> Result<TestRun, Stop> {

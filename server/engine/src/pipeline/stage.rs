@@ -343,7 +343,7 @@ impl Run<'_> {
 }
 
 /// `path` is one of `writable`, or inside one that names a directory.
-fn is_within(path: &str, writable: &[String]) -> bool {
+pub(super) fn is_within(path: &str, writable: &[String]) -> bool {
     writable.iter().any(|w| {
         let w = w.trim_end_matches('/');
         path == w

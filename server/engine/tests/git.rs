@@ -387,11 +387,25 @@ fn committer_falls_back_when_git_config_names_nobody() {
 
 #[test]
 fn changes_and_restore_paths() {
-    let root = user_repo("changes");
+    changes_and_restore_paths_in("changes", false);
+}
+
+/// The same edits in a worktree whose writes are watched: the same changes.
+#[test]
+fn changes_and_restore_paths_in_a_tracked_worktree() {
+    changes_and_restore_paths_in("changes-tracked", true);
+}
+
+fn changes_and_restore_paths_in(name: &str, tracked: bool) {
+    let root = user_repo(name);
     let before = user_state(&root);
     let project = Project::open(&root).unwrap();
     project.ensure_feature_branch("shop", "main").unwrap();
-    let wt = project.create_worktree("shop", "T-3").unwrap();
+    let mut wt = project.create_worktree("shop", "T-3").unwrap();
+    if tracked {
+        wt.track().unwrap();
+        assert!(wt.is_tracked(), "inotify is there on Linux");
+    }
     let since = head_of(&wt);
     let original_lib = read(&wt.path, "src/lib.py");
     let original_test = read(&wt.path, "tests/test_a.py");
@@ -475,6 +489,162 @@ fn changes_and_restore_paths() {
     let err = wt.restore_paths(&["../outside"]).unwrap_err();
     assert!(matches!(err, GitError::BadPath { .. }), "{err}");
 
+    assert_eq!(user_state(&root), before);
+}
+
+/// Random edits (write, delete, rename, chmod, new directories, ignored
+/// files, symlinks), each round compared: a tracked worktree reports the
+/// same changes as a full scan of the same files.
+#[test]
+fn tracked_changes_equal_a_full_scan_under_random_edits() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = user_repo("tracked-random");
+    let project = Project::open(&root).unwrap();
+    project.ensure_feature_branch("shop", "main").unwrap();
+    let mut tracked = project.create_worktree("shop", "T-R").unwrap();
+    tracked.track().unwrap();
+    let scanned = project.open_worktree("shop", "T-R").unwrap();
+    assert!(tracked.is_tracked() && !scanned.is_tracked());
+    let since = head_of(&tracked);
+    let names = [
+        "README.md",
+        "src/lib.py",
+        "src/new.py",
+        "tests/test_a.py",
+        "tests/deep/er/test_x.py",
+        "docs/a.md",
+        "run.log",
+        "src/pkg/__init__.py",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut most = 0;
+    for round in 0..200 {
+        let path = tracked.path.join(names[next(names.len())]);
+        match next(6) {
+            0 | 1 => {
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                if fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink()) {
+                    fs::remove_file(&path).unwrap();
+                }
+                fs::write(&path, format!("round {round}\n")).unwrap();
+            }
+            2 => {
+                let _ = fs::remove_file(&path);
+            }
+            3 => {
+                let to = tracked.path.join(names[next(names.len())]);
+                fs::create_dir_all(to.parent().unwrap()).unwrap();
+                let _ = fs::rename(&path, &to);
+            }
+            4 => {
+                if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                    let mode = if next(2) == 0 { 0o755 } else { 0o644 };
+                    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+                }
+            }
+            _ => {
+                if !path.exists() && fs::symlink_metadata(&path).is_err() {
+                    fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::os::unix::fs::symlink("README.md", &path).unwrap();
+                }
+            }
+        }
+        if round % 10 == 9 {
+            let changes = tracked.changes(since).unwrap();
+            assert_eq!(changes, scanned.changes(since).unwrap(), "round {round}");
+            most = most.max(changes.len());
+            assert!(tracked.is_tracked(), "round {round}: the watch lost count");
+        }
+    }
+    assert!(most >= 4, "the edits changed too little to compare: {most}");
+}
+
+/// A merged task's worktree is parked and adopted by the next task: it then
+/// holds exactly what a fresh checkout of that task's branch holds, and the
+/// pool removes what it still holds when dropped.
+#[test]
+fn a_parked_worktree_is_adopted_as_a_fresh_checkout() {
+    use tdd_engine::git::WorktreePool;
+    let root = user_repo("pool");
+    let before = user_state(&root);
+    let project = Project::open(&root).unwrap();
+    project.ensure_feature_branch("shop", "main").unwrap();
+    let pool = WorktreePool::default();
+    let first = project.checkout_task(&pool, "shop", "T-1").unwrap();
+    assert!(first.is_tracked());
+    commit_file(
+        &first,
+        "T-1",
+        Stage::Red,
+        "tests/test_one.py",
+        "def test_one(): pass\n",
+    );
+    write(&first.path, "leftover.txt", "untracked, not ignored\n");
+    write(&first.path, "cache.log", "ignored\n");
+    assert_eq!(
+        project.rebase_onto_feature(&first, "shop").unwrap(),
+        Rebase::Done {
+            tip: head_of(&first)
+        }
+    );
+    project.fast_forward_feature("shop", &first).unwrap();
+    // Another task merged meanwhile, from a worktree of its own.
+    let other = project.create_worktree("shop", "T-2").unwrap();
+    commit_file(&other, "T-2", Stage::Red, "src/two.py", "TWO = 2\n");
+    project.fast_forward_feature("shop", &other).unwrap();
+    project.remove_worktree("T-2").unwrap();
+
+    let first_path = first.path.clone();
+    project.park_worktree(&pool, first).unwrap();
+    assert!(!first_path.exists());
+    assert_eq!(pool.len(), 1);
+
+    let adopted = project.checkout_task(&pool, "shop", "T-3").unwrap();
+    assert!(pool.is_empty());
+    assert_eq!(adopted.path, project.worktree_path("T-3"));
+    assert_eq!(adopted.branch, "tdd-task/shop/T-3");
+    assert_eq!(head_of(&adopted), tip(&root, "tdd/shop"));
+    assert_eq!(git(&adopted.path, &["status", "--porcelain=v1"]), "");
+    assert_eq!(read(&adopted.path, "src/two.py"), "TWO = 2\n");
+    assert!(!adopted.path.join("leftover.txt").exists());
+    assert!(
+        adopted.path.join("cache.log").exists(),
+        "ignored files stay"
+    );
+    let fresh = project.create_worktree("shop", "T-4").unwrap();
+    assert_eq!(
+        git(&adopted.path, &["ls-files", "-s"]),
+        git(&fresh.path, &["ls-files", "-s"])
+    );
+    git(&adopted.path, &["diff", "--quiet", "HEAD"]);
+    // The branch is free again: the parked worktree had let it go.
+    assert!(git(&root, &["worktree", "list"]).contains("T-3"));
+
+    let adopted_path = adopted.path.clone();
+    commit_file(
+        &adopted,
+        "T-3",
+        Stage::Red,
+        "tests/test_three.py",
+        "def test_three(): pass\n",
+    );
+    project.fast_forward_feature("shop", &adopted).unwrap();
+    project.park_worktree(&pool, adopted).unwrap();
+    drop(pool);
+    assert!(!adopted_path.exists());
+    let idle: Vec<_> = fs::read_dir(root.join(".tdd/worktrees"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(idle, ["T-4"], "the dropped pool removed what it held");
+    git(&root, &["worktree", "prune", "--dry-run"]);
     assert_eq!(user_state(&root), before);
 }
 

@@ -12,6 +12,8 @@ impl Worktree {
     /// The working tree (tracked and untracked files, minus what `.gitignore`
     /// ignores; the index plays no part) against commit `since`, sorted by path.
     /// Renames are found by content similarity, untracked files included.
+    /// A tracked worktree ([`Worktree::track`]) looks only at the paths
+    /// written since it was last at a known tree.
     pub fn changes(&self, since: Oid) -> Result<Vec<Change>> {
         let repo = self.repo()?;
         let tree = repo.find_commit(since)?.tree()?;
@@ -19,7 +21,16 @@ impl Worktree {
         opts.include_untracked(true)
             .recurse_untracked_dirs(true)
             .include_typechange(true);
-        let mut diff = repo.diff_tree_to_workdir(Some(&tree), Some(&mut opts))?;
+        // A tracked worktree's content costs what was touched; the
+        // index-free scan reads and hashes every file.
+        let now = self.content_tree(&repo).ok().flatten();
+        let mut diff = match now {
+            Some(now) => {
+                let now = repo.find_tree(now)?;
+                repo.diff_tree_to_tree(Some(&tree), Some(&now), Some(&mut opts))?
+            }
+            None => repo.diff_tree_to_workdir(Some(&tree), Some(&mut opts))?,
+        };
         let mut find = DiffFindOptions::new();
         find.renames(true).for_untracked(true);
         diff.find_similar(Some(&mut find))?;

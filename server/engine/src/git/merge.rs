@@ -65,7 +65,13 @@ impl Project {
         let feature = feature_branch(prd)?;
         check_task_branch(prd, worktree)?;
         let repo = worktree.repo()?;
-        ensure_clean(&repo, worktree)?;
+        let untracked = match worktree.tracked_untracked(&repo)? {
+            Some(untracked) => untracked,
+            None => {
+                ensure_clean(&repo, worktree)?;
+                Default::default()
+            }
+        };
         let onto = branch_tip(&repo, &feature)?;
         let tip = branch_tip(&repo, &worktree.branch)?;
         if repo.merge_base(tip, onto)? == onto {
@@ -110,6 +116,25 @@ impl Project {
         // Check the new tip out in the worktree, then move the branch. A safe
         // checkout checks for conflicts before writing anything, so an
         // untracked file in the way fails it with the worktree unchanged.
+        if worktree.is_tracked() {
+            let tree = base.tree()?;
+            let in_the_way: Vec<&String> = untracked
+                .iter()
+                .filter(|p| tree.get_path(std::path::Path::new(p)).is_ok())
+                .collect();
+            if !in_the_way.is_empty() {
+                return Err(GitError::Dirty {
+                    path: worktree.path.clone(),
+                    files: format!("untracked files in the way: {in_the_way:?}"),
+                });
+            }
+            worktree.switch_files(&repo, &tree, &untracked)?;
+            let mut reference = repo
+                .find_branch(&worktree.branch, BranchType::Local)?
+                .into_reference();
+            reference.set_target(base.id(), &format!("tdd: rebase onto {feature}"))?;
+            return Ok(Rebase::Done { tip: base.id() });
+        }
         let mut checkout = CheckoutBuilder::new();
         checkout.safe();
         if let Err(err) = repo.checkout_tree(base.as_object(), Some(&mut checkout)) {
@@ -140,6 +165,14 @@ impl Project {
             return Ok(());
         }
         let commit = repo.find_commit(onto)?;
+        if worktree.is_tracked() {
+            worktree.switch_files(&repo, &commit.tree()?, &Default::default())?;
+            let mut reference = repo
+                .find_branch(&worktree.branch, BranchType::Local)?
+                .into_reference();
+            reference.set_target(onto, &format!("tdd: restart on {feature}"))?;
+            return Ok(());
+        }
         repo.reset(commit.as_object(), git2::ResetType::Hard, None)?;
         Ok(())
     }

@@ -23,6 +23,9 @@
 mod changes;
 mod commit;
 mod merge;
+mod pool;
+mod tracked;
+mod watch;
 mod worktree;
 
 use std::fs;
@@ -33,6 +36,7 @@ use git2::{BranchType, ErrorCode, Oid, Repository, Signature};
 
 pub use commit::{StageCommit, StageHistory, StageRecord};
 pub use merge::{MergeLock, Rebase};
+pub use pool::WorktreePool;
 pub use tdd_core::gate::{Change, ChangeKind, Stage};
 pub use worktree::{Worktree, worktree_name};
 

@@ -5,15 +5,26 @@ use std::path::PathBuf;
 
 use git2::{BranchType, ErrorCode, Repository, WorktreeAddOptions, WorktreePruneOptions};
 
+use super::tracked::Tracked;
 use super::{GitError, Project, Result, WORKTREES_DIR, feature_branch, io_err, task_branch};
 
 /// A task's checkout: its directory and the branch checked out there.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Worktree {
     pub path: PathBuf,
     /// Short branch name, `tdd-task/<prd>/<task>`.
     pub branch: String,
+    /// The watch on its writes, when tracked ([`Worktree::track`]).
+    pub(crate) tracked: Option<Tracked>,
 }
+
+impl PartialEq for Worktree {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.branch == other.branch
+    }
+}
+
+impl Eq for Worktree {}
 
 impl Worktree {
     pub(crate) fn repo(&self) -> Result<Repository> {
@@ -59,7 +70,7 @@ fn fnv1a(bytes: &[u8]) -> u32 {
 }
 
 /// Serializes `git worktree add` within the process.
-static ADD_WORKTREE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(super) static ADD_WORKTREE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Project {
     /// Where the worktree of `task_key` lives (whether it exists or not).
@@ -129,6 +140,7 @@ impl Project {
         Ok(Worktree {
             path,
             branch: branch_name,
+            tracked: None,
         })
     }
 
@@ -157,26 +169,18 @@ impl Project {
                 expected: branch,
             });
         }
-        Ok(Worktree { path, branch })
+        Ok(Worktree {
+            path,
+            branch,
+            tracked: None,
+        })
     }
 
     /// Deletes the task's worktree directory and its registration in
     /// `.git/worktrees/`. The task branch is kept. Removing a worktree that
     /// does not exist is not an error.
     pub fn remove_worktree(&self, task_key: &str) -> Result<()> {
-        let path = self.worktree_path(task_key);
-        if path.exists() {
-            fs::remove_dir_all(&path).map_err(io_err(&path))?;
-        }
-        let repo = self.repo()?;
-        match repo.find_worktree(&worktree_name(task_key)) {
-            Ok(wt) => {
-                wt.prune(Some(WorktreePruneOptions::new().valid(true).locked(true)))?;
-                Ok(())
-            }
-            Err(err) if err.code() == ErrorCode::NotFound => Ok(()),
-            Err(err) => Err(err.into()),
-        }
+        self.remove_worktree_at(&self.worktree_path(task_key), &worktree_name(task_key))
     }
 
     /// Deletes the task branch `tdd-task/<prd>/<task>`, so the task's next

@@ -51,7 +51,7 @@ use tdd_core::gate::{
 };
 use tdd_core::plan::Task;
 
-use crate::git::{GitError, Project, Rebase, StageCommit, StageHistory, Worktree};
+use crate::git::{GitError, Project, Rebase, StageCommit, StageHistory, Worktree, WorktreePool};
 use crate::process::CancelToken;
 use crate::store::runs::{NewAttempt, RunId};
 use crate::store::{PrdId, Store, TaskId};
@@ -84,6 +84,8 @@ pub struct PipelineContext {
     pub on_notice: Option<NoticeHook>,
     /// Lint and type commands VERIFY runs besides the suite: (name, command).
     pub checks: Vec<(String, String)>,
+    /// Merged tasks' worktrees, kept for the next task (see `git::WorktreePool`).
+    pub worktrees: WorktreePool,
 }
 
 /// A callback for each ended attempt, with the task it belongs to.
@@ -132,6 +134,7 @@ impl PipelineContext {
             on_attempt: None,
             on_notice: None,
             checks: Vec::new(),
+            worktrees: WorktreePool::default(),
         }
     }
 }
@@ -287,7 +290,11 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
             return out;
         }
     }
-    let (wt, history) = match prepare(ctx, &task.key) {
+    // A worker that writes only through this process (scripted, API) gets
+    // a tracked worktree: its changes cost what it touched. A program's
+    // writes are found by scanning the whole tree (see git/watch.rs).
+    let track = worker.confined_to_worktree();
+    let (wt, history) = match prepare(ctx, &task.key, track) {
         Ok(found) => found,
         Err(e) => {
             out.status = infra(e);
@@ -325,8 +332,8 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
         },
     };
     if run.out.merged() {
-        // The branch keeps the work; a worktree left behind is only clutter.
-        let _ = ctx.project.remove_worktree(&task.key);
+        // The branch keeps the work; the worktree goes to the next task.
+        let _ = ctx.project.park_worktree(&ctx.worktrees, run.wt.clone());
     }
     run.out
 }

@@ -19,17 +19,22 @@ pub(super) const ALREADY_IMPLEMENTED: &str = "already-implemented";
 pub(super) const ROLLED_BACK: &str = "rolled-back";
 
 /// The task's worktree: the one an earlier run left (put back to its last
-/// commit) or a new one, checking out the task branch if it exists.
-fn prepare_worktree(ctx: &PipelineContext, key: &str) -> Result<Worktree, GitError> {
+/// commit) or a new one, checking out the task branch if it exists; `track`
+/// to have its writes tracked (a new one then comes from the pool when it
+/// can).
+fn prepare_worktree(ctx: &PipelineContext, key: &str, track: bool) -> Result<Worktree, GitError> {
     ctx.project.ensure_feature_branch(&ctx.prd, &ctx.base)?;
     if ctx.project.worktree_path(key).exists() {
         match ctx.project.open_worktree(&ctx.prd, key) {
-            Ok(wt) => {
+            Ok(mut wt) => {
                 let head = head(&wt)?;
                 let changes = wt.changes(head)?;
                 let paths: Vec<&str> = changes.iter().flat_map(|c| c.paths()).collect();
                 if !paths.is_empty() {
                     wt.restore_paths(&paths)?;
+                }
+                if track {
+                    wt.track()?;
                 }
                 return Ok(wt);
             }
@@ -37,7 +42,11 @@ fn prepare_worktree(ctx: &PipelineContext, key: &str) -> Result<Worktree, GitErr
             Err(_) => ctx.project.remove_worktree(key)?,
         }
     }
-    ctx.project.create_worktree(&ctx.prd, key)
+    if track {
+        ctx.project.checkout_task(&ctx.worktrees, &ctx.prd, key)
+    } else {
+        ctx.project.create_worktree(&ctx.prd, key)
+    }
 }
 
 /// [`prepare_worktree`], then a branch without stage commits moves to the
@@ -45,8 +54,9 @@ fn prepare_worktree(ctx: &PipelineContext, key: &str) -> Result<Worktree, GitErr
 pub(super) fn prepare(
     ctx: &PipelineContext,
     key: &str,
+    track: bool,
 ) -> Result<(Worktree, StageHistory), GitError> {
-    let wt = prepare_worktree(ctx, key)?;
+    let wt = prepare_worktree(ctx, key, track)?;
     let mut history = wt.stage_history(key)?;
     if history.stages.is_empty() {
         ctx.project.restart_on_feature(&wt, &ctx.prd)?;

@@ -1,0 +1,206 @@
+//! Worktrees kept between tasks. Checking a whole tree out for each task and
+//! deleting it after the merge costs what the repository holds; a merged
+//! task's tracked worktree is parked instead (renamed aside, its branch let
+//! go) and the next task adopts it: renamed into the task's place, its branch
+//! checked out by writing only the files that differ.
+//!
+//! A parked worktree lives under `.tdd/worktrees/.idle-<n>` (no task's
+//! worktree name starts with a dot). The pool belongs to one process's run:
+//! when the last clone of it is dropped, what is parked is removed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use git2::{BranchType, ErrorCode, Repository, WorktreePruneOptions};
+
+use super::worktree::ADD_WORKTREE;
+use super::{
+    GitError, Project, Result, WORKTREES_DIR, Worktree, feature_branch, io_err, task_branch,
+    worktree_name,
+};
+
+/// Parked worktrees, shared by the clones of a pipeline context.
+#[derive(Clone, Debug, Default)]
+pub struct WorktreePool(Arc<Parked>);
+
+#[derive(Debug, Default)]
+struct Parked(Mutex<Vec<(Project, Worktree, String)>>);
+
+impl WorktreePool {
+    fn take(&self, project: &Project) -> Option<(Worktree, String)> {
+        let mut parked = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = parked
+            .iter()
+            .position(|(p, _, _)| p.root() == project.root())?;
+        let (_, wt, admin) = parked.swap_remove(at);
+        Some((wt, admin))
+    }
+
+    /// How many worktrees wait to be adopted.
+    pub fn len(&self) -> usize {
+        self.0
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        let parked = self.0.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for (project, wt, admin) in parked.drain(..) {
+            let _ = project.remove_worktree_at(&wt.path, &admin);
+        }
+    }
+}
+
+/// Where git keeps a linked worktree's own files (`HEAD`, `index`, `gitdir`).
+fn admin_dir(repo: &Repository, name: &str) -> PathBuf {
+    repo.path().join("worktrees").join(name)
+}
+
+/// Points the worktree at `path` and its admin directory at each other.
+fn link(path: &Path, admin: &Path) -> Result<()> {
+    let dot_git = path.join(".git");
+    fs::write(&dot_git, format!("gitdir: {}\n", admin.display())).map_err(io_err(&dot_git))?;
+    let gitdir = admin.join("gitdir");
+    fs::write(&gitdir, format!("{}\n", dot_git.display())).map_err(io_err(&gitdir))
+}
+
+impl Project {
+    /// The task's worktree: a parked one adopted when the pool has one (only
+    /// the files that differ are written), else a new checkout. Either way it
+    /// is tracked ([`Worktree::track`]) where the platform allows.
+    pub fn checkout_task(
+        &self,
+        pool: &WorktreePool,
+        prd: &str,
+        task_key: &str,
+    ) -> Result<Worktree> {
+        if let Some((parked, admin)) = pool.take(self) {
+            match self.adopt(&parked, &admin, prd, task_key) {
+                Ok(wt) => return Ok(wt),
+                Err(_) => {
+                    // Not worth failing the task for: a fresh checkout follows.
+                    let _ = self.remove_worktree_at(&parked.path, &admin);
+                    // A half-adopted one may already sit at the task's path.
+                    let _ = self.remove_worktree(task_key);
+                }
+            }
+        }
+        let mut wt = self.create_worktree(prd, task_key)?;
+        wt.track()?;
+        Ok(wt)
+    }
+
+    /// Sets a merged task's worktree aside for the next task, or removes it
+    /// when its writes are not tracked (adopting it would mean a full scan).
+    pub fn park_worktree(&self, pool: &WorktreePool, wt: Worktree) -> Result<()> {
+        let admin = wt
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !wt.is_tracked() {
+            return self.remove_worktree_at(&wt.path, &admin);
+        }
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let repo = self.repo()?;
+        let idle = self.root().join(WORKTREES_DIR).join(format!(
+            ".idle-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let head = wt.repo()?.head()?.peel_to_commit()?.id();
+        let admin_path = admin_dir(&repo, &admin);
+        fs::rename(&wt.path, &idle).map_err(io_err(&wt.path))?;
+        link(&idle, &admin_path)?;
+        // Detached, so the task branch is checked out nowhere.
+        let head_file = admin_path.join("HEAD");
+        fs::write(&head_file, format!("{head}\n")).map_err(io_err(&head_file))?;
+        let parked = Worktree {
+            path: idle,
+            branch: String::new(),
+            tracked: wt.tracked,
+        };
+        let mut list = pool.0.0.lock().unwrap_or_else(PoisonError::into_inner);
+        list.push((self.clone(), parked, admin));
+        Ok(())
+    }
+
+    fn adopt(&self, parked: &Worktree, admin: &str, prd: &str, task_key: &str) -> Result<Worktree> {
+        let branch_name = task_branch(prd, task_key)?;
+        let name = worktree_name(task_key);
+        let path = self.worktree_path(task_key);
+        if path.exists() {
+            return Err(GitError::WorktreeExists { path });
+        }
+        let repo = self.repo()?;
+        let target = match repo.find_branch(&branch_name, BranchType::Local) {
+            Ok(branch) => branch.get().peel_to_commit()?,
+            Err(err) if err.code() == ErrorCode::NotFound => {
+                let feature = feature_branch(prd)?;
+                let tip = repo
+                    .find_branch(&feature, BranchType::Local)
+                    .map_err(|_| GitError::MissingBranch {
+                        branch: feature,
+                        hint: "create the feature branch first (ensure_feature_branch)".into(),
+                    })?
+                    .get()
+                    .peel_to_commit()?;
+                repo.branch(&branch_name, &tip, false)?;
+                tip
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let _one_at_a_time = ADD_WORKTREE.lock().unwrap_or_else(PoisonError::into_inner);
+        // A registration whose directory is gone (deleted by hand) is stale.
+        if let Ok(stale) = repo.find_worktree(&name) {
+            if stale.validate().is_ok() {
+                return Err(GitError::WorktreeExists {
+                    path: stale.path().to_path_buf(),
+                });
+            }
+            stale.prune(Some(WorktreePruneOptions::new().valid(false)))?;
+        }
+        let old_admin = admin_dir(&repo, admin);
+        let new_admin = admin_dir(&repo, &name);
+        fs::rename(&old_admin, &new_admin).map_err(io_err(&old_admin))?;
+        fs::rename(&parked.path, &path).map_err(io_err(&parked.path))?;
+        link(&path, &new_admin)?;
+        let head_file = new_admin.join("HEAD");
+        fs::write(&head_file, format!("ref: refs/heads/{branch_name}\n"))
+            .map_err(io_err(&head_file))?;
+        let wt = Worktree {
+            path,
+            branch: branch_name,
+            tracked: parked.tracked.clone(),
+        };
+        wt.switch_files(&wt.repo()?, &target.tree()?, &Default::default())?;
+        Ok(wt)
+    }
+
+    /// Deletes a worktree directory and its registration, named by its
+    /// admin directory (which need not match the directory's name).
+    pub(crate) fn remove_worktree_at(&self, path: &Path, admin: &str) -> Result<()> {
+        if path.exists() {
+            fs::remove_dir_all(path).map_err(io_err(path))?;
+        }
+        let repo = self.repo()?;
+        match repo.find_worktree(admin) {
+            Ok(wt) => {
+                wt.prune(Some(WorktreePruneOptions::new().valid(true).locked(true)))?;
+                Ok(())
+            }
+            Err(err) if err.code() == ErrorCode::NotFound => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Which paths of a worktree were written since a known state, without
+//! looking at every file: an inotify watch on each directory git does not
+//! ignore. The kernel queues an event as each write, create, delete, rename
+//! or chmod happens, so once a writer has returned (a worker in this process,
+//! a test run that exited) every event is already waiting: [`Watch::drain`]
+//! reads them without blocking, and the set of touched paths is complete.
+//!
+//! It is a cache, and it says when it cannot be trusted: a full event queue,
+//! a directory renamed (its files move without an event each), a `.gitignore`
+//! edited (what is ignored changed), the watch limit reached, or a platform
+//! without inotify. Then [`Watch::touched`] is `None` and the caller scans
+//! the whole tree as before. Writes through `mmap` raise no inotify event, so
+//! workers that run programs of their own are never tracked this way (see
+//! `Worktree::changes`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The touched paths of one worktree, relative to its root, `/`-separated.
+pub(crate) struct Watch {
+    #[cfg(target_os = "linux")]
+    inner: linux::Inner,
+    touched: BTreeSet<String>,
+    broken: bool,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("touched", &self.touched.len())
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+impl Watch {
+    /// Watches every directory under `root` that `ignored` does not reject
+    /// (called with each directory's relative path). `None` where inotify is
+    /// missing or the directories cannot all be watched.
+    pub fn start(root: &Path, ignored: &dyn Fn(&str) -> bool) -> Option<Watch> {
+        #[cfg(target_os = "linux")]
+        {
+            let inner = linux::Inner::start(root, ignored)?;
+            Some(Watch {
+                inner,
+                touched: BTreeSet::new(),
+                broken: false,
+            })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (root, ignored);
+            None
+        }
+    }
+
+    /// Reads every queued event. `ignored` decides, for a directory created
+    /// since, whether it gets a watch of its own.
+    pub fn drain(&mut self, root: &Path, ignored: &dyn Fn(&str) -> bool) {
+        #[cfg(target_os = "linux")]
+        if !self.broken && !self.inner.drain(root, ignored, &mut self.touched) {
+            self.broken = true;
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (root, ignored);
+    }
+
+    /// The paths touched since the last [`Watch::forget`], or `None` when
+    /// the watch missed something and the whole tree must be looked at.
+    /// Call [`Watch::drain`] first.
+    pub fn touched(&self) -> Option<&BTreeSet<String>> {
+        let gitignore_changed = self
+            .touched
+            .iter()
+            .any(|p| p == ".gitignore" || p.ends_with("/.gitignore"));
+        (!self.broken && !gitignore_changed).then_some(&self.touched)
+    }
+
+    /// The worktree is now exactly at a known tree but for `still`: nothing
+    /// else is touched. Drain first, or the events of the writes that got it
+    /// there come back.
+    pub fn forget(&mut self, still: &BTreeSet<String>) {
+        self.touched.clone_from(still);
+    }
+
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+}
+
+/// `rel` joined under `dir` (both relative, `/`-separated).
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// The directories under `root/rel` (`rel` included) that are not ignored,
+/// as relative paths, and every file found there (for a directory that
+/// appeared after its parent's watch: its files came without events).
+fn walk(root: &Path, rel: &str, ignored: &dyn Fn(&str) -> bool) -> (Vec<String>, Vec<String>) {
+    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    let mut stack = vec![rel.to_string()];
+    while let Some(dir) = stack.pop() {
+        let full: PathBuf = if dir.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(&dir)
+        };
+        let Ok(entries) = std::fs::read_dir(&full) else {
+            continue;
+        };
+        dirs.push(dir.clone());
+        for entry in entries.flatten() {
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let path = join(&dir, &name);
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if dir.is_empty() && name == ".git" {
+                continue;
+            }
+            if is_dir {
+                if !ignored(&path) {
+                    stack.push(path);
+                }
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    (dirs, files)
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::collections::{BTreeSet, HashMap};
+    use std::path::Path;
+
+    use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
+
+    use super::{join, walk};
+
+    pub(super) struct Inner {
+        inotify: Inotify,
+        dirs: HashMap<WatchDescriptor, String>,
+    }
+
+    fn mask() -> WatchMask {
+        WatchMask::MODIFY
+            | WatchMask::ATTRIB
+            | WatchMask::CLOSE_WRITE
+            | WatchMask::CREATE
+            | WatchMask::DELETE
+            | WatchMask::MOVED_FROM
+            | WatchMask::MOVED_TO
+            | WatchMask::DELETE_SELF
+            | WatchMask::MOVE_SELF
+            | WatchMask::ONLYDIR
+            | WatchMask::DONT_FOLLOW
+    }
+
+    impl Inner {
+        pub fn start(root: &Path, ignored: &dyn Fn(&str) -> bool) -> Option<Inner> {
+            let mut inner = Inner {
+                inotify: Inotify::init().ok()?,
+                dirs: HashMap::new(),
+            };
+            let (dirs, _) = walk(root, "", ignored);
+            for dir in dirs {
+                inner.add(root, dir).ok()?;
+            }
+            Some(inner)
+        }
+
+        fn add(&mut self, root: &Path, dir: String) -> std::io::Result<()> {
+            let full = if dir.is_empty() {
+                root.to_path_buf()
+            } else {
+                root.join(&dir)
+            };
+            let wd = self.inotify.watches().add(&full, mask())?;
+            self.dirs.insert(wd, dir);
+            Ok(())
+        }
+
+        /// Reads the queue dry into `touched`; false when the watch can no
+        /// longer be trusted.
+        pub fn drain(
+            &mut self,
+            root: &Path,
+            ignored: &dyn Fn(&str) -> bool,
+            touched: &mut BTreeSet<String>,
+        ) -> bool {
+            let mut buffer = [0u8; 16 * 1024];
+            loop {
+                let events = match self.inotify.read_events(&mut buffer) {
+                    Ok(events) => events,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                    Err(_) => return false,
+                };
+                let mut new_dirs = Vec::new();
+                for event in events {
+                    if event.mask.contains(EventMask::Q_OVERFLOW) {
+                        return false;
+                    }
+                    let Some(dir) = self.dirs.get(&event.wd).cloned() else {
+                        continue;
+                    };
+                    if event.mask.contains(EventMask::IGNORED) {
+                        self.dirs.remove(&event.wd);
+                        continue;
+                    }
+                    // A watched directory renamed: the map from watches to
+                    // paths is stale. (The root moves only when the engine
+                    // parks or adopts the worktree: paths stay relative.)
+                    if event.mask.contains(EventMask::MOVE_SELF) {
+                        if dir.is_empty() {
+                            continue;
+                        }
+                        return false;
+                    }
+                    if event.mask.contains(EventMask::DELETE_SELF) {
+                        if dir.is_empty() {
+                            return false;
+                        }
+                        continue;
+                    }
+                    let Some(name) = event.name.and_then(|n| n.to_str()) else {
+                        // A name that is not UTF-8 cannot be named to git here.
+                        return false;
+                    };
+                    if dir.is_empty() && name == ".git" {
+                        continue;
+                    }
+                    let path = join(&dir, name);
+                    let is_dir = event.mask.contains(EventMask::ISDIR);
+                    if is_dir
+                        && event
+                            .mask
+                            .intersects(EventMask::MOVED_FROM | EventMask::MOVED_TO)
+                    {
+                        return false;
+                    }
+                    if is_dir && event.mask.contains(EventMask::CREATE) {
+                        if !ignored(&path) {
+                            new_dirs.push(path);
+                        }
+                        continue;
+                    }
+                    if is_dir {
+                        // A directory deleted: its files came with events of their own.
+                        continue;
+                    }
+                    touched.insert(path);
+                }
+                for dir in new_dirs {
+                    // Files written before the watch was in place came with no event.
+                    let (dirs, files) = walk(root, &dir, ignored);
+                    for dir in dirs {
+                        if self.add(root, dir).is_err() {
+                            return false;
+                        }
+                    }
+                    touched.extend(files);
+                }
+            }
+        }
+    }
+}

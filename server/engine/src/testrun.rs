@@ -40,11 +40,14 @@ pub enum TestRunError {
 }
 
 /// A finished run: the parsed report and what the process did.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TestRun {
     pub command: String,
     pub report: TestReport,
     pub finished: Finished,
+    /// Where the report was taken from instead of running the tests again
+    /// (the same files were tested there), e.g. `green of REQ-1/AC-1.1`.
+    pub reused: Option<String>,
 }
 
 /// Quotes a path or argument for `sh -c`.
@@ -190,6 +193,7 @@ pub fn run_tests(
                 command,
                 report,
                 finished,
+                reused: None,
             })
         }
         Err(reason) => Err(TestRunError::NoReport {

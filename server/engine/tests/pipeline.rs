@@ -605,3 +605,93 @@ fn files_the_test_runner_leaves_behind_are_not_the_workers_change() {
         red.changes
     );
 }
+
+/// A test command that counts its runs in `count`, then runs pytest.
+fn counting_pytest(root: &Path) -> (String, PathBuf) {
+    let dir = temp_dir(&format!(
+        "{}-count",
+        root.file_name().unwrap().to_string_lossy()
+    ));
+    let (count, script) = (dir.join("runs"), dir.join("pytest.sh"));
+    fs::write(
+        &script,
+        format!("echo run >> '{}'\nexec pytest \"$@\"\n", count.display()),
+    )
+    .unwrap();
+    (format!("sh '{}'", script.display()), count)
+}
+
+fn runs(count: &Path) -> usize {
+    fs::read_to_string(count).map_or(0, |t| t.lines().count())
+}
+
+#[test]
+fn the_same_files_are_tested_once_and_the_evidence_says_so() {
+    let root = python_repo("reuse");
+    let mut ctx = context(&root);
+    let (command, count) = counting_pytest(&root);
+    ctx.layout.test_command = command;
+    let mut worker = ScriptedWorker::new("scripted")
+        .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
+        .write(KEY, Stage::Green, 1, IMPL_FILE, REAL);
+
+    let outcome = run_task(&ctx, &task(), &mut worker);
+
+    assert!(outcome.merged(), "{:?}", outcome.status);
+    // RED's baseline and judged run, GREEN's judged run, MERGE's scoped run;
+    // GREEN's baseline is RED's judged files, VERIFY and REFACTOR's are
+    // GREEN's, and REFACTOR changed nothing.
+    assert_eq!(runs(&count), 4);
+    let evidence = |stage: Stage| {
+        outcome
+            .attempts
+            .iter()
+            .find(|a| a.stage == stage)
+            .map(|a| a.evidence.clone())
+            .unwrap()
+    };
+    assert!(
+        evidence(Stage::Green).contains("baseline report reused from red of REQ-1/AC-1.1"),
+        "{}",
+        evidence(Stage::Green)
+    );
+    assert!(
+        evidence(Stage::Verify).contains("report reused from green of REQ-1/AC-1.1, same files"),
+        "{}",
+        evidence(Stage::Verify)
+    );
+    assert!(!evidence(Stage::Red).contains("reused"));
+}
+
+/// A file the runner reads changes after GREEN passed: VERIFY runs the
+/// tests again and sees the stub, where GREEN's report would have passed it.
+#[test]
+fn a_changed_tree_is_never_judged_from_an_earlier_report() {
+    let root = python_repo("reuse-stale");
+    let mut ctx = context(&root);
+    let (command, count) = counting_pytest(&root);
+    ctx.layout.test_command = command;
+    let worktree = ctx.project.worktree_path(KEY);
+    ctx.on_attempt = Some(tdd_engine::pipeline::AttemptHook(Arc::new(
+        move |_, attempt| {
+            if attempt.stage == Stage::Green && attempt.failure_kind.is_none() {
+                fs::write(worktree.join(IMPL_FILE), STUB).unwrap();
+            }
+        },
+    )));
+    let mut worker = ScriptedWorker::new("scripted")
+        .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
+        .write(KEY, Stage::Green, 1, IMPL_FILE, REAL);
+
+    let outcome = run_task(&ctx, &task(), &mut worker);
+
+    match &outcome.status {
+        TaskStatus::Failed { stage, kind, .. } => {
+            assert_eq!((*stage, *kind), (Stage::Verify, FailureKind::Violation));
+        }
+        other => panic!("VERIFY should have seen the stub: {other:?}"),
+    }
+    let verify = outcome.attempts.iter().find(|a| a.stage == Stage::Verify);
+    assert!(!verify.unwrap().evidence.contains("reused"));
+    assert_eq!(runs(&count), 4, "RED twice, GREEN's judged run, VERIFY");
+}

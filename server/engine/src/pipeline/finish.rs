@@ -26,7 +26,8 @@ impl Run<'_> {
             after: run.report.clone(),
             checks: self.checks(),
         };
-        let verdict = gate::judge(stage, &self.scope, &evidence);
+        let mut verdict = gate::judge(stage, &self.scope, &evidence);
+        super::stage::note_reused(&mut verdict, None, run.reused.as_deref());
         if verdict.outcome == Outcome::Passed
             && let Err(stop) = self.commit(stage, &verdict.evidence, &[], None)
         {
@@ -108,7 +109,8 @@ impl Run<'_> {
                 return Err(stop);
             }
         };
-        let verdict = gate::judge(stage, &self.scope, &Evidence::new(run.report.clone()));
+        let mut verdict = gate::judge(stage, &self.scope, &Evidence::new(run.report.clone()));
+        super::stage::note_reused(&mut verdict, None, run.reused.as_deref());
         // The fast-forward first, then its record: a run that stops between
         // the two finds the task merged and records it then.
         let mut tip = None;

@@ -33,8 +33,11 @@
 
 mod escape;
 mod finish;
+mod reports;
 mod resume;
 mod stage;
+
+pub use reports::ReportCache;
 
 use resume::{ALREADY_IMPLEMENTED, ROLLED_BACK, prepare, record_found_merged};
 
@@ -86,6 +89,8 @@ pub struct PipelineContext {
     pub checks: Vec<(String, String)>,
     /// Merged tasks' worktrees, kept for the next task (see `git::WorktreePool`).
     pub worktrees: WorktreePool,
+    /// Test reports by the content they were run on (see [`ReportCache`]).
+    pub reports: ReportCache,
 }
 
 /// A callback for each ended attempt, with the task it belongs to.
@@ -135,6 +140,7 @@ impl PipelineContext {
             on_notice: None,
             checks: Vec::new(),
             worktrees: WorktreePool::default(),
+            reports: ReportCache::default(),
         }
     }
 }
@@ -419,8 +425,20 @@ impl Run<'_> {
         stage::is_within(path, &self.test_files) || is_test_path(self.ctx.layout.language, path)
     }
 
+    /// The tests run in the worktree, or the report of a run on the very
+    /// same files (see [`ReportCache`]), marked as reused.
     fn test_run(&self, stage: Stage, only: &[String]) -> Result<TestRun, Stop> {
-        run_tests(
+        let content = self
+            .wt
+            .repo()
+            .ok()
+            .and_then(|repo| self.wt.content_tree(&repo).ok().flatten());
+        if let Some(content) = content
+            && let Some(run) = self.ctx.reports.get(content, only)
+        {
+            return Ok(run);
+        }
+        let run = run_tests(
             &self.ctx.layout,
             &self.wt.path,
             only,
@@ -428,7 +446,12 @@ impl Run<'_> {
             self.ctx.test_timeout,
             &self.ctx.cancel,
         )
-        .map_err(|e| Stop::infra(stage, e))
+        .map_err(|e| Stop::infra(stage, e))?;
+        if let Some(content) = content {
+            let source = format!("{} of {}", stage.as_str(), self.task.key);
+            self.ctx.reports.put(content, only, &run, source);
+        }
+        Ok(run)
     }
 }
 

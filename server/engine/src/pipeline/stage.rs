@@ -117,7 +117,9 @@ impl Run<'_> {
         worker: &mut dyn Worker,
         record: &mut AttemptRecord,
     ) -> Result<(Verdict, Vec<Change>), Stop> {
-        let before = self.test_run(stage, &[])?.report;
+        let baseline = self.test_run(stage, &[])?;
+        let before_reused = baseline.reused.clone();
+        let before = baseline.report;
         // What the engine's own run left behind before the worker acted (a
         // `Cargo.lock` cargo wrote, say) is not the worker's change.
         let runner_made = self.snapshot(start).map_err(|e| Stop::infra(stage, e))?;
@@ -211,6 +213,11 @@ impl Run<'_> {
             checks: Vec::new(),
         };
         let mut verdict = gate::judge(stage, &self.scope, &evidence);
+        note_reused(
+            &mut verdict,
+            before_reused.as_deref(),
+            run.reused.as_deref(),
+        );
         if !forbidden.is_empty() && verdict.outcome != Outcome::Infrastructure {
             verdict.outcome = Outcome::Violation;
             verdict.reasons.push(Reason {
@@ -339,6 +346,21 @@ impl Run<'_> {
             .map_err(|e| Stop::infra(stage, e))?;
         self.out.commits.push((stage, oid));
         Ok(())
+    }
+}
+
+/// Says in the evidence which reports came from an earlier run on the same
+/// files instead of a run of their own.
+pub(super) fn note_reused(verdict: &mut Verdict, baseline: Option<&str>, judged: Option<&str>) {
+    if let Some(source) = baseline {
+        verdict
+            .evidence
+            .push_str(&format!("; baseline report reused from {source}"));
+    }
+    if let Some(source) = judged {
+        verdict
+            .evidence
+            .push_str(&format!("; report reused from {source}, same files"));
     }
 }
 

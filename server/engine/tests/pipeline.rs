@@ -695,3 +695,66 @@ fn a_changed_tree_is_never_judged_from_an_earlier_report() {
     assert!(!verify.unwrap().evidence.contains("reused"));
     assert_eq!(runs(&count), 4, "RED twice, GREEN's judged run, VERIFY");
 }
+
+/// The merge queue tests outside its lock: a task merging while this one's
+/// MERGE tests run (here, the test command itself moves the feature branch
+/// once) sends it round again, rebased on the new tip; nothing is lost.
+#[test]
+fn a_feature_branch_that_moves_during_the_merge_tests_is_rebased_and_tested_again() {
+    let root = python_repo("merge-race");
+    let mut ctx = context(&root);
+    let dir = temp_dir("merge-race-cmd");
+    let trigger = dir.join("move-once");
+    fs::write(&trigger, "").unwrap();
+    let script = dir.join("pytest.sh");
+    // Only MERGE limits pytest to the task's test file.
+    fs::write(
+        &script,
+        format!(
+            r#"case "$*" in *{TEST_FILE}*)
+  if [ -e '{trigger}' ]; then
+    rm '{trigger}'
+    blob=$(echo other | git -C '{root}' hash-object -w --stdin)
+    base=$(git -C '{root}' rev-parse tdd/{PRD})
+    idx='{dir}/index'
+    GIT_INDEX_FILE="$idx" git -C '{root}' read-tree "$base"
+    GIT_INDEX_FILE="$idx" git -C '{root}' update-index --add --cacheinfo 100644,"$blob",other.txt
+    tree=$(GIT_INDEX_FILE="$idx" git -C '{root}' write-tree)
+    commit=$(git -C '{root}' commit-tree "$tree" -p "$base" -m 'another task')
+    git -C '{root}' update-ref refs/heads/tdd/{PRD} "$commit"
+  fi ;;
+esac
+exec pytest "$@"
+"#,
+            trigger = trigger.display(),
+            root = root.display(),
+            dir = dir.display(),
+        ),
+    )
+    .unwrap();
+    ctx.layout.test_command = format!("sh '{}'", script.display());
+    let mut worker = ScriptedWorker::new("scripted")
+        .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
+        .write(KEY, Stage::Green, 1, IMPL_FILE, REAL);
+
+    let outcome = run_task(&ctx, &task(), &mut worker);
+
+    assert!(outcome.merged(), "{:?}", outcome.status);
+    assert!(!trigger.exists(), "the feature branch never moved");
+    let merge = outcome.attempts.iter().find(|a| a.stage == Stage::Merge);
+    let evidence = &merge.unwrap().evidence;
+    assert!(
+        evidence.contains("rebased and tested 2 times"),
+        "{evidence}"
+    );
+    let files = git(
+        &root,
+        &["ls-tree", "-r", "--name-only", &format!("tdd/{PRD}")],
+    );
+    assert!(
+        files.contains("other.txt") && files.contains(IMPL_FILE),
+        "{files}"
+    );
+    let log = git(&root, &["log", "--format=%s", &format!("tdd/{PRD}")]);
+    assert!(log.contains("another task"), "{log}");
+}

@@ -5,6 +5,10 @@ use super::*;
 use crate::process::{self, Ending, Spec};
 use tdd_core::gate::CheckRun;
 
+/// Rebase-and-test rounds outside the merge lock before a task holds it
+/// from its rebase to its fast-forward.
+pub const OPTIMISTIC_ROUNDS: u32 = 3;
+
 impl Run<'_> {
     /// VERIFY: the whole suite on the task's whole diff since `base`.
     pub(super) fn verify(&mut self, base: Oid) -> Result<(), Stop> {
@@ -69,58 +73,86 @@ impl Run<'_> {
     }
 
     /// MERGE: rebase, the task's tests on the new tip, the gate, fast-forward.
+    ///
+    /// The merge queue holds its lock only to move the feature branch: the
+    /// rebase and the test run happen outside it, and the fast-forward is
+    /// made only if the tip the tests ran on is still the feature tip. When
+    /// another task merged meanwhile, the task rebases and tests again; after
+    /// [`OPTIMISTIC_ROUNDS`] such rounds it holds the lock throughout, so a
+    /// task is never starved by busier ones.
     pub(super) fn merge(&mut self) -> Result<TaskStatus, Stop> {
         let stage = Stage::Merge;
         let started_at = SystemTime::now();
-        // The merge queue: held from the rebase through the fast-forward, so
-        // the tip the task's tests ran on is the tip it merges onto.
-        let lock = self
-            .ctx
-            .project
-            .merge_lock()
-            .map_err(|e| Stop::infra(stage, e))?;
-        let rebase = self
-            .ctx
-            .project
-            .rebase_onto_feature(&self.wt, &self.ctx.prd)
-            .map_err(|e| Stop::infra(stage, e))?;
-        if let Rebase::Conflict { paths, .. } = rebase {
-            let stop = Stop {
-                stage,
-                kind: FailureKind::Violation,
-                message: format!(
-                    "rebasing onto the feature branch conflicts on {}",
-                    paths.join(", ")
-                ),
-            };
-            self.engine_record(stage, started_at, &stop);
-            return Ok(TaskStatus::MergeConflict { paths });
-        }
-        let only: Vec<String> = self
-            .test_files
-            .iter()
-            .filter(|f| self.wt.path.join(f).exists())
-            .cloned()
-            .collect();
-        let run = match self.test_run(stage, &only) {
-            Ok(run) => run,
-            Err(stop) => {
+        let mut round = 0;
+        loop {
+            round += 1;
+            let held = (round > OPTIMISTIC_ROUNDS)
+                .then(|| self.ctx.project.merge_lock())
+                .transpose()
+                .map_err(|e| Stop::infra(stage, e))?;
+            let rebase = self
+                .ctx
+                .project
+                .rebase_onto_feature(&self.wt, &self.ctx.prd)
+                .map_err(|e| Stop::infra(stage, e))?;
+            if let Rebase::Conflict { paths, .. } = rebase {
+                let stop = Stop {
+                    stage,
+                    kind: FailureKind::Violation,
+                    message: format!(
+                        "rebasing onto the feature branch conflicts on {}",
+                        paths.join(", ")
+                    ),
+                };
                 self.engine_record(stage, started_at, &stop);
-                return Err(stop);
+                return Ok(TaskStatus::MergeConflict { paths });
             }
-        };
-        let mut verdict = gate::judge(stage, &self.scope, &Evidence::new(run.report.clone()));
-        super::stage::note_reused(&mut verdict, None, run.reused.as_deref());
-        // The fast-forward first, then its record: a run that stops between
-        // the two finds the task merged and records it then.
-        let mut tip = None;
-        if verdict.outcome == Outcome::Passed {
+            let only: Vec<String> = self
+                .test_files
+                .iter()
+                .filter(|f| self.wt.path.join(f).exists())
+                .cloned()
+                .collect();
+            let run = match self.test_run(stage, &only) {
+                Ok(run) => run,
+                Err(stop) => {
+                    self.engine_record(stage, started_at, &stop);
+                    return Err(stop);
+                }
+            };
+            let mut verdict = gate::judge(stage, &self.scope, &Evidence::new(run.report.clone()));
+            super::stage::note_reused(&mut verdict, None, run.reused.as_deref());
+            if verdict.outcome != Outcome::Passed {
+                self.judged_engine_stage(stage, started_at, &run, &verdict, Vec::new())?;
+                return Err(Stop::infra(stage, "the MERGE gate failed without a reason"));
+            }
+            let lock = match held {
+                Some(lock) => lock,
+                None => self
+                    .ctx
+                    .project
+                    .merge_lock()
+                    .map_err(|e| Stop::infra(stage, e))?,
+            };
+            // The fast-forward first, then its record: a run that stops between
+            // the two finds the task merged and records it then.
             match self
                 .ctx
                 .project
                 .fast_forward_feature_locked(&lock, &self.ctx.prd, &self.wt)
             {
-                Ok(oid) => tip = Some(oid),
+                Ok(tip) => {
+                    drop(lock);
+                    if round > 1 {
+                        verdict
+                            .evidence
+                            .push_str(&format!("; rebased and tested {round} times"));
+                    }
+                    self.judged_engine_stage(stage, started_at, &run, &verdict, Vec::new())?;
+                    return Ok(TaskStatus::Merged { feature_tip: tip });
+                }
+                // Another task merged since the rebase: go again on the new tip.
+                Err(GitError::NotFastForward { .. }) => continue,
                 Err(e) => {
                     let stop = Stop::infra(stage, e);
                     self.engine_record(stage, started_at, &stop);
@@ -128,9 +160,6 @@ impl Run<'_> {
                 }
             }
         }
-        self.judged_engine_stage(stage, started_at, &run, &verdict, Vec::new())?;
-        tip.map(|feature_tip| TaskStatus::Merged { feature_tip })
-            .ok_or_else(|| Stop::infra(stage, "the MERGE gate passed without a fast-forward"))
     }
 
     /// Records a stage the engine ran itself; a verdict other than `Passed` stops the task.

@@ -23,7 +23,7 @@ pub struct RunArgs {
     /// The PRD whose tasks to run (decompose it first). For `resume`, the
     /// PRD of the last unfinished run when omitted.
     pub prd: Option<PathBuf>,
-    /// How many workers take tasks in parallel (default: [worker] count).
+    /// How many workers take tasks in parallel (default: [worker] count, else one per CPU core).
     #[arg(long)]
     pub workers: Option<u32>,
     /// Worker kind, overriding [worker] kind in .tdd/config.toml.
@@ -93,9 +93,18 @@ pub fn workers(root: &Path, args: &RunArgs) -> Result<Vec<Box<dyn Worker>>> {
             script: cwd.join(script).display().to_string(),
         });
     }
-    let count = args.workers.unwrap_or(config.count.get());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let count = args.workers.unwrap_or(config.count_or_cores(cores));
     if count == 0 {
         bail!("--workers must be at least 1");
+    }
+    if count as usize > cores {
+        // Measured (docs/performance.md): with CPU-bound tests, 4 workers on
+        // 2 cores finished no sooner than 2.
+        eprintln!(
+            "note: {count} workers on {cores} cores: the test runs compete for the CPU; \
+             more workers than cores helps only when workers wait on a model or a person"
+        );
     }
     (1..=count)
         .map(|n| worker::from_config(&config, root, &format!("w{n}")).map_err(Into::into))

@@ -208,9 +208,10 @@ pub struct WorkerConfig {
     /// how to configure one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<WorkerKind>,
-    /// How many workers take tasks in parallel.
-    #[serde(default = "default_worker_count")]
-    pub count: NonZeroU32,
+    /// How many workers take tasks in parallel. Unset: one per CPU core
+    /// (with CPU-bound tests, more workers than cores is not faster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<NonZeroU32>,
     /// Settings of the `command` worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandWorkerConfig>,
@@ -229,7 +230,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             kind: None,
-            count: default_worker_count(),
+            count: None,
             command: None,
             scripted: None,
             api: None,
@@ -238,8 +239,15 @@ impl Default for WorkerConfig {
     }
 }
 
-fn default_worker_count() -> NonZeroU32 {
-    NonZeroU32::new(2).expect("2 is not zero")
+impl WorkerConfig {
+    /// The configured count, else one worker per core (`cores`, which the
+    /// caller reads: this crate does no I/O).
+    pub fn count_or_cores(&self, cores: usize) -> u32 {
+        self.count.map_or(
+            u32::try_from(cores.max(1)).unwrap_or(u32::MAX),
+            NonZeroU32::get,
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -463,7 +471,8 @@ mod tests {
         let text = "[worker]\nkind = \"command\"\n[worker.command]\nprogram = \"agent\"\n";
         let worker = parse_config(text).unwrap().worker;
         assert_eq!(worker.kind, Some(WorkerKind::Command));
-        assert_eq!(worker.count.get(), 2);
+        assert_eq!(worker.count, None);
+        assert_eq!(worker.count_or_cores(6), 6);
         let command = worker.command.unwrap();
         assert_eq!(command.program, "agent");
         assert!(command.args.is_empty() && command.env.is_empty());

@@ -45,7 +45,8 @@ pub fn start(
     }
     let prd = prd.ok_or("the command needs the uri of a decomposed PRD file")?;
     let config = project::load_config(&root).map_err(|e| e.to_string())?;
-    let workers = (1..=config.worker.count.get())
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = (1..=config.worker.count_or_cores(cores))
         .map(|n| worker::from_config(&config.worker, &root, &format!("w{n}")))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;

@@ -37,8 +37,8 @@ max_file_kib = {max}
 # Until a kind is set, `run` says how to configure one.
 [worker]
 # kind = "command"       # command | scripted | api | claude_code | codex | human
-# How many workers take tasks in parallel.
-count = 2
+# How many workers take tasks in parallel (default: one per CPU core).
+# count = 2
 
 # A program run in the task's worktree for each attempt; it gets the stage
 # request as JSON on stdin and in TDD_* environment variables.

@@ -14,7 +14,9 @@ impl Run<'_> {
     pub(super) fn verify(&mut self, base: Oid) -> Result<(), Stop> {
         let stage = Stage::Verify;
         let started_at = SystemTime::now();
-        let changes = self.wt.changes(base).map_err(|e| Stop::infra(stage, e))?;
+        let changes = self
+            .time(|t| &mut t.diff, || self.wt.changes(base))
+            .map_err(|e| Stop::infra(stage, e))?;
         let run = self.test_run(stage, &[]);
         let run = match run {
             Ok(run) => run,
@@ -87,13 +89,18 @@ impl Run<'_> {
         loop {
             round += 1;
             let held = (round > OPTIMISTIC_ROUNDS)
-                .then(|| self.ctx.project.merge_lock())
+                .then(|| self.time(|t| &mut t.merge_wait, || self.ctx.project.merge_lock()))
                 .transpose()
                 .map_err(|e| Stop::infra(stage, e))?;
             let rebase = self
-                .ctx
-                .project
-                .rebase_onto_feature(&self.wt, &self.ctx.prd)
+                .time(
+                    |t| &mut t.git,
+                    || {
+                        self.ctx
+                            .project
+                            .rebase_onto_feature(&self.wt, &self.ctx.prd)
+                    },
+                )
                 .map_err(|e| Stop::infra(stage, e))?;
             if let Rebase::Conflict { paths, .. } = rebase {
                 let stop = Stop {
@@ -129,18 +136,20 @@ impl Run<'_> {
             let lock = match held {
                 Some(lock) => lock,
                 None => self
-                    .ctx
-                    .project
-                    .merge_lock()
+                    .time(|t| &mut t.merge_wait, || self.ctx.project.merge_lock())
                     .map_err(|e| Stop::infra(stage, e))?,
             };
             // The fast-forward first, then its record: a run that stops between
             // the two finds the task merged and records it then.
-            match self
-                .ctx
-                .project
-                .fast_forward_feature_locked(&lock, &self.ctx.prd, &self.wt)
-            {
+            let forwarded = self.time(
+                |t| &mut t.git,
+                || {
+                    self.ctx
+                        .project
+                        .fast_forward_feature_locked(&lock, &self.ctx.prd, &self.wt)
+                },
+            );
+            match forwarded {
                 Ok(tip) => {
                     drop(lock);
                     if round > 1 {

@@ -41,10 +41,11 @@ pub use reports::ReportCache;
 
 use resume::{ALREADY_IMPLEMENTED, ROLLED_BACK, prepare, record_found_merged};
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use git2::{Oid, Repository};
 use serde_json::Value;
@@ -206,6 +207,22 @@ pub enum TaskStatus {
     MergeConflict { paths: Vec<String> },
 }
 
+/// Where a task's wall time went, summed over its stages. `git`: worktree,
+/// commits, rebase, fast-forward; `diff`: what changed, putting paths back,
+/// the content's tree id; `merge_wait`: waiting for the merge lock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timings {
+    pub git: Duration,
+    pub diff: Duration,
+    pub store: Duration,
+    pub tests: Duration,
+    pub worker: Duration,
+    pub merge_wait: Duration,
+    /// Test runs made, and test runs answered from an earlier report.
+    pub test_runs: u32,
+    pub reused_runs: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct TaskOutcome {
     pub status: TaskStatus,
@@ -220,6 +237,8 @@ pub struct TaskOutcome {
     pub worktree: Option<Worktree>,
     /// The first failure to write an attempt to the store, if any.
     pub record_error: Option<String>,
+    /// Where the task's time went.
+    pub timings: Timings,
 }
 
 impl TaskOutcome {
@@ -260,6 +279,7 @@ struct Run<'a> {
     scope: TaskScope,
     test_files: Vec<String>,
     out: TaskOutcome,
+    spent: Cell<Timings>,
 }
 
 /// Takes one task through all its stages and merges it into `tdd/<prd>`.
@@ -276,6 +296,7 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
         refactor_rolled_back: false,
         worktree: None,
         record_error: None,
+        timings: Timings::default(),
     };
     let infra = |e: GitError| TaskStatus::Failed {
         stage: Stage::Red,
@@ -300,7 +321,10 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
     // a tracked worktree: its changes cost what it touched. A program's
     // writes are found by scanning the whole tree (see git/watch.rs).
     let track = worker.confined_to_worktree();
-    let (wt, history) = match prepare(ctx, &task.key, track) {
+    let prepared = Instant::now();
+    let found = prepare(ctx, &task.key, track);
+    out.timings.git += prepared.elapsed();
+    let (wt, history) = match found {
         Ok(found) => found,
         Err(e) => {
             out.status = infra(e);
@@ -320,6 +344,7 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
         writable: task.writes.clone(),
         language,
     };
+    let spent = Cell::new(out.timings);
     let mut run = Run {
         ctx,
         task,
@@ -327,6 +352,7 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
         scope,
         test_files,
         out,
+        spent,
     };
     run.recover_records(&history);
     run.out.status = match run.stages(worker, &history) {
@@ -339,12 +365,27 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
     };
     if run.out.merged() {
         // The branch keeps the work; the worktree goes to the next task.
-        let _ = ctx.project.park_worktree(&ctx.worktrees, run.wt.clone());
+        run.time(
+            |t| &mut t.git,
+            || ctx.project.park_worktree(&ctx.worktrees, run.wt.clone()),
+        )
+        .ok();
     }
+    run.out.timings = run.spent.get();
     run.out
 }
 
 impl Run<'_> {
+    /// Runs `f`, adding its wall time to the part `part` picks.
+    fn time<T>(&self, part: fn(&mut Timings) -> &mut Duration, f: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let result = f();
+        let mut spent = self.spent.get();
+        *part(&mut spent) += started.elapsed();
+        self.spent.set(spent);
+        result
+    }
+
     /// Keeps an attempt, and writes it to the store when there is a recorder.
     ///
     /// An attempt cut short by a cancel (or the run's budget) is not evidence:
@@ -355,7 +396,8 @@ impl Run<'_> {
             && record.failure_kind == Some(FailureKind::Infrastructure);
         if let Some(recorder) = &self.ctx.recorder
             && !interrupted
-            && let Err(error) = persist(recorder, self.task, &record)
+            && let Err(error) =
+                self.time(|t| &mut t.store, || persist(recorder, self.task, &record))
             && self.out.record_error.is_none()
         {
             self.out.record_error = Some(error);
@@ -428,25 +470,44 @@ impl Run<'_> {
     /// The tests run in the worktree, or the report of a run on the very
     /// same files (see [`ReportCache`]), marked as reused.
     fn test_run(&self, stage: Stage, only: &[String]) -> Result<TestRun, Stop> {
-        let content = self
-            .wt
-            .repo()
-            .ok()
-            .and_then(|repo| self.wt.content_tree(&repo).ok().flatten());
+        let content = self.time(
+            |t| &mut t.diff,
+            || {
+                let repo = self.wt.repo().ok()?;
+                self.wt.content_tree(&repo).ok().flatten()
+            },
+        );
+        let count = |reused: bool| {
+            let mut spent = self.spent.get();
+            if reused {
+                spent.reused_runs += 1;
+            } else {
+                spent.test_runs += 1;
+            }
+            self.spent.set(spent);
+        };
         if let Some(content) = content
             && let Some(run) = self.ctx.reports.get(content, only)
         {
+            count(true);
             return Ok(run);
         }
-        let run = run_tests(
-            &self.ctx.layout,
-            &self.wt.path,
-            only,
-            self.ctx.env.clone(),
-            self.ctx.test_timeout,
-            &self.ctx.cancel,
-        )
-        .map_err(|e| Stop::infra(stage, e))?;
+        count(false);
+        let run = self
+            .time(
+                |t| &mut t.tests,
+                || {
+                    run_tests(
+                        &self.ctx.layout,
+                        &self.wt.path,
+                        only,
+                        self.ctx.env.clone(),
+                        self.ctx.test_timeout,
+                        &self.ctx.cancel,
+                    )
+                },
+            )
+            .map_err(|e| Stop::infra(stage, e))?;
         if let Some(content) = content {
             let source = format!("{} of {}", stage.as_str(), self.task.key);
             self.ctx.reports.put(content, only, &run, source);

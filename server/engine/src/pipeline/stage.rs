@@ -11,7 +11,9 @@ impl Run<'_> {
         stage: Stage,
         worker: &mut dyn Worker,
     ) -> Result<StageEnd, Stop> {
-        let start = head(&self.wt).map_err(|e| Stop::infra(stage, e))?;
+        let start = self
+            .time(|t| &mut t.git, || head(&self.wt))
+            .map_err(|e| Stop::infra(stage, e))?;
         let writable = self.writable(stage);
         // A resumed or re-queued task goes on after the attempts this run
         // already recorded: numbers continue, and only violations use up the
@@ -122,7 +124,9 @@ impl Run<'_> {
         let before = baseline.report;
         // What the engine's own run left behind before the worker acted (a
         // `Cargo.lock` cargo wrote, say) is not the worker's change.
-        let runner_made = self.snapshot(start).map_err(|e| Stop::infra(stage, e))?;
+        let runner_made = self
+            .time(|t| &mut t.diff, || self.snapshot(start))
+            .map_err(|e| Stop::infra(stage, e))?;
         let request = StageRequest {
             task: self.task.clone(),
             stage,
@@ -147,7 +151,7 @@ impl Run<'_> {
         let worktrees = root.join(crate::git::WORKTREES_DIR);
         let outside =
             (!worker.confined_to_worktree()).then(|| Outside::snapshot(&root, &worktrees));
-        let performed = worker.perform(&request);
+        let performed = self.time(|t| &mut t.worker, || worker.perform(&request));
         let escaped = outside.map_or_else(Vec::new, |o| o.escaped(&root, &worktrees));
         let denied = match performed {
             Ok(report) => {
@@ -164,8 +168,7 @@ impl Run<'_> {
             Err(e @ WorkerError::Failed(_)) => return Err(Stop::infra(stage, e)),
         };
         let changes: Vec<Change> = self
-            .wt
-            .changes(start)
+            .time(|t| &mut t.diff, || self.wt.changes(start))
             .map_err(|e| Stop::infra(stage, e))?
             .into_iter()
             .filter(|c| !runner_made.contains(&(c.clone(), self.read_bytes(&c.path))))
@@ -195,8 +198,7 @@ impl Run<'_> {
         outside.dedup();
         let put_back: Vec<&String> = forbidden.iter().chain(&outside).collect();
         if !put_back.is_empty() {
-            self.wt
-                .restore_paths(&put_back)
+            self.time(|t| &mut t.diff, || self.wt.restore_paths(&put_back))
                 .map_err(|e| Stop::infra(stage, e))?;
         }
         let run = self.test_run(stage, &[])?;
@@ -294,16 +296,21 @@ impl Run<'_> {
     /// Puts every path changed since `start` back as it is at `HEAD` (which is
     /// `start`: nothing is committed within a stage).
     pub(super) fn restore_since(&self, start: Oid) -> Result<(), GitError> {
-        let changes = self.wt.changes(start)?;
-        let paths: Vec<String> = changes
-            .iter()
-            .flat_map(|c| c.paths())
-            .map(str::to_string)
-            .collect();
-        if paths.is_empty() {
-            return Ok(());
-        }
-        self.wt.restore_paths(&paths)
+        self.time(
+            |t| &mut t.diff,
+            || {
+                let changes = self.wt.changes(start)?;
+                let paths: Vec<String> = changes
+                    .iter()
+                    .flat_map(|c| c.paths())
+                    .map(str::to_string)
+                    .collect();
+                if paths.is_empty() {
+                    return Ok(());
+                }
+                self.wt.restore_paths(&paths)
+            },
+        )
     }
 
     /// The text of the added and modified files, for the anti-stub checks.
@@ -332,17 +339,17 @@ impl Run<'_> {
             .collect();
         paths.sort();
         paths.dedup();
+        let commit = StageCommit {
+            task: self.task.key.clone(),
+            title: Some(self.task.title.clone()),
+            stage,
+            evidence: evidence.to_string(),
+            paths,
+            allow_empty: true,
+            outcome: outcome.map(str::to_string),
+        };
         let oid = self
-            .wt
-            .commit_stage(&StageCommit {
-                task: self.task.key.clone(),
-                title: Some(self.task.title.clone()),
-                stage,
-                evidence: evidence.to_string(),
-                paths,
-                allow_empty: true,
-                outcome: outcome.map(str::to_string),
-            })
+            .time(|t| &mut t.git, || self.wt.commit_stage(&commit))
             .map_err(|e| Stop::infra(stage, e))?;
         self.out.commits.push((stage, oid));
         Ok(())

@@ -31,65 +31,29 @@
 //! checkout and the worktrees directory looked at before and after); last, a
 //! few git operations are timed alone, to show where the rest goes.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tdd_core::config::{Language, Layout};
-use tdd_core::gate::Stage;
-use tdd_core::plan::{Complexity, Level, Task, TaskKind};
-use tdd_core::text::Span;
+use tdd_core::plan::Task;
 use tdd_engine::git::Project;
-use tdd_engine::pipeline::{PipelineContext, Recorder, TaskOutcome, run_task};
-use tdd_engine::process::CancelToken;
-use tdd_engine::store::{NewTask, Store, StoreError, TaskStatus};
-use tdd_engine::testrun::run_tests;
-use tdd_engine::worker::{ScriptedWorker, StageRequest, Worker, WorkerError, WorkerReport};
+use tdd_engine::pipeline::{PipelineContext, TaskOutcome, run_task};
+
+#[path = "bench_support/mod.rs"]
+mod bench_support;
+
+use bench_support::{
+    FAKE_PYTEST, PRD, STAGES, TestRunCost, Timed, check, files, git, ms, percentile, recorder,
+    repo, task, time_test_runs,
+};
 
 const TASKS: usize = 50;
 /// Tasks run first and not counted (page cache, SQLite and git warm-up).
 const WARMUP: usize = 3;
 const CALIBRATION: usize = 8;
-const PRD: &str = "bench";
-const STAGES: [Stage; 5] = [
-    Stage::Red,
-    Stage::Green,
-    Stage::Verify,
-    Stage::Refactor,
-    Stage::Merge,
-];
 /// Test runs per stage, in [`STAGES`] order (see the module documentation).
 const RUNS: [u32; 5] = [2, 2, 1, 2, 1];
-
-/// The stand-in for pytest. `read` takes a file's first line without a
-/// process; the exit code follows pytest's (1 when a test failed).
-const FAKE_PYTEST: &str = r##"out=
-for a in "$@"; do
-  case $a in --junitxml=*) out=${a#--junitxml=} ;; esac
-done
-status=0
-{
-  printf '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">'
-  for t in tests/test_*.py; do
-    [ -f "$t" ] || continue
-    m=${t#tests/test_}; m=${m%.py}
-    read -r want < "$t"; want=${want#"# expect: "}
-    got=
-    [ -f "src/$m.py" ] && read -r got < "src/$m.py"
-    if [ "$got" = "$want" ]; then
-      printf '<testcase classname="tests.test_%s" name="test_%s" file="%s" time="0.001"/>' "$m" "$m" "$t"
-    else
-      status=1
-      printf '<testcase classname="tests.test_%s" name="test_%s" file="%s" time="0.001"><failure message="assert False">%s:6: AssertionError</failure></testcase>' "$m" "$m" "$t" "$t"
-    fi
-  done
-  printf '</testsuite></testsuites>\n'
-} > "$out"
-exit $status
-"##;
 
 fn main() {
     let dir = std::env::temp_dir().join(format!("tdd-stage-bench-{}", std::process::id()));
@@ -150,7 +114,7 @@ impl Bench {
         record: bool,
         confined: bool,
     ) -> Result<Bench, String> {
-        let root = repo(&dir.join("repo"))?;
+        let root = repo(&dir.join("repo"), &[])?;
         let calibration = dir.join("calibration");
         fs::create_dir_all(calibration.join("tests")).map_err(|e| e.to_string())?;
         fs::create_dir_all(calibration.join("src")).map_err(|e| e.to_string())?;
@@ -169,17 +133,17 @@ impl Bench {
     }
 
     fn task(&mut self, i: usize, task: &Task) -> Result<(), String> {
-        let mut worker = Timed::new(i, self.confined);
+        let mut worker = Timed::new("instant", &[i], self.confined);
         let started = SystemTime::now();
         let outcome = run_task(&self.ctx, task, &mut worker);
         let ended = SystemTime::now();
-        check(task, &outcome)?;
+        check(&task.key, &outcome)?;
         // The calibration directory now holds what the feature branch holds.
         let (test, source) = files(i);
         let dir = &self.calibration;
         fs::write(dir.join(&test.0), &test.1).map_err(|e| e.to_string())?;
         fs::write(dir.join(&source.0), &source.1).map_err(|e| e.to_string())?;
-        let runs = time_test_runs(&self.ctx.layout, dir)?;
+        let runs = time_test_runs(&self.ctx.layout, dir, CALIBRATION)?;
         if i >= WARMUP {
             let sample = sample(&outcome, &worker, started, ended, runs);
             self.samples.push(sample);
@@ -215,56 +179,6 @@ fn passes(dir: &Path, layout: &Layout) -> Result<Passes, String> {
     })
 }
 
-/// One test run, timed: the whole `run_tests` call, and the same command
-/// line spawned and waited for with nothing around it.
-#[derive(Clone, Copy)]
-struct TestRunCost {
-    run_tests: Duration,
-    command: Duration,
-}
-
-/// The mean cost of one test run in `dir` ([`CALIBRATION`] of each, interleaved).
-fn time_test_runs(layout: &Layout, dir: &Path) -> Result<TestRunCost, String> {
-    let cancel = CancelToken::default();
-    let report = dir.join("report.xml");
-    // The line `testrun` builds for Python (see testrun.rs), minus the file list.
-    let line = format!(
-        "{} -q -p no:cacheprovider --continue-on-collection-errors --junitxml='{}'",
-        layout.test_command,
-        report.display()
-    );
-    let (mut whole, mut bare) = (Duration::ZERO, Duration::ZERO);
-    for _ in 0..CALIBRATION {
-        let t = Instant::now();
-        let run = run_tests(
-            layout,
-            dir,
-            &[],
-            Vec::new(),
-            Duration::from_secs(30),
-            &cancel,
-        )
-        .map_err(|e| e.to_string())?;
-        whole += t.elapsed();
-        if run.report.tests.is_empty() {
-            return Err("the calibration run reported no tests".to_string());
-        }
-        let t = Instant::now();
-        Command::new("sh")
-            .args(["-c", &line])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| e.to_string())?;
-        bare += t.elapsed();
-    }
-    Ok(TestRunCost {
-        run_tests: whole / CALIBRATION as u32,
-        command: bare / CALIBRATION as u32,
-    })
-}
-
 fn sample(
     outcome: &TaskOutcome,
     worker: &Timed,
@@ -294,7 +208,7 @@ fn sample(
     };
     for (k, stage) in STAGES.iter().enumerate() {
         let span = starts[k + 1].saturating_sub(starts[k]);
-        let worker = worker.spent(*stage);
+        let worker = worker.spent(Some(*stage));
         sample.span[k] = span;
         sample.engine[k] = span.saturating_sub(worker + cost.command * RUNS[k]);
         sample.outside_runs[k] = span.saturating_sub(worker + cost.run_tests * RUNS[k]);
@@ -303,27 +217,6 @@ fn sample(
     sample.engine[5] = sample.engine[..5].iter().sum();
     sample.outside_runs[5] = sample.outside_runs[..5].iter().sum();
     sample
-}
-
-/// A task that did not merge after exactly one attempt per stage would skew
-/// the numbers: stop there.
-fn check(task: &Task, outcome: &TaskOutcome) -> Result<(), String> {
-    let stages: Vec<Stage> = outcome.attempts.iter().map(|a| a.stage).collect();
-    if outcome.merged() && stages == STAGES && outcome.record_error.is_none() {
-        return Ok(());
-    }
-    let attempts: Vec<String> = outcome
-        .attempts
-        .iter()
-        .map(|a| format!("  {} #{}: {}", a.stage.as_str(), a.attempt, a.evidence))
-        .collect();
-    Err(format!(
-        "{}: {:?} (record error: {:?})\n{}",
-        task.key,
-        outcome.status,
-        outcome.record_error,
-        attempts.join("\n")
-    ))
 }
 
 fn report(passes: &Passes) {
@@ -431,165 +324,4 @@ fn git_costs(root: &Path) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// The instant worker, timed: RED writes the test, GREEN the source,
-/// REFACTOR the source again with a comment.
-struct Timed {
-    inner: ScriptedWorker,
-    spent: Vec<(Stage, Duration)>,
-    confined: bool,
-}
-
-impl Timed {
-    fn new(i: usize, confined: bool) -> Timed {
-        let key = key(i);
-        let ((test, test_text), (source, text)) = files(i);
-        let refactored = text.replacen('\n', "\n    # refactored\n", 1);
-        let inner = ScriptedWorker::new("instant")
-            .write(&key, Stage::Red, 1, &test, &test_text)
-            .write(&key, Stage::Green, 1, &source, &text)
-            .write(&key, Stage::Refactor, 1, &source, &refactored);
-        Timed {
-            inner,
-            spent: Vec::new(),
-            confined,
-        }
-    }
-
-    fn spent(&self, stage: Stage) -> Duration {
-        self.spent
-            .iter()
-            .filter(|(s, _)| *s == stage)
-            .map(|(_, d)| *d)
-            .sum()
-    }
-}
-
-impl Worker for Timed {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn confined_to_worktree(&self) -> bool {
-        self.confined
-    }
-
-    fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
-        let t = Instant::now();
-        let result = self.inner.perform(request);
-        self.spent.push((request.stage, t.elapsed()));
-        result
-    }
-}
-
-fn key(i: usize) -> String {
-    format!("REQ-{i}/AC-{i}.1")
-}
-
-/// Task `i`'s test and source: (path, text) each.
-fn files(i: usize) -> ((String, String), (String, String)) {
-    let test = format!(
-        "# expect: def f_{i}():\nfrom m_{i} import f_{i}\n\n\ndef test_m_{i}():\n    assert f_{i}() == {i}\n"
-    );
-    let source = format!("def f_{i}():\n    return {i}\n");
-    (
-        (format!("tests/test_m_{i}.py"), test),
-        (format!("src/m_{i}.py"), source),
-    )
-}
-
-fn task(i: usize) -> Task {
-    let ((test, _), (source, _)) = files(i);
-    Task {
-        key: key(i),
-        kind: TaskKind::Implement,
-        title: format!("f_{i}"),
-        requirement: Some(format!("REQ-{i}")),
-        criteria: vec![format!("AC-{i}.1")],
-        test_file: Some(test.clone()),
-        impl_file: Some(source.clone()),
-        writes: vec![test, source],
-        tests: Vec::new(),
-        depends_on: Vec::new(),
-        complexity: Complexity {
-            score: 1,
-            level: Level::Low,
-        },
-        hints: Vec::new(),
-        components: Vec::new(),
-        expected_tests: None,
-        setup: None,
-        content_hash: String::new(),
-        source: Span::default(),
-    }
-}
-
-/// The store, with the PRD, every task and a running run.
-fn recorder(db: &Path, tasks: &[Task]) -> Result<Recorder, String> {
-    fs::create_dir_all(db.parent().unwrap()).map_err(|e| e.to_string())?;
-    let mut store = Store::open(db).map_err(|e| e.to_string())?;
-    let (prd, run_id, task_ids) = store
-        .write(|tx| {
-            let prd = tx.upsert_prd("docs/bench.prd.md", "h", "markdown")?;
-            let mut ids = HashMap::new();
-            for task in tasks {
-                let new = NewTask {
-                    key: task.key.clone(),
-                    kind: "implement".to_string(),
-                    title: task.title.clone(),
-                    requirement: task.requirement.clone(),
-                    status: TaskStatus::Running,
-                    content_hash: "h".to_string(),
-                    spec: serde_json::json!({}),
-                };
-                ids.insert(task.key.clone(), tx.insert_task(prd, &new)?);
-            }
-            Ok::<_, StoreError>((prd, tx.insert_run(prd, "running")?, ids))
-        })
-        .map_err(|e| e.to_string())?;
-    Ok(Recorder {
-        store: Arc::new(Mutex::new(store)),
-        run_id,
-        task_ids,
-        prd_id: Some(prd),
-    })
-}
-
-/// A Python project on `main` with one commit.
-fn repo(root: &Path) -> Result<PathBuf, String> {
-    fs::create_dir_all(root.join("src")).map_err(|e| e.to_string())?;
-    fs::create_dir_all(root.join("tests")).map_err(|e| e.to_string())?;
-    fs::write(root.join(".gitignore"), ".tdd/\n__pycache__/\n").map_err(|e| e.to_string())?;
-    fs::write(root.join("src/README"), "sources\n").map_err(|e| e.to_string())?;
-    fs::write(root.join("tests/README"), "tests\n").map_err(|e| e.to_string())?;
-    git(root, &["init", "-q", "-b", "main"])?;
-    git(root, &["config", "user.name", "Bench"])?;
-    git(root, &["config", "user.email", "bench@example.com"])?;
-    git(root, &["add", "-A"])?;
-    git(root, &["commit", "-q", "-m", "init"])?;
-    Ok(root.to_path_buf())
-}
-
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| format!("git: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64() * 1e3)
 }

@@ -23,8 +23,10 @@ pub enum Rebase {
 static MERGE_LOCK: Mutex<()> = Mutex::new(());
 
 /// The merge queue: while held, no other merge (in this process or another)
-/// can move a feature branch. Hold it from the rebase through the
-/// fast-forward so the tip tested is the tip merged onto.
+/// can move a feature branch. The pipeline rebases and tests without it and
+/// takes it for the fast-forward, which fails ([`GitError::NotFastForward`])
+/// when the feature branch moved since the rebase: the tip tested is always
+/// the tip merged onto.
 pub struct MergeLock {
     _file: File,
     _guard: MutexGuard<'static, ()>,

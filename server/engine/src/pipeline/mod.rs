@@ -19,7 +19,12 @@
 //! - REFACTOR that never passes is rolled back to the pre-refactor commit and
 //!   the task still merges its GREEN work.
 //! - MERGE: rebase onto the feature branch tip, the task's tests there, the
-//!   MERGE gate, fast-forward.
+//!   MERGE gate, fast-forward under the merge lock if the tip has not moved
+//!   meanwhile (else again from the rebase).
+//!
+//! A test run on files already tested (the same content tree, see
+//! [`ReportCache`]) takes that run's report instead, and says so in the
+//! evidence.
 //!
 //! An infrastructure error (a test run that could not run or cannot be judged,
 //! a worker that could not start, git failing) or a provider outage stops the

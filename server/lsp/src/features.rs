@@ -347,3 +347,27 @@ mod tests {
         assert_eq!(id_at(text, 3), None);
     }
 }
+
+/// Requests that must panic once, for the test of what a panic does to the
+/// session: (request name, document uri). Never set outside tests.
+static PANIC_ONCE: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes the next `what` request on `uri` panic (test support: the server's
+/// own code has no way to reach it).
+#[doc(hidden)]
+pub fn panic_once_for_tests(what: &str, uri: &str) {
+    let mut asked = PANIC_ONCE.lock().unwrap_or_else(|p| p.into_inner());
+    asked.push((what.to_string(), uri.to_string()));
+}
+
+pub(crate) fn panic_if_asked(what: &str, uri: &Uri) {
+    let mut asked = PANIC_ONCE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(at) = asked
+        .iter()
+        .position(|(w, u)| w == what && u == uri.as_str())
+    {
+        asked.remove(at);
+        drop(asked);
+        panic!("a panic the tests asked for");
+    }
+}

@@ -5,6 +5,8 @@
 pub mod commands;
 mod document;
 mod features;
+#[doc(hidden)]
+pub use features::panic_once_for_tests;
 mod plan_commands;
 mod run_commands;
 mod server;

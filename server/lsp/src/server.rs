@@ -134,29 +134,29 @@ impl LanguageServer for Backend {
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
-        self.ask(|tx| Event::Hover(params, tx)).await
+        self.ask(|tx| Event::Hover(params, tx)).await?
     }
 
     async fn goto_definition(
         &self,
         params: GotoDefinitionParams,
     ) -> Result<Option<GotoDefinitionResponse>> {
-        self.ask(|tx| Event::Definition(params, tx)).await
+        self.ask(|tx| Event::Definition(params, tx)).await?
     }
 
     async fn document_symbol(
         &self,
         params: DocumentSymbolParams,
     ) -> Result<Option<DocumentSymbolResponse>> {
-        self.ask(|tx| Event::Symbols(params, tx)).await
+        self.ask(|tx| Event::Symbols(params, tx)).await?
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
-        self.ask(|tx| Event::Completion(params, tx)).await
+        self.ask(|tx| Event::Completion(params, tx)).await?
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        self.ask(|tx| Event::CodeAction(params, tx)).await
+        self.ask(|tx| Event::CodeAction(params, tx)).await?
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {

@@ -466,3 +466,57 @@ async fn decompose_dry_run_and_status_commands_work_from_the_editor() {
         "{refused}"
     );
 }
+
+/// A panic in a read-only request is a bug, not the end of the session: the
+/// request gets an error reply, the user one message, and the next hover and
+/// the diagnostics of the next edit still work.
+#[tokio::test]
+async fn a_panic_in_hover_is_an_error_reply_and_the_session_lives_on() {
+    let uri = "file:///workspace/docs/panics.prd.md";
+    let mut client = TestClient::start();
+    client.initialize(json!({})).await;
+    client.open(uri, CLEAN, 1).await;
+    assert!(client.diagnostics_at(uri, 1).await.is_empty());
+    let depends_line = CLEAN
+        .lines()
+        .position(|l| l == "Depends on: REQ-1")
+        .unwrap();
+    let at =
+        json!({"textDocument": {"uri": uri}, "position": {"line": depends_line, "character": 14}});
+
+    tdd_lsp::panic_once_for_tests("hover", uri);
+    let id = client
+        .request_nowait("textDocument/hover", at.clone())
+        .await;
+    let failed = client.response(id).await;
+    let error = failed["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("hover failed") && error.contains("a bug"),
+        "{failed}"
+    );
+    let message = client.notification("window/showMessage").await;
+    assert!(
+        message["message"]
+            .as_str()
+            .unwrap()
+            .contains("hover failed"),
+        "{message}"
+    );
+
+    let hover = client.request("textDocument/hover", at).await;
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("Register a member"),
+        "{hover}"
+    );
+    let broken = CLEAN.replace("Depends on: REQ-1", "Depends on: REQ-404");
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": broken}]}),
+        )
+        .await;
+    assert!(!client.diagnostics_at(uri, 2).await.is_empty());
+}

@@ -37,11 +37,17 @@ pub enum Event {
     Change(DidChangeTextDocumentParams),
     Save(DidSaveTextDocumentParams),
     Close(DidCloseTextDocumentParams),
-    Hover(HoverParams, Reply<Option<Hover>>),
-    Definition(GotoDefinitionParams, Reply<Option<GotoDefinitionResponse>>),
-    Symbols(DocumentSymbolParams, Reply<Option<DocumentSymbolResponse>>),
-    Completion(CompletionParams, Reply<Option<CompletionResponse>>),
-    CodeAction(CodeActionParams, Reply<Option<CodeActionResponse>>),
+    Hover(HoverParams, Reply<Result<Option<Hover>>>),
+    Definition(
+        GotoDefinitionParams,
+        Reply<Result<Option<GotoDefinitionResponse>>>,
+    ),
+    Symbols(
+        DocumentSymbolParams,
+        Reply<Result<Option<DocumentSymbolResponse>>>,
+    ),
+    Completion(CompletionParams, Reply<Result<Option<CompletionResponse>>>),
+    CodeAction(CodeActionParams, Reply<Result<Option<CodeActionResponse>>>),
     Execute(ExecuteCommandParams, Reply<Result<Option<Value>>>),
 }
 
@@ -66,6 +72,8 @@ pub struct Session {
     pull_configuration: bool,
     settings: Settings,
     matcher: PrdMatcher,
+    /// A read-only request panicked once already (the message is sent once).
+    told_of_a_panic: bool,
 }
 
 pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
@@ -85,6 +93,7 @@ pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
         pull_configuration: false,
         settings,
         matcher,
+        told_of_a_panic: false,
     };
     tokio::spawn(session.run(rx));
     tx
@@ -198,33 +207,33 @@ impl Session {
             }
             Event::Hover(p, reply) => {
                 let at = p.text_document_position_params;
-                let _ = reply.send(self.with_prd(&at.text_document.uri, |doc, a| {
+                let _ = reply.send(self.read_only("hover", &at.text_document.uri, |doc, a| {
                     features::hover(doc, a, at.position)
                 }));
             }
             Event::Definition(p, reply) => {
                 let at = p.text_document_position_params;
                 let uri = at.text_document.uri.clone();
-                let _ = reply.send(self.with_prd(&uri, |doc, a| {
+                let _ = reply.send(self.read_only("go to definition", &uri, |doc, a| {
                     features::definition(doc, &uri, a, at.position)
                 }));
             }
             Event::Symbols(p, reply) => {
-                let result = self.with_prd(&p.text_document.uri, |doc, a| {
+                let result = self.read_only("document symbols", &p.text_document.uri, |doc, a| {
                     Some(DocumentSymbolResponse::Nested(features::symbols(doc, a)))
                 });
                 let _ = reply.send(result);
             }
             Event::Completion(p, reply) => {
                 let at = p.text_document_position;
-                let result = self.with_prd(&at.text_document.uri, |doc, a| {
+                let result = self.read_only("completion", &at.text_document.uri, |doc, a| {
                     features::completion(doc, a, at.position)
                 });
                 let _ = reply.send(result);
             }
             Event::CodeAction(p, reply) => {
                 let uri = p.text_document.uri.clone();
-                let _ = reply.send(self.with_prd(&uri, |doc, a| {
+                let _ = reply.send(self.read_only("code actions", &uri, |doc, a| {
                     Some(features::code_actions(doc, &uri, a, p.range))
                 }));
             }
@@ -257,6 +266,47 @@ impl Session {
         let doc = self.documents.get_mut(uri).filter(|d| d.is_prd)?;
         let analysis = doc.analysis(&options);
         f(doc, &analysis)
+    }
+
+    /// A read-only request on a PRD document. A panic in it (a bug) becomes
+    /// an error reply, and the first one also a message: the session, its
+    /// documents and every later request live on.
+    fn read_only<T>(
+        &mut self,
+        what: &str,
+        uri: &Uri,
+        f: impl FnOnce(&Document, &tdd_core::analysis::Analysis) -> Option<T>,
+    ) -> Result<Option<T>> {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.with_prd(uri, |doc, analysis| {
+                features::panic_if_asked(what, uri);
+                f(doc, analysis)
+            })
+        }));
+        let panic = match caught {
+            Ok(result) => return Ok(result),
+            Err(panic) => panic,
+        };
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string());
+        tracing::error!(request = what, uri = uri.as_str(), "panic: {why}");
+        let message = format!(
+            "tdd-orchestrator: {what} failed on {} (a bug: {why}); other requests still work. \
+             Please report it with the server log.",
+            display_path(uri)
+        );
+        if !self.told_of_a_panic {
+            self.told_of_a_panic = true;
+            self.tell(MessageType::ERROR, message.clone());
+        }
+        Err(tower_lsp_server::jsonrpc::Error {
+            code: tower_lsp_server::jsonrpc::ErrorCode::InternalError,
+            message: message.into(),
+            data: None,
+        })
     }
 
     fn initialize(&mut self, root: Option<PathBuf>, options: Option<Value>) {

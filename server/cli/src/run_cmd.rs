@@ -145,6 +145,7 @@ pub fn execute_run(root: &Path, prd: PathBuf, args: &RunArgs, resume: bool) -> R
     };
     let printer = Printer::new(!args.plain && std::io::stdout().is_terminal());
     request.emit = Some(printer.emit());
+    stop_on_signals();
     let summary = execution::execute(request)?;
     printer.finish();
     Ok(summary)
@@ -353,4 +354,26 @@ pub fn print_summary(summary: &RunSummary) -> ExitCode {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
+}
+
+/// Ctrl-C or SIGTERM during a run stops it the way `cancel` does: test runs
+/// and workers (in process groups of their own, which a terminal's Ctrl-C
+/// does not reach) are killed, the run is recorded as cancelled, and
+/// `resume` goes on. A second signal ends the process at once.
+#[allow(unsafe_code)]
+fn stop_on_signals() {
+    extern "C" fn on_signal(_: libc::c_int) {
+        execution::interrupt();
+    }
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only adds to an atomic counter (async-signal
+        // safe); SA_RESETHAND puts the default action back for the next one.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
 }

@@ -383,3 +383,126 @@ fn a_run_killed_at_random_moments_resumes_to_completion_every_time() {
         "most kills must land mid-run, not after it"
     );
 }
+
+/// Ctrl-C during a run: the test runner (in a process group of its own,
+/// which the terminal's SIGINT does not reach) is killed with its whole
+/// group within seconds, the run is recorded as cancelled, and `resume`
+/// completes it.
+#[test]
+fn sigint_cancels_the_run_kills_its_children_and_resume_completes_it() {
+    let root = project("sigint");
+    let dir = fresh_dir("sigint-runner");
+    let (marker, pids) = (dir.join("sleep"), dir.join("pids"));
+    std::fs::write(&marker, "").unwrap();
+    let script = dir.join("sleepy-pytest.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "if [ -e '{}' ]; then echo $$ >> '{}'; sleep 60; fi\nexec pytest \"$@\"\n",
+            marker.display(),
+            pids.display()
+        ),
+    )
+    .unwrap();
+    let config = root.join(".tdd/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let line = format!("test_command = \"sh '{}'\"", script.display());
+    std::fs::write(&config, text.replace("# test_command = \"pytest\"", &line)).unwrap();
+
+    let mut child = tdd(&root, &run_args("run"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waited = Instant::now();
+    while !pids.exists() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "no test run started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let groups: Vec<i32> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(|pid| {
+            let out = Command::new("ps")
+                .args(["-o", "pgid=", "-p", pid.trim()])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        })
+        .collect();
+    let own_group = unsafe { libc::getpgid(child.id() as i32) };
+    assert!(
+        groups.iter().all(|g| *g != own_group),
+        "the runner has a group of its own"
+    );
+
+    let sent = Instant::now();
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    for group in &groups {
+        let left = live_in_group(*group);
+        assert!(
+            left.is_empty(),
+            "process group {group} outlived the run: {left:?}\n{stderr}"
+        );
+    }
+    eprintln!(
+        "stopped {:?} after SIGINT ({status}): {stderr}",
+        sent.elapsed()
+    );
+    let conn = rusqlite::Connection::open(root.join(".tdd/orchestrator.db")).unwrap();
+    let run_status: String = conn
+        .query_row(
+            "SELECT status FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(run_status, "cancelled");
+    drop(conn);
+
+    std::fs::remove_file(&marker).unwrap();
+    let out = tdd(&root, &run_args("resume")).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    check_finished(&root, "resumed after SIGINT");
+}
+
+/// The processes of a process group that still run (dead ones waiting to be
+/// reaped do not count: this sandbox's init does not reap orphans).
+fn live_in_group(group: i32) -> Vec<String> {
+    let mut live = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp …; comm may hold spaces: split after ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 2 && fields[2] == group.to_string() && fields[0] != "Z" {
+            live.push(format!("{head}) {}", fields[0]));
+        }
+    }
+    live
+}

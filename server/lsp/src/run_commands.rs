@@ -30,11 +30,16 @@ pub trait Notices: Send + Sync + 'static {
 
 /// Starts a run (or resumes one, or lets a paused one go on) and returns at
 /// once with what was started; the run reports through `notices`.
+/// The runs a session started, each with its project root: the language
+/// server's shutdown cancels them and waits for them ([`stop_all`]).
+pub type Runs = Arc<std::sync::Mutex<Vec<(PathBuf, std::thread::JoinHandle<()>)>>>;
+
 pub fn start(
     root: PathBuf,
     prd: Option<PathBuf>,
     resume: bool,
     notices: Arc<dyn Notices>,
+    runs: &Runs,
 ) -> Result<Value, String> {
     if execution::run_in_progress(&root) {
         if resume {
@@ -59,7 +64,8 @@ pub fn start(
             sink.event(value);
         }
     }));
-    std::thread::Builder::new()
+    let thread_root = root.clone();
+    let handle = std::thread::Builder::new()
         .name("tdd-run".into())
         .spawn(move || match execution::execute(request) {
             Ok(summary) => {
@@ -79,7 +85,31 @@ pub fn start(
             Err(e) => notices.finished(false, format!("the run could not start: {e}")),
         })
         .map_err(|e| format!("could not start the run's thread: {e}"))?;
+    let mut runs = runs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    runs.retain(|(_, h)| !h.is_finished());
+    runs.push((thread_root, handle));
     Ok(json!({ "started": true, "resume": resume, "workers": count }))
+}
+
+/// Cancels the runs still going (as `tdd.cancel` does: their test runs and
+/// workers are killed, each run is recorded as cancelled and can be resumed)
+/// and waits for their threads. For the editor closing the server mid-run.
+pub fn stop_all(runs: &Runs) {
+    let taken: Vec<_> = runs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .drain(..)
+        .collect();
+    for (root, handle) in &taken {
+        if !handle.is_finished() {
+            let _ = execution::request(root, Some(RunControl::Cancel));
+        }
+    }
+    for (_, handle) in taken {
+        let _ = handle.join();
+    }
 }
 
 /// `tdd.pause` / `tdd.cancel`.

@@ -110,7 +110,9 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
-        Ok(())
+        // Runs this server started are cancelled (their child processes
+        // killed) before the editor closes it.
+        self.ask(Event::Shutdown).await
     }
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {

@@ -6,7 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -128,6 +128,23 @@ impl Stopper {
     }
 }
 
+/// How often this process was asked to stop its runs (SIGINT, SIGTERM, the
+/// language server's shutdown). A count, so a run answers only the requests
+/// made after it started.
+static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
+
+/// Stops every run of this process as `cancel` does: test runs and workers
+/// are killed (whole process groups), the run is recorded as cancelled and
+/// `resume` goes on from there. It only adds to an atomic counter, so a
+/// signal handler may call it; the runs' watchers act within a tick.
+pub fn interrupt() {
+    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+}
+
+pub(super) fn interrupts() -> u64 {
+    INTERRUPTS.load(Ordering::SeqCst)
+}
+
 /// Everything the watcher needs.
 pub(super) struct Watch<'a> {
     pub store: &'a Arc<Mutex<Store>>,
@@ -141,6 +158,8 @@ pub(super) struct Watch<'a> {
     pub deadline: Option<(Instant, Duration)>,
     /// Set when the run is over.
     pub done: &'a AtomicBool,
+    /// [`interrupts`] when the run started.
+    pub interrupts: u64,
 }
 
 /// Heartbeats every `interval` until `done`; applies operator requests and
@@ -149,6 +168,9 @@ pub(super) fn watch(w: Watch<'_>) {
     let tick = Duration::from_millis(20).min(w.interval);
     let mut last = Instant::now() - w.interval;
     while !w.done.load(Ordering::SeqCst) {
+        if interrupts() > w.interrupts {
+            w.stopper.stop(StopReason::Cancelled, w.cancel, w.emit);
+        }
         if let Some((at, limit)) = w.deadline
             && Instant::now() >= at
         {

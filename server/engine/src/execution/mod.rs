@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tdd_core::pricing::PriceTable;
 
-pub use control::StopReason;
-use control::{RunLock, Stopper, Watch, owner_id, watch};
+use control::{RunLock, Stopper, Watch, interrupts as interrupt_count, owner_id, watch};
+pub use control::{StopReason, interrupt};
 pub use event::{Emit, RunEvent};
 use meter::{Meter, Totals};
 use runner::StoreRunner;
@@ -226,6 +226,8 @@ fn sanitize(text: &str) -> String {
 
 /// Runs (or resumes) the PRD's remaining tasks; see the module docs.
 pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
+    // A stop asked for (SIGINT, say) from here on ends this run.
+    let interrupts = interrupt_count();
     if req.workers.is_empty() {
         return Err(ExecError::NoWorkers);
     }
@@ -407,6 +409,7 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
                 interval: req.heartbeat,
                 deadline: req.budget.wall_time.map(|w| (started + w, w)),
                 done: &done,
+                interrupts,
             })
         });
         // Made once up front so workers do not race to create it; a failure

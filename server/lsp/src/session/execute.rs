@@ -239,17 +239,19 @@ impl Session {
                 .map(tdd_engine::project::find_root)
         });
         let notices = std::sync::Arc::new(OutboxNotices(self.outbox.clone()));
+        let runs = self.runs.clone();
         let command = params.command;
         tokio::task::spawn_blocking(move || {
             let result = match root {
                 None => Err("open a workspace folder, or give the uri of a PRD file".to_string()),
                 Some(root) => match command.as_str() {
-                    commands::RUN => run_commands::start(root, file, false, notices),
-                    commands::RESUME => run_commands::start(root, file, true, notices),
+                    commands::RUN => run_commands::start(root, file, false, notices, &runs),
+                    commands::RESUME => run_commands::start(root, file, true, notices, &runs),
                     commands::PAUSE => run_commands::control(root, RunControl::Pause),
                     commands::CANCEL => run_commands::control(root, RunControl::Cancel),
                     commands::DONE => run_commands::done(root, &args),
-                    _ => run_commands::reset_breaker(root, &args),
+                    commands::RESET_BREAKER => run_commands::reset_breaker(root, &args),
+                    other => Err(format!("`{other}` is not a run command")),
                 },
             };
             let _ = reply.send(result.map(Some).map_err(|message| Error {

@@ -49,6 +49,8 @@ pub enum Event {
     Completion(CompletionParams, Reply<Result<Option<CompletionResponse>>>),
     CodeAction(CodeActionParams, Reply<Result<Option<CodeActionResponse>>>),
     Execute(ExecuteCommandParams, Reply<Result<Option<Value>>>),
+    /// The client asks the server to shut down: runs it started are cancelled.
+    Shutdown(Reply<()>),
 }
 
 /// Messages to the client, sent in order by one task.
@@ -74,6 +76,8 @@ pub struct Session {
     matcher: PrdMatcher,
     /// A read-only request panicked once already (the message is sent once).
     told_of_a_panic: bool,
+    /// The runs this session started; shutdown cancels them.
+    runs: crate::run_commands::Runs,
 }
 
 pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
@@ -94,6 +98,7 @@ pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
         settings,
         matcher,
         told_of_a_panic: false,
+        runs: Default::default(),
     };
     tokio::spawn(session.run(rx));
     tx
@@ -236,6 +241,13 @@ impl Session {
                 let _ = reply.send(self.read_only("code actions", &uri, |doc, a| {
                     Some(features::code_actions(doc, &uri, a, p.range))
                 }));
+            }
+            Event::Shutdown(reply) => {
+                let runs = self.runs.clone();
+                tokio::task::spawn_blocking(move || {
+                    crate::run_commands::stop_all(&runs);
+                    let _ = reply.send(());
+                });
             }
             Event::Execute(p, reply) => match commands::find(&p.command).map(|c| c.name) {
                 Some(commands::DECOMPOSE | commands::DECOMPOSE_DRY_RUN | commands::STATUS) => {

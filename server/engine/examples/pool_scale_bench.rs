@@ -36,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tdd_core::config::{Language, Layout};
 use tdd_core::gate::Stage;
 use tdd_engine::git::Project;
-use tdd_engine::pipeline::{PipelineContext, TaskOutcome};
+use tdd_engine::pipeline::{PipelineContext, TaskOutcome, Timings};
 use tdd_engine::process::CancelToken;
 use tdd_engine::scheduler::{SchedulerOptions, run_pipeline};
 
@@ -75,6 +75,13 @@ struct Point {
     runs: usize,
     cost: TestRunCost,
     worker: Duration,
+    /// Summed over the tasks: the engine's own `TaskOutcome::timings`.
+    timings: Timings,
+    /// The same, without the first task (the one that checks the
+    /// repository out; later tasks adopt its worktree).
+    later: Timings,
+    /// Task spans without the first task's.
+    later_spans: Vec<Duration>,
 }
 
 impl Point {
@@ -158,6 +165,47 @@ fn run(dir: &Path) -> Result<(), String> {
             .collect();
         println!("{:>7} {}", p.files, cols.join(" "));
     }
+    println!(
+        "the engine's own split, mean ms per task (TaskOutcome::timings): git = worktree, \
+         commits, rebase, fast-forward; diff = changes, put-backs, content tree ids; \
+         first: the task that checks the repository out, later: the others (they adopt its worktree)"
+    );
+    println!(
+        "{:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>13} {:>10}",
+        "files",
+        "tasks",
+        "git",
+        "diff",
+        "store",
+        "tests",
+        "worker",
+        "merge wait",
+        "runs/reused",
+        "span p50"
+    );
+    for p in &points {
+        let n = p.spans.len() as u32;
+        let first = sub(&p.timings, &p.later);
+        for (name, t, count, spans) in [
+            ("first", &first, 1, None),
+            ("later", &p.later, n - 1, Some(&p.later_spans)),
+        ] {
+            let count = count.max(1);
+            println!(
+                "{:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>13} {:>10}",
+                p.files,
+                name,
+                ms(t.git / count),
+                ms(t.diff / count),
+                ms(t.store / count),
+                ms(t.tests / count),
+                ms(t.worker / count),
+                ms(t.merge_wait / count),
+                format!("{}/{}", t.test_runs, t.reused_runs),
+                spans.map_or("".to_string(), |s| ms(percentile(s, 0.5))),
+            );
+        }
+    }
     if let Some(slope) = slope(&points) {
         println!("slope: {slope:.2} ms per task per 1,000 files (least squares of the task mean)");
     }
@@ -204,12 +252,22 @@ fn measure(dir: &Path, n: usize, tasks: usize) -> Result<(Point, Duration), Stri
 
     let mut spans = Vec::new();
     let mut stages = Vec::new();
-    for span in &report.timeline {
+    let mut timings = Timings::default();
+    let mut later = Timings::default();
+    let mut later_spans = Vec::new();
+    for (k, span) in report.timeline.iter().enumerate() {
         let outcome = report.task(&span.task).and_then(|t| t.outcome.as_ref());
+        let outcome = outcome.ok_or("a task without outcome")?;
         let whole = span.ended.saturating_sub(span.started);
         spans.push(whole);
-        stages.push(split(outcome.ok_or("a task without outcome")?, whole));
+        stages.push(split(outcome, whole));
+        add(&mut timings, &outcome.timings);
+        if k > 0 {
+            add(&mut later, &outcome.timings);
+            later_spans.push(whole);
+        }
     }
+    later_spans.sort();
     spans.sort();
 
     let calibration = dir.join("calibration");
@@ -230,6 +288,9 @@ fn measure(dir: &Path, n: usize, tasks: usize) -> Result<(Point, Duration), Stri
         runs,
         cost,
         worker,
+        timings,
+        later,
+        later_spans,
     };
     Ok((point, pad))
 }
@@ -288,4 +349,29 @@ fn slope(points: &[Point]) -> Option<f64> {
     let sxx: f64 = xy.iter().map(|(x, _)| (x - mx).powi(2)).sum();
     let sxy: f64 = xy.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
     (sxx > 0.0).then(|| sxy / sxx)
+}
+
+fn add(sum: &mut Timings, t: &Timings) {
+    sum.git += t.git;
+    sum.diff += t.diff;
+    sum.store += t.store;
+    sum.tests += t.tests;
+    sum.worker += t.worker;
+    sum.merge_wait += t.merge_wait;
+    sum.test_runs += t.test_runs;
+    sum.reused_runs += t.reused_runs;
+}
+
+/// `all` minus `part`.
+fn sub(all: &Timings, part: &Timings) -> Timings {
+    Timings {
+        git: all.git.saturating_sub(part.git),
+        diff: all.diff.saturating_sub(part.diff),
+        store: all.store.saturating_sub(part.store),
+        tests: all.tests.saturating_sub(part.tests),
+        worker: all.worker.saturating_sub(part.worker),
+        merge_wait: all.merge_wait.saturating_sub(part.merge_wait),
+        test_runs: all.test_runs - part.test_runs,
+        reused_runs: all.reused_runs - part.reused_runs,
+    }
 }

@@ -15,19 +15,29 @@ impl Worktree {
     /// A tracked worktree ([`Worktree::track`]) looks only at the paths
     /// written since it was last at a known tree.
     pub fn changes(&self, since: Oid) -> Result<Vec<Change>> {
-        let repo = self.repo()?;
+        // A tracked worktree's content costs what was touched; the
+        // index-free scan reads and hashes every file.
+        let (repo, now) = match self.content_tree().ok().flatten() {
+            Some((repo, now)) => (repo, Some(now)),
+            None => (self.repo()?, None),
+        };
         let tree = repo.find_commit(since)?.tree()?;
         let mut opts = DiffOptions::new();
         opts.include_untracked(true)
             .recurse_untracked_dirs(true)
             .include_typechange(true);
-        // A tracked worktree's content costs what was touched; the
-        // index-free scan reads and hashes every file.
-        let now = self.content_tree(&repo).ok().flatten();
         let mut diff = match now {
+            // Diffed as two small trees of only the changed paths: the same
+            // deltas and renames, at the cost of what changed.
             Some(now) => {
                 let now = repo.find_tree(now)?;
-                repo.diff_tree_to_tree(Some(&tree), Some(&now), Some(&mut opts))?
+                let paths = super::tracked::changed_paths(&repo, Some(&tree), Some(&now))?;
+                if paths.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let old = repo.find_tree(super::tracked::only_paths(&repo, &tree, &paths)?)?;
+                let new = repo.find_tree(super::tracked::only_paths(&repo, &now, &paths)?)?;
+                repo.diff_tree_to_tree(Some(&old), Some(&new), Some(&mut opts))?
             }
             None => repo.diff_tree_to_workdir(Some(&tree), Some(&mut opts))?,
         };

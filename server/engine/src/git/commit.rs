@@ -156,6 +156,9 @@ impl Worktree {
     /// when its file is gone. Refuses ([`GitError::NothingToCommit`]) when the
     /// tree would not change, unless `allow_empty`.
     pub fn commit_stage(&self, commit: &StageCommit) -> Result<Oid> {
+        if self.is_tracked() {
+            return self.commit_stage_tracked(commit);
+        }
         let repo = self.repo()?;
         let head = repo.head()?.peel_to_commit()?;
         let mut index = repo.index()?;
@@ -193,5 +196,55 @@ impl Worktree {
         let oid = repo.commit(Some("HEAD"), &sig, &sig, &commit.message(), &tree, &[&head])?;
         index.write()?;
         Ok(oid)
+    }
+}
+
+impl Worktree {
+    /// [`Worktree::commit_stage`] for a tracked worktree: the new tree is
+    /// `HEAD`'s with the paths' blobs in place, built along those paths only,
+    /// and the index is left alone, so a commit costs what it holds, not
+    /// what the repository holds.
+    fn commit_stage_tracked(&self, commit: &StageCommit) -> Result<Oid> {
+        use std::os::unix::fs::PermissionsExt;
+        let repo = self.repo()?;
+        let head = repo.head()?.peel_to_commit()?;
+        let mut updates = super::tracked::Updates::new();
+        for path in &commit.paths {
+            let rel = check_worktree_path(&self.path, path)?;
+            let full = self.path.join(rel);
+            let update = match std::fs::symlink_metadata(&full) {
+                Ok(meta) if meta.is_dir() => {
+                    return Err(GitError::BadPath {
+                        path: path.clone(),
+                        reason: "is a directory: name its files",
+                    });
+                }
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    let target = std::fs::read_link(&full).map_err(super::io_err(&full))?;
+                    let blob = repo.blob(target.as_os_str().as_encoded_bytes())?;
+                    Some((blob, git2::FileMode::Link))
+                }
+                Ok(meta) => {
+                    let mode = if meta.permissions().mode() & 0o111 != 0 {
+                        git2::FileMode::BlobExecutable
+                    } else {
+                        git2::FileMode::Blob
+                    };
+                    Some((super::tracked::raw_blob(&repo, &full)?, mode))
+                }
+                Err(_) => None,
+            };
+            updates.insert(rel.to_string_lossy().into_owned(), update);
+        }
+        let tree_id = super::tracked::update_tree(&repo, &head.tree()?, &updates)?;
+        if tree_id == head.tree_id() && !commit.allow_empty {
+            return Err(GitError::NothingToCommit {
+                task: commit.task.clone(),
+                stage: commit.stage.as_str().to_string(),
+            });
+        }
+        let tree = repo.find_tree(tree_id)?;
+        let sig = signature(&repo)?;
+        Ok(repo.commit(Some("HEAD"), &sig, &sig, &commit.message(), &tree, &[&head])?)
     }
 }

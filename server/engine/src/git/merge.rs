@@ -67,7 +67,7 @@ impl Project {
         let feature = feature_branch(prd)?;
         check_task_branch(prd, worktree)?;
         let repo = worktree.repo()?;
-        let untracked = match worktree.tracked_untracked(&repo)? {
+        let untracked = match worktree.tracked_untracked()? {
             Some(untracked) => untracked,
             None => {
                 ensure_clean(&repo, worktree)?;

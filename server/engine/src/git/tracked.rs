@@ -10,7 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use git2::{FileMode, ObjectType, Oid, Repository, Tree, build::TreeUpdateBuilder};
+use std::collections::BTreeMap;
+
+use git2::{FileMode, ObjectType, Oid, Repository, Tree};
 
 use super::watch::Watch;
 use super::{GitError, Result, Worktree, io_err};
@@ -76,19 +78,48 @@ impl Worktree {
         Ok(())
     }
 
+    /// Makes a tracked worktree's index `HEAD`'s again. The engine never
+    /// reads it there and leaves it behind while the task runs (writing it
+    /// costs what the repository holds: 7 ms at 10,000 files); this is for
+    /// a worktree left to a person (a failed task), so `git status` there
+    /// tells the truth. An untracked worktree's index is always kept.
+    pub fn sync_index(&self) -> Result<()> {
+        if self.tracked.is_none() {
+            return Ok(());
+        }
+        let repo = self.repo()?;
+        let mut index = repo.index()?;
+        index.read_tree(&repo.head()?.peel_to_tree()?)?;
+        index.write()?;
+        Ok(())
+    }
+
     /// Whether writes here are tracked (and the tracking still holds).
     pub fn is_tracked(&self) -> bool {
         self.tracked.as_ref().is_some_and(|t| !lock(t).is_broken())
     }
 
     /// The tree of what the worktree holds now: tracked files and untracked
-    /// ones git does not ignore, as the index-free diff sees them. Blobs of
-    /// touched files are written to the object database. `None` when the
-    /// worktree is not tracked (or the tracking lost count).
-    pub(crate) fn content_tree(&self, repo: &Repository) -> Result<Option<Oid>> {
+    /// ones git does not ignore, as the index-free diff sees them, with a
+    /// handle on the repository that can read it. Its new blobs and trees are
+    /// kept in that handle's memory (a mempack backend), never written to
+    /// disk: only the id is wanted, and a loose object is a file created per
+    /// call. `None` when the worktree is not tracked (or the tracking lost
+    /// count).
+    pub(crate) fn content_tree(&self) -> Result<Option<(Repository, Oid)>> {
         let Some(tracked) = &self.tracked else {
             return Ok(None);
         };
+        let repo = self.repo()?;
+        // Above the loose and packed backends, so every write lands here.
+        let odb = repo.odb()?;
+        odb.add_new_mempack_backend(1000)?;
+        drop(odb);
+        let tree = self.content_tree_in(&repo, tracked)?;
+        Ok(tree.map(|oid| (repo, oid)))
+    }
+
+    fn content_tree_in(&self, repo: &Repository, tracked: &Tracked) -> Result<Option<Oid>> {
         let mut tracker = lock(tracked);
         let Some(touched) = tracker.touched(repo, &self.path) else {
             return Ok(None);
@@ -98,7 +129,7 @@ impl Worktree {
             return Ok(Some(base.id()));
         }
         let ignored = ignorer(repo);
-        let mut update = TreeUpdateBuilder::new();
+        let mut update = Updates::new();
         for rel in &touched {
             let full = self.path.join(rel);
             let in_base = base.get_path(Path::new(rel)).ok();
@@ -106,7 +137,7 @@ impl Worktree {
                 Ok(meta) => meta,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     if in_base.is_some() {
-                        update.remove(rel.as_str());
+                        update.insert(rel.clone(), None);
                     }
                     continue;
                 }
@@ -118,7 +149,7 @@ impl Worktree {
             if meta.is_dir() {
                 // Its files are touched paths of their own.
                 if tracked_before {
-                    update.remove(rel.as_str());
+                    update.insert(rel.clone(), None);
                 }
                 continue;
             }
@@ -136,36 +167,32 @@ impl Worktree {
                 } else {
                     FileMode::Blob
                 };
-                (repo.blob_path(&full)?, mode)
+                (raw_blob(repo, &full)?, mode)
             };
-            update.upsert(rel.as_str(), oid, mode);
+            update.insert(rel.clone(), Some((oid, mode)));
         }
-        Ok(Some(update.create_updated(repo, &base)?))
+        Ok(Some(update_tree(repo, &base, &update)?))
     }
 
     /// For a tracked worktree, the untracked files git does not ignore, or
     /// [`GitError::Dirty`] when a tracked file differs from `HEAD`; `None`
     /// when the worktree is not tracked.
-    pub(crate) fn tracked_untracked(&self, repo: &Repository) -> Result<Option<BTreeSet<String>>> {
-        let Some(now) = self.content_tree(repo).ok().flatten() else {
+    pub(crate) fn tracked_untracked(&self) -> Result<Option<BTreeSet<String>>> {
+        let Some((repo, now)) = self.content_tree().ok().flatten() else {
             return Ok(None);
         };
         let head = repo.head()?.peel_to_tree()?;
         let now = repo.find_tree(now)?;
-        let diff = repo.diff_tree_to_tree(Some(&head), Some(&now), None)?;
         let mut untracked = BTreeSet::new();
         let mut dirty = Vec::new();
-        for delta in diff.deltas() {
-            let path = delta
-                .new_file()
-                .path()
-                .or(delta.old_file().path())
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if delta.status() == git2::Delta::Added {
-                untracked.insert(path);
-            } else {
+        for path in changed_paths(&repo, Some(&head), Some(&now))? {
+            let in_head = head
+                .get_path(Path::new(&path))
+                .is_ok_and(|e| e.kind() != Some(ObjectType::Tree));
+            if in_head {
                 dirty.push(path);
+            } else {
+                untracked.insert(path);
             }
         }
         if !dirty.is_empty() {
@@ -185,8 +212,8 @@ impl Worktree {
     /// writes what differs between its known tree and `to`, and puts every
     /// touched path back as `to` has it (an untracked file git would not
     /// ignore is deleted, but for those in `keep`; ignored ones stay, as with
-    /// a checkout). The index is then `to`'s. Costs what differs, not what
-    /// the tree holds.
+    /// a checkout). Costs what differs, not what the tree holds; the
+    /// worktree's index is not updated (nothing of the engine reads it).
     pub(crate) fn switch_files(
         &self,
         repo: &Repository,
@@ -207,21 +234,13 @@ impl Worktree {
             });
         };
         let from = repo.find_tree(tracker.at())?;
-        let diff = repo.diff_tree_to_tree(Some(&from), Some(to), None)?;
-        for delta in diff.deltas() {
-            for file in [delta.old_file(), delta.new_file()] {
-                if let Some(path) = file.path().and_then(Path::to_str) {
-                    paths.insert(path.to_string());
-                }
-            }
-        }
+        paths.extend(changed_paths(repo, Some(&from), Some(to))?);
         let ignored = ignorer(repo);
         for rel in paths.iter().filter(|p| !keep.contains(*p)) {
             put(repo, &self.path, rel, to, &ignored)?;
         }
-        let mut index = repo.index()?;
-        index.read_tree(to)?;
-        index.write()?;
+        // The index is left alone: the engine never reads it here, and
+        // writing it costs what the tree holds (see `update_tree`).
         tracker.settle(repo, &self.path, to.id(), keep);
         Ok(())
     }
@@ -319,4 +338,174 @@ fn prune_empty(root: &Path, full: &Path) {
         }
         dir = d.parent();
     }
+}
+
+/// Path → new blob and mode, or `None` to remove it.
+pub(crate) type Updates = BTreeMap<String, Option<(Oid, FileMode)>>;
+
+/// `base` with `updates` applied, written to the object database. Only the
+/// trees on the updated paths are rebuilt, so it costs what changed (libgit2's
+/// own `git_tree_create_updated` reads the whole tree into an index and
+/// hashes every tree again). A directory left empty disappears, as in git.
+pub(crate) fn update_tree(repo: &Repository, base: &Tree<'_>, updates: &Updates) -> Result<Oid> {
+    Ok(update_dir(
+        repo,
+        Some(base),
+        updates.iter().map(|(p, u)| (p.as_str(), *u)),
+    )?
+    .unwrap_or(empty_tree(repo)?))
+}
+
+fn empty_tree(repo: &Repository) -> Result<Oid> {
+    Ok(repo.treebuilder(None)?.write()?)
+}
+
+/// The tree `base` (or none) with the updates, paths relative to it; `None`
+/// when it ends up empty.
+fn update_dir<'p>(
+    repo: &Repository,
+    base: Option<&Tree<'_>>,
+    updates: impl Iterator<Item = (&'p str, Option<(Oid, FileMode)>)>,
+) -> Result<Option<Oid>> {
+    let mut builder = repo.treebuilder(base)?;
+    // Updates below a directory of this tree, grouped by that directory.
+    let mut nested: BTreeMap<&str, Vec<(&str, Option<(Oid, FileMode)>)>> = BTreeMap::new();
+    for (path, update) in updates {
+        match path.split_once('/') {
+            Some((dir, rest)) => nested.entry(dir).or_default().push((rest, update)),
+            None => match update {
+                Some((oid, mode)) => {
+                    builder.insert(path, oid, i32::from(mode))?;
+                }
+                None => {
+                    if builder.get(path)?.is_some() {
+                        builder.remove(path)?;
+                    }
+                }
+            },
+        }
+    }
+    for (dir, updates) in nested {
+        let sub = match builder.get(dir)? {
+            Some(entry) if entry.kind() == Some(ObjectType::Tree) => {
+                Some(repo.find_tree(entry.id())?)
+            }
+            _ => None,
+        };
+        // A file where a directory now goes is replaced by it.
+        let all_removals = updates.iter().all(|(_, u)| u.is_none());
+        if sub.is_none() && all_removals {
+            continue;
+        }
+        match update_dir(repo, sub.as_ref(), updates.into_iter())? {
+            Some(oid) => {
+                builder.insert(dir, oid, i32::from(FileMode::Tree))?;
+            }
+            None => {
+                if builder.get(dir)?.is_some() {
+                    builder.remove(dir)?;
+                }
+            }
+        }
+    }
+    if builder.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(builder.write()?))
+}
+
+/// Writes a file's bytes as a blob, as they are. `Repository::blob_path`
+/// would run git's filters, whose attribute lookup loads the whole index (a
+/// cost that grows with the repository, 4 ms a file at 10,000 files). So a
+/// tracked worktree does not apply `.gitattributes` conversions (`eol`,
+/// `ident`) to what its stages commit; a scanned one does.
+pub(crate) fn raw_blob(repo: &Repository, full: &Path) -> Result<Oid> {
+    let bytes = fs::read(full).map_err(io_err(full))?;
+    Ok(repo.blob(&bytes)?)
+}
+
+/// The paths whose blob or mode differ between `a` and `b` (either may be
+/// missing), walking only the subtrees whose ids differ: libgit2's
+/// tree-to-tree diff visits every file of both trees.
+pub(crate) fn changed_paths(
+    repo: &Repository,
+    a: Option<&Tree<'_>>,
+    b: Option<&Tree<'_>>,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    walk_changed(repo, a, b, "", &mut out)?;
+    Ok(out)
+}
+
+fn walk_changed(
+    repo: &Repository,
+    a: Option<&Tree<'_>>,
+    b: Option<&Tree<'_>>,
+    prefix: &str,
+    out: &mut Vec<String>,
+) -> Result<()> {
+    type Side = Option<(Oid, i32, bool)>;
+    let mut names: BTreeMap<String, (Side, Side)> = BTreeMap::new();
+    for (tree, first) in [(a, true), (b, false)] {
+        for entry in tree.into_iter().flat_map(|t| t.iter()) {
+            let Ok(name) = entry.name() else { continue };
+            let side = Some((
+                entry.id(),
+                entry.filemode(),
+                entry.kind() == Some(ObjectType::Tree),
+            ));
+            let slot = names.entry(name.to_string()).or_default();
+            if first {
+                slot.0 = side;
+            } else {
+                slot.1 = side;
+            }
+        }
+    }
+    for (name, (old, new)) in names {
+        if old.is_some() && old == new {
+            continue;
+        }
+        let path = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let subtree = |side: Side| -> Result<Option<Tree<'_>>> {
+            match side {
+                Some((oid, _, true)) => Ok(Some(repo.find_tree(oid)?)),
+                _ => Ok(None),
+            }
+        };
+        let (old_tree, new_tree) = (subtree(old)?, subtree(new)?);
+        if old_tree.is_some() || new_tree.is_some() {
+            walk_changed(repo, old_tree.as_ref(), new_tree.as_ref(), &path, out)?;
+        }
+        let is_file = |side: Side| side.is_some_and(|(_, _, tree)| !tree);
+        if is_file(old) || is_file(new) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// `tree` cut down to `paths` (those it has): a small tree to diff, so
+/// libgit2's diff and rename detection see only what changed.
+pub(crate) fn only_paths(repo: &Repository, tree: &Tree<'_>, paths: &[String]) -> Result<Oid> {
+    let mut updates = Updates::new();
+    for path in paths {
+        if let Ok(entry) = tree.get_path(Path::new(path))
+            && entry.kind() != Some(ObjectType::Tree)
+        {
+            let mode = match entry.filemode() {
+                m if m == i32::from(FileMode::BlobExecutable) => FileMode::BlobExecutable,
+                m if m == i32::from(FileMode::Link) => FileMode::Link,
+                m if m == i32::from(FileMode::Commit) => FileMode::Commit,
+                _ => FileMode::Blob,
+            };
+            updates.insert(path.clone(), Some((entry.id(), mode)));
+        }
+    }
+    let empty = repo.find_tree(empty_tree(repo)?)?;
+    update_tree(repo, &empty, &updates)
 }

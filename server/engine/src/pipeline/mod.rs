@@ -375,6 +375,9 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
             || ctx.project.park_worktree(&ctx.worktrees, run.wt.clone()),
         )
         .ok();
+    } else {
+        // Left for a person to look at, or for a resumed run.
+        let _ = run.wt.sync_index();
     }
     run.out.timings = run.spent.get();
     run.out
@@ -477,10 +480,7 @@ impl Run<'_> {
     fn test_run(&self, stage: Stage, only: &[String]) -> Result<TestRun, Stop> {
         let content = self.time(
             |t| &mut t.diff,
-            || {
-                let repo = self.wt.repo().ok()?;
-                self.wt.content_tree(&repo).ok().flatten()
-            },
+            || self.wt.content_tree().ok().flatten().map(|(_, tree)| tree),
         );
         let count = |reused: bool| {
             let mut spent = self.spent.get();

@@ -201,7 +201,7 @@ fn default_max_file_kib() -> u32 {
 
 /// `[worker]`: who performs the RED, GREEN and REFACTOR attempts
 /// (docs/workers.md).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerConfig {
     /// Which worker to use. Unset: no worker is configured, and `run` says
@@ -224,19 +224,6 @@ pub struct WorkerConfig {
     /// Settings of the `claude_code` and `codex` workers (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentWorkerConfig>,
-}
-
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        WorkerConfig {
-            kind: None,
-            count: None,
-            command: None,
-            scripted: None,
-            api: None,
-            agent: None,
-        }
-    }
 }
 
 impl WorkerConfig {

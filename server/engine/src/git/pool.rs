@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use git2::{BranchType, ErrorCode, Repository, WorktreePruneOptions};
+use git2::{ErrorCode, Repository, WorktreePruneOptions};
 
-use super::worktree::ADD_WORKTREE;
+use super::worktree::{ADD_WORKTREE, prune_stale, task_branch_or_new};
 use super::{
     GitError, Project, Result, WORKTREES_DIR, Worktree, feature_branch, io_err, task_branch,
     worktree_name,
@@ -143,33 +143,12 @@ impl Project {
             return Err(GitError::WorktreeExists { path });
         }
         let repo = self.repo()?;
-        let target = match repo.find_branch(&branch_name, BranchType::Local) {
-            Ok(branch) => branch.get().peel_to_commit()?,
-            Err(err) if err.code() == ErrorCode::NotFound => {
-                let feature = feature_branch(prd)?;
-                let tip = repo
-                    .find_branch(&feature, BranchType::Local)
-                    .map_err(|_| GitError::MissingBranch {
-                        branch: feature,
-                        hint: "create the feature branch first (ensure_feature_branch)".into(),
-                    })?
-                    .get()
-                    .peel_to_commit()?;
-                repo.branch(&branch_name, &tip, false)?;
-                tip
-            }
-            Err(err) => return Err(err.into()),
-        };
+        let feature = feature_branch(prd)?;
+        let target = task_branch_or_new(&repo, &feature, &branch_name)?
+            .get()
+            .peel_to_commit()?;
         let _one_at_a_time = ADD_WORKTREE.lock().unwrap_or_else(PoisonError::into_inner);
-        // A registration whose directory is gone (deleted by hand) is stale.
-        if let Ok(stale) = repo.find_worktree(&name) {
-            if stale.validate().is_ok() {
-                return Err(GitError::WorktreeExists {
-                    path: stale.path().to_path_buf(),
-                });
-            }
-            stale.prune(Some(WorktreePruneOptions::new().valid(false)))?;
-        }
+        prune_stale(&repo, &name)?;
         let old_admin = admin_dir(&repo, admin);
         let new_admin = admin_dir(&repo, &name);
         fs::rename(&old_admin, &new_admin).map_err(io_err(&old_admin))?;

@@ -340,8 +340,11 @@ fn prune_empty(root: &Path, full: &Path) {
     }
 }
 
-/// Path → new blob and mode, or `None` to remove it.
-pub(crate) type Updates = BTreeMap<String, Option<(Oid, FileMode)>>;
+/// A path's new blob and mode, or `None` to remove it.
+pub(crate) type Update = Option<(Oid, FileMode)>;
+
+/// Path → its update.
+pub(crate) type Updates = BTreeMap<String, Update>;
 
 /// `base` with `updates` applied, written to the object database. Only the
 /// trees on the updated paths are rebuilt, so it costs what changed (libgit2's
@@ -365,11 +368,11 @@ fn empty_tree(repo: &Repository) -> Result<Oid> {
 fn update_dir<'p>(
     repo: &Repository,
     base: Option<&Tree<'_>>,
-    updates: impl Iterator<Item = (&'p str, Option<(Oid, FileMode)>)>,
+    updates: impl Iterator<Item = (&'p str, Update)>,
 ) -> Result<Option<Oid>> {
     let mut builder = repo.treebuilder(base)?;
     // Updates below a directory of this tree, grouped by that directory.
-    let mut nested: BTreeMap<&str, Vec<(&str, Option<(Oid, FileMode)>)>> = BTreeMap::new();
+    let mut nested: BTreeMap<&str, Vec<(&str, Update)>> = BTreeMap::new();
     for (path, update) in updates {
         match path.split_once('/') {
             Some((dir, rest)) => nested.entry(dir).or_default().push((rest, update)),

@@ -69,6 +69,45 @@ fn fnv1a(bytes: &[u8]) -> u32 {
     })
 }
 
+/// Removes the registration `name` when its directory is gone (deleted by
+/// hand); one whose directory is there is [`GitError::WorktreeExists`].
+pub(super) fn prune_stale(repo: &Repository, name: &str) -> Result<()> {
+    if let Ok(stale) = repo.find_worktree(name) {
+        if stale.validate().is_ok() {
+            return Err(GitError::WorktreeExists {
+                path: stale.path().to_path_buf(),
+            });
+        }
+        stale.prune(Some(WorktreePruneOptions::new().valid(false)))?;
+    }
+    Ok(())
+}
+
+/// The task branch `branch`, made at the tip of `feature` when missing.
+pub(super) fn task_branch_or_new<'r>(
+    repo: &'r Repository,
+    feature: &str,
+    branch: &str,
+) -> Result<git2::Branch<'r>> {
+    match repo.find_branch(branch, BranchType::Local) {
+        Ok(found) => Ok(found),
+        Err(err) if err.code() == ErrorCode::NotFound => {
+            let tip = match repo.find_branch(feature, BranchType::Local) {
+                Ok(b) => b.get().peel_to_commit()?,
+                Err(err) if err.code() == ErrorCode::NotFound => {
+                    return Err(GitError::MissingBranch {
+                        branch: feature.to_string(),
+                        hint: "create the feature branch first (ensure_feature_branch)".into(),
+                    });
+                }
+                Err(err) => return Err(err.into()),
+            };
+            Ok(repo.branch(branch, &tip, false)?)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Serializes `git worktree add` within the process.
 pub(super) static ADD_WORKTREE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -98,32 +137,8 @@ impl Project {
             return Err(GitError::WorktreeExists { path });
         }
         let repo = self.repo()?;
-        // A registration whose directory is gone (deleted by hand) is stale.
-        if let Ok(stale) = repo.find_worktree(&name) {
-            if stale.validate().is_ok() {
-                return Err(GitError::WorktreeExists {
-                    path: stale.path().to_path_buf(),
-                });
-            }
-            stale.prune(Some(WorktreePruneOptions::new().valid(false)))?;
-        }
-        let branch = match repo.find_branch(&branch_name, BranchType::Local) {
-            Ok(branch) => branch,
-            Err(err) if err.code() == ErrorCode::NotFound => {
-                let tip = match repo.find_branch(&feature, BranchType::Local) {
-                    Ok(b) => b.get().peel_to_commit()?,
-                    Err(err) if err.code() == ErrorCode::NotFound => {
-                        return Err(GitError::MissingBranch {
-                            branch: feature,
-                            hint: "create the feature branch first (ensure_feature_branch)".into(),
-                        });
-                    }
-                    Err(err) => return Err(err.into()),
-                };
-                repo.branch(&branch_name, &tip, false)?
-            }
-            Err(err) => return Err(err.into()),
-        };
+        prune_stale(&repo, &name)?;
+        let branch = task_branch_or_new(&repo, &feature, &branch_name)?;
         let parent = self.tdd_dir()?.join("worktrees");
         fs::create_dir_all(&parent).map_err(io_err(&parent))?;
         // libgit2 fails when two threads create `.git/worktrees` at once

@@ -6,10 +6,11 @@
 //! after exactly one attempt per stage).
 //!
 //! Setup, per repository size N: a real git repository in a fresh temp dir,
-//! padded with N unrelated committed files (tiny text files, 100 a directory
-//! under `vendor/`, made and committed with the git CLI: `git add -A` and one
-//! commit; timed apart and not counted); the store in its `.tdd/` with a
-//! `Recorder`. Then `--tasks` Python tasks (12) in 3 phases, each task
+//! padded with N unrelated committed files (`bench_support::pad`: tiny text
+//! files, 100 a directory under `vendor/`, made and committed with the git
+//! CLI: `git add -A` and one commit; timed apart and not counted); the store
+//! in its `.tdd/` with a `Recorder`. Then `--tasks` Python tasks (12) in 3
+//! phases, each task
 //! depending on every task of the phase before, go through
 //! `scheduler::run_pipeline` with one worker: an instant `ScriptedWorker`
 //! writing one small file per stage. The test command is the sh stand-in for
@@ -45,13 +46,12 @@ mod bench_support;
 
 use bench_support::{
     FAKE_PYTEST, PRD, STAGES, TestRunCost, Timed, check_report, counted, files, git, list_arg, ms,
-    percentile, phased_graph, recorder, repo, runs, time_test_runs,
+    pad, percentile, phased_graph, recorder, repo, runs, time_test_runs,
 };
 
 const FILES: [usize; 3] = [0, 10_000, 100_000];
 const TASKS: usize = 12;
 const PHASES: usize = 3;
-const FILES_PER_DIR: usize = 100;
 const CALIBRATION: usize = 8;
 
 fn main() {
@@ -316,24 +316,6 @@ fn split(outcome: &TaskOutcome, whole: Duration) -> [Duration; 6] {
         out[k + 1] = since(a.started_at, end);
     }
     out
-}
-
-/// `n` tiny committed files, [`FILES_PER_DIR`] a directory under `vendor/`.
-fn pad(root: &Path, n: usize) -> Result<(), String> {
-    if n == 0 {
-        return Ok(());
-    }
-    for f in 0..n {
-        let dir = root.join(format!("vendor/d{:04}", f / FILES_PER_DIR));
-        if f % FILES_PER_DIR == 0 {
-            fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        }
-        fs::write(dir.join(format!("f{f:07}.txt")), format!("padding {f}\n"))
-            .map_err(|e| e.to_string())?;
-    }
-    git(root, &["add", "-A"])?;
-    git(root, &["commit", "-q", "-m", "padding"])?;
-    Ok(())
 }
 
 /// The least-squares slope of the task mean, in ms per 1,000 files.

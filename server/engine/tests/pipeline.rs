@@ -638,10 +638,10 @@ fn the_same_files_are_tested_once_and_the_evidence_says_so() {
     let outcome = run_task(&ctx, &task(), &mut worker);
 
     assert!(outcome.merged(), "{:?}", outcome.status);
-    // RED's baseline and judged run, GREEN's judged run, MERGE's scoped run;
-    // GREEN's baseline is RED's judged files, VERIFY and REFACTOR's are
-    // GREEN's, and REFACTOR changed nothing.
-    assert_eq!(runs(&count), 4);
+    // RED's baseline and judged run, GREEN's judged run; GREEN's baseline is
+    // RED's judged files, VERIFY and REFACTOR's are GREEN's, REFACTOR changed
+    // nothing, and MERGE's tip (no rebase needed) is GREEN's files again.
+    assert_eq!(runs(&count), 3);
     let evidence = |stage: Stage| {
         outcome
             .attempts
@@ -697,36 +697,37 @@ fn a_changed_tree_is_never_judged_from_an_earlier_report() {
 }
 
 /// The merge queue tests outside its lock: a task merging while this one's
-/// MERGE tests run (here, the test command itself moves the feature branch
-/// once) sends it round again, rebased on the new tip; nothing is lost.
+/// MERGE tests run sends it round again, rebased on the new tip; nothing is
+/// lost. Here the test command itself moves the feature branch, as another
+/// task's merge would: during GREEN's run (so MERGE must rebase and test) and
+/// during MERGE's own run (so the fast-forward finds the tip moved).
 #[test]
 fn a_feature_branch_that_moves_during_the_merge_tests_is_rebased_and_tested_again() {
     let root = python_repo("merge-race");
     let mut ctx = context(&root);
     let dir = temp_dir("merge-race-cmd");
-    let trigger = dir.join("move-once");
-    fs::write(&trigger, "").unwrap();
+    let count = dir.join("runs");
     let script = dir.join("pytest.sh");
-    // Only MERGE limits pytest to the task's test file.
+    // Runs: RED's baseline and judged run, GREEN's judged run (3), then
+    // MERGE's on the rebased tip (4), and again after the tip moved (5).
     fs::write(
         &script,
         format!(
-            r#"case "$*" in *{TEST_FILE}*)
-  if [ -e '{trigger}' ]; then
-    rm '{trigger}'
-    blob=$(echo other | git -C '{root}' hash-object -w --stdin)
-    base=$(git -C '{root}' rev-parse tdd/{PRD})
-    idx='{dir}/index'
-    GIT_INDEX_FILE="$idx" git -C '{root}' read-tree "$base"
-    GIT_INDEX_FILE="$idx" git -C '{root}' update-index --add --cacheinfo 100644,"$blob",other.txt
-    tree=$(GIT_INDEX_FILE="$idx" git -C '{root}' write-tree)
-    commit=$(git -C '{root}' commit-tree "$tree" -p "$base" -m 'another task')
-    git -C '{root}' update-ref refs/heads/tdd/{PRD} "$commit"
-  fi ;;
-esac
+            r#"echo run >> '{count}'
+n=$(wc -l < '{count}')
+if [ "$n" = 3 ] || [ "$n" = 4 ]; then
+  blob=$(echo "other $n" | git -C '{root}' hash-object -w --stdin)
+  base=$(git -C '{root}' rev-parse tdd/{PRD})
+  idx='{dir}/index'
+  GIT_INDEX_FILE="$idx" git -C '{root}' read-tree "$base"
+  GIT_INDEX_FILE="$idx" git -C '{root}' update-index --add --cacheinfo 100644,"$blob",other$n.txt
+  tree=$(GIT_INDEX_FILE="$idx" git -C '{root}' write-tree)
+  commit=$(git -C '{root}' commit-tree "$tree" -p "$base" -m "another task $n")
+  git -C '{root}' update-ref refs/heads/tdd/{PRD} "$commit"
+fi
 exec pytest "$@"
 "#,
-            trigger = trigger.display(),
+            count = count.display(),
             root = root.display(),
             dir = dir.display(),
         ),
@@ -740,7 +741,7 @@ exec pytest "$@"
     let outcome = run_task(&ctx, &task(), &mut worker);
 
     assert!(outcome.merged(), "{:?}", outcome.status);
-    assert!(!trigger.exists(), "the feature branch never moved");
+    assert_eq!(runs(&count), 5);
     let merge = outcome.attempts.iter().find(|a| a.stage == Stage::Merge);
     let evidence = &merge.unwrap().evidence;
     assert!(
@@ -751,10 +752,12 @@ exec pytest "$@"
         &root,
         &["ls-tree", "-r", "--name-only", &format!("tdd/{PRD}")],
     );
-    assert!(
-        files.contains("other.txt") && files.contains(IMPL_FILE),
-        "{files}"
-    );
+    for file in ["other3.txt", "other4.txt", IMPL_FILE] {
+        assert!(files.contains(file), "{file} missing: {files}");
+    }
     let log = git(&root, &["log", "--format=%s", &format!("tdd/{PRD}")]);
-    assert!(log.contains("another task"), "{log}");
+    assert!(
+        log.contains("another task 3") && log.contains("another task 4"),
+        "{log}"
+    );
 }

@@ -1,7 +1,8 @@
 //! What the pipeline benchmarks share (`stage_overhead_bench`,
 //! `pool_scale_bench`, `merge_queue_bench`): the Python tasks and their
-//! files, the instant worker, the pytest stand-in, the repository, the store,
-//! a test-command wrapper that counts runs, and timing helpers.
+//! files, the instant worker, the pytest stand-in, the repository and its
+//! padding, the store, a test-command wrapper that counts runs, and timing
+//! helpers.
 //!
 //! Included with `#[path = "bench_support/mod.rs"] mod bench_support;` (a
 //! directory without `main.rs` is not an example of its own).
@@ -283,6 +284,28 @@ pub fn repo(root: &Path, extra: &[(&str, &str)]) -> Result<PathBuf, String> {
     git(root, &["add", "-A"])?;
     git(root, &["commit", "-q", "-m", "init"])?;
     Ok(root.to_path_buf())
+}
+
+/// Padding files per directory (see [`pad`]).
+pub const FILES_PER_DIR: usize = 100;
+
+/// `n` tiny committed files in `root`, [`FILES_PER_DIR`] a directory under
+/// `vendor/`: written, then `git add -A` and one commit with the git CLI.
+pub fn pad(root: &Path, n: usize) -> Result<(), String> {
+    if n == 0 {
+        return Ok(());
+    }
+    for f in 0..n {
+        let dir = root.join(format!("vendor/d{:04}", f / FILES_PER_DIR));
+        if f % FILES_PER_DIR == 0 {
+            fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        }
+        fs::write(dir.join(format!("f{f:07}.txt")), format!("padding {f}\n"))
+            .map_err(|e| e.to_string())?;
+    }
+    git(root, &["add", "-A"])?;
+    git(root, &["commit", "-q", "-m", "padding"])?;
+    Ok(())
 }
 
 pub fn git(dir: &Path, args: &[&str]) -> Result<String, String> {

@@ -74,7 +74,7 @@ impl Run<'_> {
             .collect()
     }
 
-    /// MERGE: rebase, the task's tests on the new tip, the gate, fast-forward.
+    /// MERGE: rebase, the tests on the new tip, the gate, fast-forward.
     ///
     /// The merge queue holds its lock only to move the feature branch: the
     /// rebase and the test run happen outside it, and the fast-forward is
@@ -114,13 +114,11 @@ impl Run<'_> {
                 self.engine_record(stage, started_at, &stop);
                 return Ok(TaskStatus::MergeConflict { paths });
             }
-            let only: Vec<String> = self
-                .test_files
-                .iter()
-                .filter(|f| self.wt.path.join(f).exists())
-                .cloned()
-                .collect();
-            let run = match self.test_run(stage, &only) {
+            // The whole suite, judged on the task's tests (the gate picks
+            // them): one runner process as a scoped run is, and the report of
+            // the tip that becomes the feature tip, which the next task's RED
+            // baseline then reuses.
+            let run = match self.test_run(stage, &[]) {
                 Ok(run) => run,
                 Err(stop) => {
                     self.engine_record(stage, started_at, &stop);

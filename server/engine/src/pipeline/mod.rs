@@ -18,9 +18,9 @@
 //!   fails the task.
 //! - REFACTOR that never passes is rolled back to the pre-refactor commit and
 //!   the task still merges its GREEN work.
-//! - MERGE: rebase onto the feature branch tip, the task's tests there, the
-//!   MERGE gate, fast-forward under the merge lock if the tip has not moved
-//!   meanwhile (else again from the rebase).
+//! - MERGE: rebase onto the feature branch tip, the whole suite there (the
+//!   gate judges the task's tests), fast-forward under the merge lock if the
+//!   tip has not moved meanwhile (else again from the rebase).
 //!
 //! A test run on files already tested (the same content tree, see
 //! [`ReportCache`]) takes that run's report instead, and says so in the

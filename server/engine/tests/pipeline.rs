@@ -696,15 +696,16 @@ fn a_changed_tree_is_never_judged_from_an_earlier_report() {
     assert_eq!(runs(&count), 4, "RED twice, GREEN's judged run, VERIFY");
 }
 
-/// The merge queue tests outside its lock: a task merging while this one's
-/// MERGE tests run sends it round again, rebased on the new tip; nothing is
-/// lost. Here the test command itself moves the feature branch, as another
+/// A merge queue testing outside its lock (when asked to): a task merging
+/// while this one's MERGE tests run sends it round again, rebased on the new
+/// tip; nothing is lost. Here the test command itself moves the feature branch, as another
 /// task's merge would: during GREEN's run (so MERGE must rebase and test) and
 /// during MERGE's own run (so the fast-forward finds the tip moved).
 #[test]
 fn a_feature_branch_that_moves_during_the_merge_tests_is_rebased_and_tested_again() {
     let root = python_repo("merge-race");
     let mut ctx = context(&root);
+    ctx.merge_rounds_outside_lock = 3;
     let dir = temp_dir("merge-race-cmd");
     let count = dir.join("runs");
     let script = dir.join("pytest.sh");

@@ -23,10 +23,10 @@ pub enum Rebase {
 static MERGE_LOCK: Mutex<()> = Mutex::new(());
 
 /// The merge queue: while held, no other merge (in this process or another)
-/// can move a feature branch. The pipeline rebases and tests without it and
-/// takes it for the fast-forward, which fails ([`GitError::NotFastForward`])
-/// when the feature branch moved since the rebase: the tip tested is always
-/// the tip merged onto.
+/// can move a feature branch. Held from the rebase to the fast-forward, the
+/// tip tested is the tip merged onto; taken only for the fast-forward, that
+/// fails ([`GitError::NotFastForward`]) when the feature branch moved since
+/// the rebase, so the same holds.
 pub struct MergeLock {
     _file: File,
     _guard: MutexGuard<'static, ()>,

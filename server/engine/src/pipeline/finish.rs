@@ -5,10 +5,6 @@ use super::*;
 use crate::process::{self, Ending, Spec};
 use tdd_core::gate::CheckRun;
 
-/// Rebase-and-test rounds outside the merge lock before a task holds it
-/// from its rebase to its fast-forward.
-pub const OPTIMISTIC_ROUNDS: u32 = 3;
-
 impl Run<'_> {
     /// VERIFY: the whole suite on the task's whole diff since `base`.
     pub(super) fn verify(&mut self, base: Oid) -> Result<(), Stop> {
@@ -76,19 +72,20 @@ impl Run<'_> {
 
     /// MERGE: rebase, the tests on the new tip, the gate, fast-forward.
     ///
-    /// The merge queue holds its lock only to move the feature branch: the
-    /// rebase and the test run happen outside it, and the fast-forward is
-    /// made only if the tip the tests ran on is still the feature tip. When
-    /// another task merged meanwhile, the task rebases and tests again; after
-    /// [`OPTIMISTIC_ROUNDS`] such rounds it holds the lock throughout, so a
-    /// task is never starved by busier ones.
+    /// For its first [`PipelineContext::merge_rounds_outside_lock`] rounds
+    /// the task rebases and tests without the merge lock and takes it only
+    /// to fast-forward, which is made only if the tip the tests ran on is
+    /// still the feature tip (else the next round). After them, or from the
+    /// start by default, it holds the lock from the rebase to the
+    /// fast-forward: with CPU-bound tests every round that loses the race is
+    /// a whole test run wasted (measured in docs/performance.md).
     pub(super) fn merge(&mut self) -> Result<TaskStatus, Stop> {
         let stage = Stage::Merge;
         let started_at = SystemTime::now();
         let mut round = 0;
         loop {
             round += 1;
-            let held = (round > OPTIMISTIC_ROUNDS)
+            let held = (round > self.ctx.merge_rounds_outside_lock)
                 .then(|| self.time(|t| &mut t.merge_wait, || self.ctx.project.merge_lock()))
                 .transpose()
                 .map_err(|e| Stop::infra(stage, e))?;

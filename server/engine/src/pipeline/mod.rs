@@ -18,9 +18,11 @@
 //!   fails the task.
 //! - REFACTOR that never passes is rolled back to the pre-refactor commit and
 //!   the task still merges its GREEN work.
-//! - MERGE: rebase onto the feature branch tip, the whole suite there (the
-//!   gate judges the task's tests), fast-forward under the merge lock if the
-//!   tip has not moved meanwhile (else again from the rebase).
+//! - MERGE: under the merge lock, rebase onto the feature branch tip, the
+//!   whole suite there (the gate judges the task's tests), fast-forward. (Or
+//!   optimistically: the rebase and the tests outside the lock, the
+//!   fast-forward only if the tip has not moved meanwhile, see
+//!   [`PipelineContext::merge_rounds_outside_lock`].)
 //!
 //! A test run on files already tested (the same content tree, see
 //! [`ReportCache`]) takes that run's report instead, and says so in the
@@ -97,6 +99,12 @@ pub struct PipelineContext {
     pub worktrees: WorktreePool,
     /// Test reports by the content they were run on (see [`ReportCache`]).
     pub reports: ReportCache,
+    /// MERGE rounds that test outside the merge lock before one holds it
+    /// from the rebase to the fast-forward (default 0: always held). With
+    /// tests that are slow but not CPU-bound, and cores to spare, testing
+    /// outside the lock lets merges overlap; on a busy machine each round
+    /// that loses the race is a test run wasted.
+    pub merge_rounds_outside_lock: u32,
 }
 
 /// A callback for each ended attempt, with the task it belongs to.
@@ -147,6 +155,7 @@ impl PipelineContext {
             checks: Vec::new(),
             worktrees: WorktreePool::default(),
             reports: ReportCache::default(),
+            merge_rounds_outside_lock: 0,
         }
     }
 }

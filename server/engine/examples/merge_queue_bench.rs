@@ -19,14 +19,16 @@
 //! Printed per worker count: the run's wall time; test-runner processes per
 //! task; each task's MERGE span, from its MERGE attempt's `started_at` to
 //! `finished_at` (all the merge queue does for the task: waiting for the
-//! merge lock, the rebase, the task's tests on the new tip, the
+//! merge lock, the rebase, the tests on the new tip, the
 //! fast-forward, and any further round) as p50, p95 and total; the MERGE
 //! spans against the wall time, summed (above 100 % when merges overlap) and
 //! as their union (the share of the run during which some task was in
 //! MERGE); and each merge's own part: merges in the order they ended, each
-//! from the later of its start and the previous one's end. When the lock is
-//! held through the whole MERGE, that is the lock's hold and the rest of the
-//! span is the wait for it.
+//! from the later of its start and the previous one's end; the mean wait
+//! for the merge lock a task and the test runs a task answered from an
+//! earlier run on the same files, both from the engine's own
+//! `TaskOutcome::timings`. (The engine holds the lock only for the
+//! fast-forward: the rebase and the tests run outside it.)
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -83,7 +85,7 @@ fn run(dir: &Path) -> Result<(), String> {
         git(Path::new("."), &["--version"])?.trim()
     );
     println!(
-        "{:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "{:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>7}",
         "workers",
         "wall s",
         "runs/task",
@@ -93,7 +95,9 @@ fn run(dir: &Path) -> Result<(), String> {
         "merge s",
         "sum/wall",
         "any/wall",
-        "own p50~"
+        "own p50~",
+        "lock wait",
+        "reused"
     );
     for w in workers {
         let at = dir.join(format!("workers-{w}"));
@@ -104,7 +108,9 @@ fn run(dir: &Path) -> Result<(), String> {
         "ms unless marked; runs/task = test-runner processes per task (counted); task p50 = a \
          task's span in the scheduler's timeline; merge = the MERGE attempt's started_at .. \
          finished_at (lock wait included); merge s = their sum; sum/wall = that over the run's \
-         wall time, any/wall = their union over it; own~ = a merge's part after the previous one ended"
+         wall time, any/wall = their union over it; own~ = a merge's part after the previous one \
+         ended; lock wait = mean wait for the merge lock a task (TaskOutcome::timings); reused = \
+         test runs a task answered from a run on the same files"
     );
     Ok(())
 }
@@ -191,8 +197,13 @@ fn measure(dir: &Path, workers: usize, pytest: &Path) -> Result<(), String> {
         reached = reached.max(end);
     }
     let share = |d: Duration| format!("{:.1} %", 100.0 * d.as_secs_f64() / wall.as_secs_f64());
+    // The engine's own count: time waiting for the merge lock, and test
+    // runs answered from an earlier run on the same files.
+    let outcomes: Vec<_> = report.tasks.iter().flat_map(|t| &t.outcome).collect();
+    let lock_wait: Duration = outcomes.iter().map(|o| o.timings.merge_wait).sum();
+    let reused: u32 = outcomes.iter().map(|o| o.timings.reused_runs).sum();
     println!(
-        "{workers:>7} {:>7.2} {:>9.2} {:>9} {:>9} {:>9} {:>9.2} {:>9} {:>9} {:>10}",
+        "{workers:>7} {:>7.2} {:>9.2} {:>9} {:>9} {:>9} {:>9.2} {:>9} {:>9} {:>10} {:>10} {:>7.2}",
         wall.as_secs_f64(),
         runs(&counter) as f64 / TASKS as f64,
         ms(percentile(&tasks, 0.5)),
@@ -202,6 +213,8 @@ fn measure(dir: &Path, workers: usize, pytest: &Path) -> Result<(), String> {
         share(total),
         share(union),
         ms(percentile(&own, 0.5)),
+        ms(lock_wait / TASKS as u32),
+        reused as f64 / TASKS as f64,
     );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Pipeline benchmark: the engine's own time per stage, with an instant worker
 //! and an instant test command, on a small repository and a large one.
 //!
-//! `cargo run --release -p tdd-engine --example stage_overhead_bench -- [--files 3,10000] [--tasks 50]`.
+//! `cargo run --release -p tdd-engine --example stage_overhead_bench -- [--files 3,10000] [--tasks 50,10]`.
 //! Prints numbers, asserts nothing (it exits 1 only if a task does not merge
 //! cleanly, or its attempts' evidence and its `TaskOutcome::timings` disagree
 //! on how many test runs it made).
@@ -12,7 +12,8 @@
 //! (`bench_support::pad`, as in `pool_scale_bench`: tiny text files, 100 a
 //! directory under `vendor/`, one commit; not counted); the store in its
 //! `.tdd/` with a [`Recorder`] (a real run records every attempt), and
-//! `--tasks` ([`TASKS`]) independent Python tasks, after [`WARMUP`] more, run
+//! `--tasks` (per size in `--files` order, the last one for the sizes past
+//! the list; [`TASKS`]) independent Python tasks, after [`WARMUP`] more, run
 //! one after another through `pipeline::run_task`, each merging into
 //! `tdd/bench`. The worker is a [`ScriptedWorker`] writing one small file per
 //! stage. The test command is a sh script standing in for pytest: one test
@@ -50,7 +51,8 @@
 //! the first task apart (it checks the repository out; later tasks of the
 //! recorded pass adopt the worktree the task before parked), for the
 //! recorded pass and the program-worker pass; last, a few git operations are
-//! timed alone, to show where the rest goes.
+//! timed alone, to show where the rest goes (on 20 worktrees, or
+//! [`BIG_WORKTREES`] past [`BIG`] files, where one costs seconds).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -77,6 +79,10 @@ const TASKS: usize = 50;
 /// Tasks run first and not counted (page cache, SQLite and git warm-up).
 const WARMUP: usize = 3;
 const CALIBRATION: usize = 8;
+/// Past this many files, the git operations are timed on [`BIG_WORKTREES`]
+/// worktrees only.
+const BIG: usize = 1_000;
+const BIG_WORKTREES: usize = 3;
 /// Test runs asked for per stage, in [`STAGES`] order (see the module
 /// documentation); some may be answered from an earlier report.
 const RUNS: [u32; 5] = [2, 2, 1, 2, 1];
@@ -106,8 +112,8 @@ struct Sample {
 
 fn run(dir: &Path) -> Result<(), String> {
     let sizes = list_arg("--files", &FILES)?;
-    let tasks = *list_arg("--tasks", &[TASKS])?.first().ok_or("--tasks")?;
-    if tasks == 0 || sizes.is_empty() {
+    let tasks = list_arg("--tasks", &[TASKS])?;
+    if tasks.is_empty() || tasks.contains(&0) || sizes.is_empty() {
         return Err("nothing to run".to_string());
     }
     let script = dir.join("fake-pytest.sh");
@@ -120,14 +126,20 @@ fn run(dir: &Path) -> Result<(), String> {
         test_command: format!("sh '{}'", script.display()),
     };
     println!(
-        "{tasks} tasks (+{WARMUP} warm-up) per pass, {} cores, git CLI {}",
+        "tasks per pass (+{WARMUP} warm-up each): {}; {} cores, git CLI {}",
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(k, n)| format!("{} at {n} files", tasks[k.min(tasks.len() - 1)]))
+            .collect::<Vec<_>>()
+            .join(", "),
         std::thread::available_parallelism().map_or(0, |p| p.get()),
         git(dir, &["--version"])?.trim()
     );
 
-    for &n in &sizes {
+    for (k, &n) in sizes.iter().enumerate() {
         let at = dir.join(format!("files-{n}"));
-        let passes = passes(&at, &layout, n, tasks)?;
+        let passes = passes(&at, &layout, n, tasks[k.min(tasks.len() - 1)])?;
         let root = at.join("recorded/repo");
         let committed = git(&root, &["ls-tree", "-r", "--name-only", "main"])?;
         println!();
@@ -139,7 +151,7 @@ fn run(dir: &Path) -> Result<(), String> {
         );
         report(&passes);
         report_timings(&passes);
-        git_costs(&root)?;
+        git_costs(&root, if n > BIG { BIG_WORKTREES } else { 20 })?;
         let _ = fs::remove_dir_all(&at);
     }
     Ok(())
@@ -465,17 +477,17 @@ fn report_timings(passes: &Passes) {
 }
 
 /// Times the git operations a task makes, one at a time, in `root`: on
-/// worktrees of the feature branch the tasks built, and of `main` (a
-/// feature branch made there), to see how they grow with the tree.
-fn git_costs(root: &Path) -> Result<(), String> {
+/// `worktrees` worktrees of the feature branch the tasks built, and of
+/// `main` (a feature branch made there), to see how they grow with the tree.
+fn git_costs(root: &Path, worktrees: usize) -> Result<(), String> {
     let project = Project::open(root).map_err(|e| e.to_string())?;
     project
         .ensure_feature_branch("probe", "main")
         .map_err(|e| e.to_string())?;
-    println!("git operations alone, p50 / p95 in ms (20 worktrees, 10 calls in each):");
+    println!("git operations alone, p50 / p95 in ms ({worktrees} worktrees, 10 calls in each):");
     for prd in [PRD, "probe"] {
         let (mut create, mut remove, mut open, mut changes) = (vec![], vec![], vec![], vec![]);
-        for i in 0..20 {
+        for i in 0..worktrees {
             let key = format!("PROBE-{prd}-{i}");
             let t = Instant::now();
             let wt = project

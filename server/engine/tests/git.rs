@@ -918,3 +918,42 @@ fn clear_errors() {
 
     assert_eq!(user_state(&root), before);
 }
+
+/// A run killed while git updated a ref leaves `<ref>.lock`, which fails
+/// every later update of that ref; the next run clears the ones in tdd's
+/// namespaces (and its worktrees' index and HEAD locks), nothing else.
+#[test]
+fn stale_lock_files_of_a_killed_run_are_cleared() {
+    let root = user_repo("stale-locks");
+    let project = Project::open(&root).unwrap();
+    project.ensure_feature_branch("shop", "main").unwrap();
+    let wt = project.create_worktree("shop", "T-9").unwrap();
+    commit_file(
+        &wt,
+        "T-9",
+        Stage::Red,
+        "tests/test_nine.py",
+        "def test_nine(): pass\n",
+    );
+    let refs = root.join(".git/refs/heads");
+    let feature_lock = refs.join("tdd/shop.lock");
+    fs::write(&feature_lock, "").unwrap();
+    let err = project.fast_forward_feature("shop", &wt).unwrap_err();
+    assert!(err.to_string().contains("lock"), "{err}");
+    let task_lock = refs.join("tdd-task/shop/T-9.lock");
+    fs::write(&task_lock, "").unwrap();
+    let index_lock = root.join(".git/worktrees/T-9/index.lock");
+    fs::write(&index_lock, "").unwrap();
+    let users_lock = refs.join("main.lock");
+    fs::write(&users_lock, "").unwrap();
+
+    let cleared = project.clear_stale_locks().unwrap();
+    assert_eq!(cleared.len(), 3, "{cleared:?}");
+    assert!(!feature_lock.exists() && !task_lock.exists() && !index_lock.exists());
+    assert!(
+        users_lock.exists(),
+        "the user's refs are not tdd's to clear"
+    );
+    fs::remove_file(&users_lock).unwrap();
+    project.fast_forward_feature("shop", &wt).unwrap();
+}

@@ -239,6 +239,9 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     let git = Project::open(&req.root)?;
     let owner = owner_id();
     let _lock = RunLock::acquire(&req.root, &owner)?;
+    // A run killed mid-update leaves git's lock files behind (a ref or a
+    // worktree's index): with the run lock held, no other run is alive.
+    git.clear_stale_locks()?;
     let mut store = Store::open(planning::database_path(&req.root))?;
     let prd_path = if req.prd.is_absolute() {
         req.prd.clone()

@@ -1,7 +1,7 @@
 //! One linked worktree per task, under `<root>/.tdd/worktrees/`.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use git2::{BranchType, ErrorCode, Repository, WorktreeAddOptions, WorktreePruneOptions};
 
@@ -243,5 +243,56 @@ impl Project {
             }
         }
         Ok(out)
+    }
+}
+
+impl Project {
+    /// Deletes the lock files a killed run can leave in git's own
+    /// directories: `<ref>.lock` under `refs/heads/tdd/` and
+    /// `refs/heads/tdd-task/`, and `index.lock` / `HEAD.lock` of the
+    /// worktrees under `.tdd/worktrees/`. git never removes a stale lock
+    /// itself, and every later update of that ref fails on it. Call only
+    /// while holding the project's run lock: it proves no other run is
+    /// alive, so these locks are stale. Returns what it removed.
+    pub fn clear_stale_locks(&self) -> Result<Vec<PathBuf>> {
+        let repo = self.repo()?;
+        let common = repo.commondir().to_path_buf();
+        let mut stale = Vec::new();
+        for namespace in ["refs/heads/tdd", "refs/heads/tdd-task"] {
+            let mut dirs = vec![common.join(namespace)];
+            while let Some(dir) = dirs.pop() {
+                let Ok(entries) = fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        dirs.push(path);
+                    } else if path.extension().is_some_and(|e| e == "lock") {
+                        stale.push(path);
+                    }
+                }
+            }
+        }
+        // The ref `tdd/<prd>` itself may be locked: `refs/heads/tdd/<prd>.lock`
+        // is found above; `refs/heads/tdd.lock` cannot exist (tdd is a directory).
+        let ours = self.root().join(WORKTREES_DIR);
+        if let Ok(admins) = fs::read_dir(common.join("worktrees")) {
+            for admin in admins.flatten().map(|e| e.path()) {
+                let gitdir = fs::read_to_string(admin.join("gitdir")).unwrap_or_default();
+                if !Path::new(gitdir.trim()).starts_with(&ours) {
+                    continue;
+                }
+                for name in ["index.lock", "HEAD.lock"] {
+                    if admin.join(name).exists() {
+                        stale.push(admin.join(name));
+                    }
+                }
+            }
+        }
+        for path in &stale {
+            fs::remove_file(path).map_err(io_err(path))?;
+        }
+        Ok(stale)
     }
 }

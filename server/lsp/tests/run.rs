@@ -58,9 +58,9 @@ write = { "src/negate.py" = "def negate(x):\n    return -x\n" }
 
 /// A committed Python project whose config names a scripted worker and
 /// pytest by its absolute path (the server's PATH is the test's).
-fn project() -> PathBuf {
-    let root =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("lsp-run-{}", std::process::id()));
+fn project(name: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("lsp-run-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     git(&root, &["init", "-q", "-b", "main"]);
@@ -107,11 +107,13 @@ async fn execute(client: &mut TestClient, command: &str, args: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_reports_every_stage_as_notifications_and_merges() {
-    let root = project();
+    let root = project("panel");
     let root_uri = format!("file://{}", root.display());
     let prd_uri = format!("{root_uri}/neg.prd.md");
     let mut client = TestClient::start();
-    client.initialize_in(&root_uri, json!({})).await;
+    client
+        .initialize_in(&root_uri, json!({ "panel": true }))
+        .await;
 
     // Not decomposed yet: the run starts, then says why it could not.
     let pause = execute(&mut client, "tdd.pause", json!({})).await;
@@ -207,4 +209,31 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
         bad["error"]["message"].as_str().unwrap().contains("scope"),
         "{bad}"
     );
+}
+
+/// A client that did not opt in to the panel protocol (Helix, a plain LSP
+/// client) gets no `tdd/` notification during a run: only the standard
+/// message when it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_the_panel_opt_in_gets_no_tdd_notifications() {
+    let root = project("plain");
+    let root_uri = format!("file://{}", root.display());
+    let prd_uri = format!("{root_uri}/neg.prd.md");
+    let mut client = TestClient::start();
+    client.initialize_in(&root_uri, json!({})).await;
+    let decompose = execute(&mut client, "tdd.decompose", json!({ "uri": prd_uri })).await;
+    assert!(decompose.get("error").is_none(), "{decompose}");
+    let started = execute(&mut client, "tdd.run", json!({ "uri": prd_uri })).await;
+    assert_eq!(started["result"]["started"], json!(true), "{started}");
+    let message = client
+        .wait_for(|m| {
+            m["method"] == "window/showMessage"
+                && m["params"]["message"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("run "))
+        })
+        .await;
+    let text = message["params"]["message"].as_str().unwrap();
+    assert!(text.contains("completed: 1 merged into tdd/neg"), "{text}");
+    assert_eq!(client.unread("tdd/runEvent"), 0);
 }

@@ -199,12 +199,20 @@ impl Session {
     }
 }
 
-/// Run notices go out through the session's ordered outbox.
-struct OutboxNotices(tokio::sync::mpsc::UnboundedSender<Outgoing>);
+/// Run notices go out through the session's ordered outbox: `tdd/runEvent`
+/// notifications only to a client that opted in to the panel protocol (a
+/// plain LSP client such as Helix logs unknown notifications as errors), the
+/// run's end as a message to every client.
+struct OutboxNotices {
+    outbox: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+    panel: bool,
+}
 
 impl run_commands::Notices for OutboxNotices {
     fn event(&self, event: Value) {
-        let _ = self.0.send(Outgoing::RunEvent(event));
+        if self.panel {
+            let _ = self.outbox.send(Outgoing::RunEvent(event));
+        }
     }
 
     fn finished(&self, ok: bool, message: String) {
@@ -213,7 +221,7 @@ impl run_commands::Notices for OutboxNotices {
         } else {
             MessageType::WARNING
         };
-        let _ = self.0.send(Outgoing::Message(kind, message));
+        let _ = self.outbox.send(Outgoing::Message(kind, message));
     }
 }
 
@@ -238,7 +246,10 @@ impl Session {
                 .and_then(|f| f.parent())
                 .map(tdd_engine::project::find_root)
         });
-        let notices = std::sync::Arc::new(OutboxNotices(self.outbox.clone()));
+        let notices = std::sync::Arc::new(OutboxNotices {
+            outbox: self.outbox.clone(),
+            panel: self.settings.panel,
+        });
         let runs = self.runs.clone();
         let command = params.command;
         tokio::task::spawn_blocking(move || {

@@ -114,6 +114,14 @@ impl TestClient {
         }
     }
 
+    /// Messages received but not read yet whose method is `method`.
+    pub fn unread(&self, method: &str) -> usize {
+        self.backlog
+            .iter()
+            .filter(|m| m["method"] == method)
+            .count()
+    }
+
     pub async fn notification(&mut self, method: &str) -> Value {
         let method = method.to_string();
         self.wait_for(move |m| m["method"] == json!(method)).await["params"].clone()

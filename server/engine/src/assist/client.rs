@@ -91,7 +91,12 @@ impl ModelClient {
     ) -> Result<Answer, WorkerError> {
         let reply = self
             .http
-            .post(&self.url, &self.body(system, user, name, schema))?;
+            // Assisted decomposition has no cancel of its own yet (Ctrl-C ends it).
+            .post(
+                &self.url,
+                &self.body(system, user, name, schema),
+                &crate::process::CancelToken::default(),
+            )?;
         let parsed = match self.dialect {
             ApiDialect::Anthropic => anthropic::parse(&reply),
             ApiDialect::OpenAiChat => openai_chat::parse(&reply),

@@ -4,7 +4,7 @@
 //! [`WorkerError::ProviderOutage`].
 
 use std::io::Read;
-use std::sync::Once;
+use std::sync::{Mutex, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,6 +17,7 @@ use super::super::WorkerError;
 use super::sse::SseParser;
 use super::stream::Assembler;
 use super::{ApiDialect, Backoff, ModelTurn};
+use crate::process::CancelToken;
 
 /// Longest part of an error body quoted in a message.
 const MAX_ERROR_BODY: usize = 500;
@@ -34,6 +35,36 @@ pub(crate) struct Http {
     client: Client,
     max_retries: u32,
     backoff: Backoff,
+    /// Where the backoff's jitter comes from: injected, so tests can fix it.
+    jitter: Mutex<Jitter>,
+}
+
+/// A small random source for the backoff's jitter (xorshift64*): seeded by
+/// whoever builds the client, so its waits are reproducible in tests.
+#[derive(Debug)]
+pub(crate) struct Jitter(u64);
+
+impl Jitter {
+    pub(crate) fn seeded(seed: u64) -> Jitter {
+        Jitter(seed | 1)
+    }
+
+    /// Seeded from the clock: retries of different processes spread out.
+    pub(crate) fn from_clock() -> Jitter {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        Jitter::seeded(nanos.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    /// A number in [0, 1).
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
 
 /// Why one try failed, and whether trying again may help.
@@ -77,12 +108,25 @@ impl Http {
             client,
             max_retries,
             backoff,
+            jitter: Mutex::new(Jitter::from_clock()),
         })
     }
 
+    /// The same client with its jitter drawn from `jitter`.
+    #[cfg(test)]
+    pub(crate) fn with_jitter(mut self, jitter: Jitter) -> Http {
+        self.jitter = Mutex::new(jitter);
+        self
+    }
+
     /// POSTs `body` as JSON and returns the JSON reply, retrying what may pass.
-    pub(crate) fn post(&self, url: &str, body: &Value) -> Result<Value, WorkerError> {
-        self.post_timed(url, body).map(|(value, _)| value)
+    pub(crate) fn post(
+        &self,
+        url: &str,
+        body: &Value,
+        cancel: &CancelToken,
+    ) -> Result<Value, WorkerError> {
+        self.post_timed(url, body, cancel).map(|(value, _)| value)
     }
 
     /// As [`Http::post`], with the time spent in HTTP exchanges (every try,
@@ -91,8 +135,9 @@ impl Http {
         &self,
         url: &str,
         body: &Value,
+        cancel: &CancelToken,
     ) -> Result<(Value, Duration), WorkerError> {
-        self.exchange(url, body, &read_json)
+        self.exchange(url, body, cancel, &read_json)
     }
 
     /// POSTs a request that asks for a stream and assembles the events into
@@ -104,14 +149,18 @@ impl Http {
         url: &str,
         body: &Value,
         dialect: ApiDialect,
+        cancel: &CancelToken,
     ) -> Result<(Streamed, Duration), WorkerError> {
-        self.exchange(url, body, &|response| read_stream(response, dialect))
+        self.exchange(url, body, cancel, &|response| {
+            read_stream(response, dialect)
+        })
     }
 
     fn exchange<T>(
         &self,
         url: &str,
         body: &Value,
+        cancel: &CancelToken,
         read: &dyn Fn(Response) -> Result<T, TryError>,
     ) -> Result<(T, Duration), WorkerError> {
         let mut retry = 0;
@@ -137,7 +186,18 @@ impl Http {
                 )));
             }
             retry += 1;
-            thread::sleep(self.backoff.wait(retry, retry_after));
+            let unit = self
+                .jitter
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .next();
+            let wait = self.backoff.wait(retry, retry_after, unit);
+            if !sleep_unless_cancelled(wait, cancel) {
+                // Not the provider's fault, not a verdict: the run is stopping.
+                return Err(WorkerError::Failed(format!(
+                    "cancelled while waiting {wait:?} to retry ({message})"
+                )));
+            }
         }
     }
 
@@ -285,8 +345,8 @@ fn error_detail(response: Response) -> String {
 impl Backoff {
     /// The wait before retry number `retry` (1-based): `Retry-After` when the
     /// provider gave one (up to `max_retry_after`), else `base · 2^(retry-1)`
-    /// capped at `cap`, with jitter in [50 %, 100 %].
-    pub(super) fn wait(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+    /// capped at `cap`, with jitter in [50 %, 100 %] from `unit` in [0, 1).
+    pub(super) fn wait(&self, retry: u32, retry_after: Option<Duration>, unit: f64) -> Duration {
         if let Some(after) = retry_after {
             return after.min(self.max_retry_after);
         }
@@ -294,19 +354,24 @@ impl Backoff {
             .base
             .saturating_mul(1u32 << retry.saturating_sub(1).min(16));
         let full = exp.min(self.cap);
-        full / 2 + full.mul_f64(jitter() / 2.0)
+        full / 2 + full.mul_f64(unit.clamp(0.0, 0.999_999) / 2.0)
     }
 }
 
-/// A number in [0, 1): good enough to spread retries, no RNG crate needed.
-fn jitter() -> f64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    // A multiplicative hash spreads nearby clock values.
-    let mixed = nanos.wrapping_mul(2_654_435_761);
-    f64::from(mixed) / f64::from(u32::MAX) * 0.999_999
+/// Sleeps `wait`, waking every 20 ms to look at `cancel`; false when it was
+/// cancelled before the time was up.
+fn sleep_unless_cancelled(wait: Duration, cancel: &CancelToken) -> bool {
+    let until = Instant::now() + wait;
+    loop {
+        if cancel.is_cancelled() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        thread::sleep((until - now).min(Duration::from_millis(20)));
+    }
 }
 
 #[cfg(test)]
@@ -323,14 +388,22 @@ mod backoff_tests {
             cap: Duration::from_millis(300),
             max_retry_after: Duration::from_secs(5),
         };
+        let mut jitter = Jitter::seeded(7);
         for retry in 1..=6 {
-            let wait = backoff.wait(retry, None);
+            let wait = backoff.wait(retry, None, jitter.next());
             let full = (Duration::from_millis(100) * (1 << (retry - 1))).min(backoff.cap);
             assert!(wait >= full / 2 && wait <= full, "{retry}: {wait:?}");
         }
         let after = Some(Duration::from_secs(2));
-        assert_eq!(backoff.wait(1, after), Duration::from_secs(2));
+        assert_eq!(backoff.wait(1, after, 0.3), Duration::from_secs(2));
         let long = Some(Duration::from_secs(600));
-        assert_eq!(backoff.wait(1, long), Duration::from_secs(5));
+        assert_eq!(backoff.wait(1, long, 0.3), Duration::from_secs(5));
+        // The jitter decides where in [50 %, 100 %] of the full wait it lands.
+        assert_eq!(backoff.wait(1, None, 0.0), Duration::from_millis(50));
+        assert_eq!(
+            Jitter::seeded(42).next(),
+            Jitter::seeded(42).next(),
+            "the same seed, the same waits"
+        );
     }
 }

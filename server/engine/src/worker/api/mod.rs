@@ -114,13 +114,14 @@ impl ApiWorker {
         model: &str,
         specs: &[ToolSpec],
         messages: &[Value],
+        cancel: &crate::process::CancelToken,
     ) -> Result<ModelTurn, WorkerError> {
         let body = self.body(model, specs, messages);
         let (reply, elapsed) = if self.config.stream {
             self.http
-                .post_stream(&self.url, &body, self.config.dialect)?
+                .post_stream(&self.url, &body, self.config.dialect, cancel)?
         } else {
-            let (value, elapsed) = self.http.post_timed(&self.url, &body)?;
+            let (value, elapsed) = self.http.post_timed(&self.url, &body, cancel)?;
             (Streamed::Json(value), elapsed)
         };
         let parsed = match reply {
@@ -188,7 +189,7 @@ impl ApiWorker {
         let mut used = Usage::default();
         let max_turns = self.config.max_turns;
         for turn in 1..=max_turns {
-            let reply = self.ask(model, &specs, &messages)?;
+            let reply = self.ask(model, &specs, &messages, &request.cancel)?;
             used.add(reply.usage);
             messages.push(reply.assistant);
             if reply.calls.is_empty() {

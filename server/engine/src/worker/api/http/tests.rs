@@ -46,7 +46,12 @@ fn a_json_answer_to_a_streaming_request_is_read_as_json() {
     );
     let url = serve_once(response, Duration::ZERO);
     let (reply, _) = http()
-        .post_stream(&url, &json!({"stream": true}), ApiDialect::Anthropic)
+        .post_stream(
+            &url,
+            &json!({"stream": true}),
+            ApiDialect::Anthropic,
+            &CancelToken::default(),
+        )
         .unwrap();
     match reply {
         Streamed::Json(value) => assert_eq!(value["content"][0]["text"], "hi"),
@@ -66,7 +71,12 @@ fn the_read_stops_at_the_last_event_even_if_the_connection_stays_open() {
     let url = serve_once(response, Duration::from_secs(4));
     let started = Instant::now();
     let (reply, elapsed) = http()
-        .post_stream(&url, &json!({"stream": true}), ApiDialect::OpenAiChat)
+        .post_stream(
+            &url,
+            &json!({"stream": true}),
+            ApiDialect::OpenAiChat,
+            &CancelToken::default(),
+        )
         .unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -88,7 +98,12 @@ fn a_stream_that_ends_early_is_an_outage_naming_the_cut() {
     );
     let url = serve_once(response, Duration::ZERO);
     let error = http()
-        .post_stream(&url, &json!({"stream": true}), ApiDialect::OpenAiChat)
+        .post_stream(
+            &url,
+            &json!({"stream": true}),
+            ApiDialect::OpenAiChat,
+            &CancelToken::default(),
+        )
         .err()
         .unwrap();
     match error {
@@ -99,4 +114,48 @@ fn a_stream_that_ends_early_is_an_outage_naming_the_cut() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// A provider that keeps answering 503 with `Retry-After: 30`: a cancel
+/// reaches the wait between tries, and the call ends at once instead of
+/// sleeping out the 30 s.
+#[test]
+fn a_cancel_ends_the_wait_before_a_retry() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1/messages", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten().take(5) {
+            let mut buffer = [0u8; 65536];
+            let _ = socket.read(&mut buffer);
+            let _ = socket.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 30\r\n\
+                  content-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let backoff = Backoff {
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(1),
+        max_retry_after: Duration::from_secs(60),
+    };
+    let http = Http::new(Vec::new(), Duration::from_secs(5), 3, backoff)
+        .unwrap()
+        .with_jitter(Jitter::seeded(1));
+    let cancel = CancelToken::default();
+    let canceller = cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        canceller.cancel();
+    });
+    let started = Instant::now();
+    let err = http.post(&url, &json!({}), &cancel).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(&err, WorkerError::Failed(m) if m.contains("cancelled while waiting")),
+        "{err}"
+    );
 }

@@ -334,20 +334,6 @@ fn in_depends_list(before: &str) -> bool {
     key.is_some_and(|l| l.trim_start().starts_with("depends_on"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::id_at;
-
-    #[test]
-    fn finds_ids_under_the_cursor() {
-        let text = "Depends on: REQ-2, AC-1.1.";
-        assert_eq!(id_at(text, 13).map(|(id, _)| id), Some("REQ-2".into()));
-        assert_eq!(id_at(text, 17).map(|(id, _)| id), Some("REQ-2".into()));
-        assert_eq!(id_at(text, 21).map(|(id, _)| id), Some("AC-1.1".into()));
-        assert_eq!(id_at(text, 3), None);
-    }
-}
-
 /// Requests that must panic once, for the test of what a panic does to the
 /// session: (request name, document uri). Never set outside tests.
 static PANIC_ONCE: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
@@ -369,5 +355,19 @@ pub(crate) fn panic_if_asked(what: &str, uri: &Uri) {
         asked.remove(at);
         drop(asked);
         panic!("a panic the tests asked for");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_at;
+
+    #[test]
+    fn finds_ids_under_the_cursor() {
+        let text = "Depends on: REQ-2, AC-1.1.";
+        assert_eq!(id_at(text, 13).map(|(id, _)| id), Some("REQ-2".into()));
+        assert_eq!(id_at(text, 17).map(|(id, _)| id), Some("REQ-2".into()));
+        assert_eq!(id_at(text, 21).map(|(id, _)| id), Some("AC-1.1".into()));
+        assert_eq!(id_at(text, 3), None);
     }
 }

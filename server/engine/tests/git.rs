@@ -570,14 +570,25 @@ fn tracked_changes_equal_a_full_scan_under_random_edits() {
 /// pool removes what it still holds when dropped.
 #[test]
 fn a_parked_worktree_is_adopted_as_a_fresh_checkout() {
+    parked_worktree_adopted("pool", true);
+}
+
+/// The same for a worktree whose writes are not watched (a program
+/// worker's): adopted after a stat scan instead.
+#[test]
+fn an_untracked_parked_worktree_is_adopted_as_a_fresh_checkout() {
+    parked_worktree_adopted("pool-untracked", false);
+}
+
+fn parked_worktree_adopted(name: &str, track: bool) {
     use tdd_engine::git::WorktreePool;
-    let root = user_repo("pool");
+    let root = user_repo(name);
     let before = user_state(&root);
     let project = Project::open(&root).unwrap();
     project.ensure_feature_branch("shop", "main").unwrap();
     let pool = WorktreePool::default();
-    let first = project.checkout_task(&pool, "shop", "T-1").unwrap();
-    assert!(first.is_tracked());
+    let first = project.checkout_task(&pool, "shop", "T-1", track).unwrap();
+    assert_eq!(first.is_tracked(), track);
     commit_file(
         &first,
         "T-1",
@@ -605,7 +616,8 @@ fn a_parked_worktree_is_adopted_as_a_fresh_checkout() {
     assert!(!first_path.exists());
     assert_eq!(pool.len(), 1);
 
-    let adopted = project.checkout_task(&pool, "shop", "T-3").unwrap();
+    let adopted = project.checkout_task(&pool, "shop", "T-3", track).unwrap();
+    assert_eq!(adopted.is_tracked(), track);
     assert!(pool.is_empty());
     assert_eq!(adopted.path, project.worktree_path("T-3"));
     assert_eq!(adopted.branch, "tdd-task/shop/T-3");

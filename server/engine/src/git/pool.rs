@@ -1,8 +1,8 @@
 //! Worktrees kept between tasks. Checking a whole tree out for each task and
 //! deleting it after the merge costs what the repository holds; a merged
-//! task's tracked worktree is parked instead (renamed aside, its branch let
-//! go) and the next task adopts it: renamed into the task's place, its branch
-//! checked out by writing only the files that differ.
+//! task's worktree is parked instead (renamed aside, its branch let go) and
+//! the next task adopts it: renamed into the task's place, its branch checked
+//! out by writing only the files that differ.
 //!
 //! A parked worktree lives under `.tdd/worktrees/.idle-<n>` (no task's
 //! worktree name starts with a dot). The pool belongs to one process's run:
@@ -76,16 +76,19 @@ fn link(path: &Path, admin: &Path) -> Result<()> {
 
 impl Project {
     /// The task's worktree: a parked one adopted when the pool has one (only
-    /// the files that differ are written), else a new checkout. Either way it
-    /// is tracked ([`Worktree::track`]) where the platform allows.
+    /// the files that differ are written), else a new checkout. With `track`
+    /// its writes are tracked ([`Worktree::track`]) where the platform
+    /// allows; a tracked parked worktree moves at the cost of what was
+    /// touched, an untracked one after a stat scan of its files.
     pub fn checkout_task(
         &self,
         pool: &WorktreePool,
         prd: &str,
         task_key: &str,
+        track: bool,
     ) -> Result<Worktree> {
         if let Some((parked, admin)) = pool.take(self) {
-            match self.adopt(&parked, &admin, prd, task_key) {
+            match self.adopt(&parked, &admin, prd, task_key, track) {
                 Ok(wt) => return Ok(wt),
                 Err(_) => {
                     // Not worth failing the task for: a fresh checkout follows.
@@ -96,21 +99,19 @@ impl Project {
             }
         }
         let mut wt = self.create_worktree(prd, task_key)?;
-        wt.track()?;
+        if track {
+            wt.track()?;
+        }
         Ok(wt)
     }
 
-    /// Sets a merged task's worktree aside for the next task, or removes it
-    /// when its writes are not tracked (adopting it would mean a full scan).
+    /// Sets a merged task's worktree aside for the next task.
     pub fn park_worktree(&self, pool: &WorktreePool, wt: Worktree) -> Result<()> {
         let admin = wt
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if !wt.is_tracked() {
-            return self.remove_worktree_at(&wt.path, &admin);
-        }
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let repo = self.repo()?;
         let idle = self.root().join(WORKTREES_DIR).join(format!(
@@ -135,7 +136,14 @@ impl Project {
         Ok(())
     }
 
-    fn adopt(&self, parked: &Worktree, admin: &str, prd: &str, task_key: &str) -> Result<Worktree> {
+    fn adopt(
+        &self,
+        parked: &Worktree,
+        admin: &str,
+        prd: &str,
+        task_key: &str,
+        track: bool,
+    ) -> Result<Worktree> {
         let branch_name = task_branch(prd, task_key)?;
         let name = worktree_name(task_key);
         let path = self.worktree_path(task_key);
@@ -155,14 +163,32 @@ impl Project {
         fs::rename(&parked.path, &path).map_err(io_err(&parked.path))?;
         link(&path, &new_admin)?;
         let head_file = new_admin.join("HEAD");
-        fs::write(&head_file, format!("ref: refs/heads/{branch_name}\n"))
-            .map_err(io_err(&head_file))?;
-        let wt = Worktree {
-            path,
-            branch: branch_name,
-            tracked: parked.tracked.clone(),
+        let point_head = || {
+            fs::write(&head_file, format!("ref: refs/heads/{branch_name}\n"))
+                .map_err(io_err(&head_file))
         };
-        wt.switch_files(&wt.repo()?, &target.tree()?, &Default::default())?;
+        if track && parked.is_tracked() {
+            point_head()?;
+            let wt = Worktree {
+                path,
+                branch: branch_name.clone(),
+                tracked: parked.tracked.clone(),
+            };
+            wt.switch_files(&wt.repo()?, &target.tree()?, &Default::default())?;
+            return Ok(wt);
+        }
+        // Untracked (a program worker's, or the watch lost count): a stat
+        // scan finds what differs from its HEAD, still the parked commit.
+        let mut wt = Worktree {
+            path,
+            branch: branch_name.clone(),
+            tracked: None,
+        };
+        wt.switch_files_scanned(&wt.repo()?, &target.tree()?)?;
+        point_head()?;
+        if track {
+            wt.track()?;
+        }
         Ok(wt)
     }
 

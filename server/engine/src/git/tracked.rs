@@ -246,6 +246,39 @@ impl Worktree {
     }
 }
 
+impl Worktree {
+    /// Moves an untracked worktree's files from `HEAD` to `to`, writing only
+    /// what differs: the paths that differ between the two trees, and what
+    /// `git status` reports on disk (modified, deleted, and new files git
+    /// does not ignore; a stat scan with the index as its cache, no file
+    /// read unless its stat changed). Ignored files (build output) stay.
+    /// The index is then `to`'s. Move `HEAD` afterwards.
+    pub(crate) fn switch_files_scanned(&self, repo: &Repository, to: &Tree<'_>) -> Result<()> {
+        let from = repo.head()?.peel_to_tree()?;
+        let mut paths: BTreeSet<String> = changed_paths(repo, Some(&from), Some(to))?
+            .into_iter()
+            .collect();
+        let mut options = git2::StatusOptions::new();
+        options
+            .include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false);
+        for entry in repo.statuses(Some(&mut options))?.iter() {
+            if let Ok(path) = entry.path() {
+                paths.insert(path.to_string());
+            }
+        }
+        let ignored = ignorer(repo);
+        for rel in &paths {
+            put(repo, &self.path, rel, to, &ignored)?;
+        }
+        let mut index = repo.index()?;
+        index.read_tree(to)?;
+        index.write()?;
+        Ok(())
+    }
+}
+
 /// Makes `root/rel` what `to` has there: the blob written, or, where `to`
 /// has nothing, the file deleted unless git ignores it.
 fn put(

@@ -19,9 +19,8 @@ pub(super) const ALREADY_IMPLEMENTED: &str = "already-implemented";
 pub(super) const ROLLED_BACK: &str = "rolled-back";
 
 /// The task's worktree: the one an earlier run left (put back to its last
-/// commit) or a new one, checking out the task branch if it exists; `track`
-/// to have its writes tracked (a new one then comes from the pool when it
-/// can).
+/// commit) or one from the pool (a new checkout when it has none), on the
+/// task branch if it exists; `track` to have its writes tracked.
 fn prepare_worktree(ctx: &PipelineContext, key: &str, track: bool) -> Result<Worktree, GitError> {
     ctx.project.ensure_feature_branch(&ctx.prd, &ctx.base)?;
     if ctx.project.worktree_path(key).exists() {
@@ -42,11 +41,8 @@ fn prepare_worktree(ctx: &PipelineContext, key: &str, track: bool) -> Result<Wor
             Err(_) => ctx.project.remove_worktree(key)?,
         }
     }
-    if track {
-        ctx.project.checkout_task(&ctx.worktrees, &ctx.prd, key)
-    } else {
-        ctx.project.create_worktree(&ctx.prd, key)
-    }
+    ctx.project
+        .checkout_task(&ctx.worktrees, &ctx.prd, key, track)
 }
 
 /// [`prepare_worktree`], then a branch without stage commits moves to the

@@ -70,6 +70,9 @@ impl Project {
         let untracked = match worktree.tracked_untracked()? {
             Some(untracked) => untracked,
             None => {
+                // A worktree whose watch lost count has an index left behind
+                // (see `Worktree::sync_index`): bring it back first.
+                worktree.sync_index()?;
                 ensure_clean(&repo, worktree)?;
                 Default::default()
             }

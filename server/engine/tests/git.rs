@@ -969,3 +969,42 @@ fn stale_lock_files_of_a_killed_run_are_cleared() {
     fs::remove_file(&users_lock).unwrap();
     project.fast_forward_feature("shop", &wt).unwrap();
 }
+
+/// A tracked worktree whose watch loses count (here: a directory renamed,
+/// whose files move without events of their own) falls back to scanning,
+/// and its rebase still sees only what really changed, though its index was
+/// left behind by the tracked commits.
+#[test]
+fn a_watch_that_loses_count_falls_back_to_a_correct_scan() {
+    let root = user_repo("watch-lost");
+    let project = Project::open(&root).unwrap();
+    project.ensure_feature_branch("shop", "main").unwrap();
+    let mut wt = project.create_worktree("shop", "T-L").unwrap();
+    wt.track().unwrap();
+    commit_file(
+        &wt,
+        "T-L",
+        Stage::Red,
+        "tests/test_l.py",
+        "def test_l(): pass\n",
+    );
+    // A directory git ignores renamed into place (as tools make their
+    // caches) is no work, and the watch keeps count.
+    write(&wt.path, "tmp/run.log/a", "ignored\n");
+    fs::rename(wt.path.join("tmp/run.log"), wt.path.join("run.log")).unwrap();
+    fs::remove_dir_all(wt.path.join("tmp")).unwrap();
+    assert_eq!(wt.changes(head_of(&wt)).unwrap(), vec![]);
+    assert!(wt.is_tracked(), "an ignored directory's rename is not work");
+    write(&wt.path, "scratch/a.txt", "untracked\n");
+    fs::rename(wt.path.join("scratch"), wt.path.join("scratch2")).unwrap();
+    let since = head_of(&wt);
+    assert_eq!(
+        wt.changes(since).unwrap(),
+        vec![Change::new("scratch2/a.txt", ChangeKind::Added)]
+    );
+    assert!(!wt.is_tracked(), "a renamed directory breaks the watch");
+    assert_eq!(
+        project.rebase_onto_feature(&wt, "shop").unwrap(),
+        Rebase::Done { tip: since }
+    );
+}

@@ -242,6 +242,11 @@ mod linux {
                             .mask
                             .intersects(EventMask::MOVED_FROM | EventMask::MOVED_TO)
                     {
+                        // pytest makes `.pytest_cache` by renaming a temporary
+                        // directory into place: what git ignores is no work.
+                        if ignored(&path) {
+                            continue;
+                        }
                         return false;
                     }
                     if is_dir && event.mask.contains(EventMask::CREATE) {

@@ -105,6 +105,19 @@ async fn execute(client: &mut TestClient, command: &str, args: Value) -> Value {
     client.response(id).await
 }
 
+/// The message that says how a run ended (`run 1 completed: …`).
+async fn run_end_message(client: &mut TestClient) -> String {
+    let message = client
+        .wait_for(|m| {
+            m["method"] == "window/showMessage"
+                && m["params"]["message"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("run "))
+        })
+        .await;
+    message["params"]["message"].as_str().unwrap().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_reports_every_stage_as_notifications_and_merges() {
     let root = project("panel");
@@ -168,15 +181,7 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
     let ended = events.iter().find(|e| e["kind"] == "taskEnded").unwrap();
     assert_eq!(ended["status"], "merged");
     assert_eq!(events.last().unwrap()["status"], "completed");
-    let message = client
-        .wait_for(|m| {
-            m["method"] == "window/showMessage"
-                && m["params"]["message"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("run "))
-        })
-        .await;
-    let text = message["params"]["message"].as_str().unwrap();
+    let text = run_end_message(&mut client).await;
     assert!(text.contains("completed: 1 merged into tdd/neg"), "{text}");
 
     // Nothing to reset: a clear answer, not an error.
@@ -225,15 +230,7 @@ async fn a_client_without_the_panel_opt_in_gets_no_tdd_notifications() {
     assert!(decompose.get("error").is_none(), "{decompose}");
     let started = execute(&mut client, "tdd.run", json!({ "uri": prd_uri })).await;
     assert_eq!(started["result"]["started"], json!(true), "{started}");
-    let message = client
-        .wait_for(|m| {
-            m["method"] == "window/showMessage"
-                && m["params"]["message"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("run "))
-        })
-        .await;
-    let text = message["params"]["message"].as_str().unwrap();
+    let text = run_end_message(&mut client).await;
     assert!(text.contains("completed: 1 merged into tdd/neg"), "{text}");
     assert_eq!(client.unread("tdd/runEvent"), 0);
 }

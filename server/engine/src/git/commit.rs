@@ -205,7 +205,6 @@ impl Worktree {
     /// and the index is left alone, so a commit costs what it holds, not
     /// what the repository holds.
     fn commit_stage_tracked(&self, commit: &StageCommit) -> Result<Oid> {
-        use std::os::unix::fs::PermissionsExt;
         let repo = self.repo()?;
         let head = repo.head()?.peel_to_commit()?;
         let mut updates = super::tracked::Updates::new();
@@ -219,19 +218,7 @@ impl Worktree {
                         reason: "is a directory: name its files",
                     });
                 }
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    let target = std::fs::read_link(&full).map_err(super::io_err(&full))?;
-                    let blob = repo.blob(target.as_os_str().as_encoded_bytes())?;
-                    Some((blob, git2::FileMode::Link))
-                }
-                Ok(meta) => {
-                    let mode = if meta.permissions().mode() & 0o111 != 0 {
-                        git2::FileMode::BlobExecutable
-                    } else {
-                        git2::FileMode::Blob
-                    };
-                    Some((super::tracked::raw_blob(&repo, &full)?, mode))
-                }
+                Ok(meta) => Some(super::tracked::file_blob(&repo, &full, &meta)?),
                 Err(_) => None,
             };
             updates.insert(rel.to_string_lossy().into_owned(), update);

@@ -156,19 +156,7 @@ impl Worktree {
             if !tracked_before && ignored(rel) {
                 continue;
             }
-            let (oid, mode) = if meta.file_type().is_symlink() {
-                let target = fs::read_link(&full).map_err(io_err(&full))?;
-                let bytes = target.as_os_str().as_encoded_bytes();
-                (repo.blob(bytes)?, FileMode::Link)
-            } else {
-                let executable = meta.permissions().mode() & 0o111 != 0;
-                let mode = if executable {
-                    FileMode::BlobExecutable
-                } else {
-                    FileMode::Blob
-                };
-                (raw_blob(repo, &full)?, mode)
-            };
+            let (oid, mode) = file_blob(repo, &full, &meta)?;
             update.insert(rel.clone(), Some((oid, mode)));
         }
         Ok(Some(update_tree(repo, &base, &update)?))
@@ -448,6 +436,28 @@ fn update_dir<'p>(
         return Ok(None);
     }
     Ok(Some(builder.write()?))
+}
+
+/// A file (or symlink) of the worktree as a blob and its git mode, written
+/// with [`raw_blob`].
+pub(crate) fn file_blob(
+    repo: &Repository,
+    full: &Path,
+    meta: &fs::Metadata,
+) -> Result<(Oid, FileMode)> {
+    if meta.file_type().is_symlink() {
+        let target = fs::read_link(full).map_err(io_err(full))?;
+        return Ok((
+            repo.blob(target.as_os_str().as_encoded_bytes())?,
+            FileMode::Link,
+        ));
+    }
+    let mode = if meta.permissions().mode() & 0o111 != 0 {
+        FileMode::BlobExecutable
+    } else {
+        FileMode::Blob
+    };
+    Ok((raw_blob(repo, full)?, mode))
 }
 
 /// Writes a file's bytes as a blob, as they are. `Repository::blob_path`

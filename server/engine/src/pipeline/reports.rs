@@ -56,7 +56,7 @@ impl ReportCache {
         entries.by_key.insert((content, only.to_vec()), (n, kept));
     }
 
-    /// How many runs were answered from the cache and how many ran, so far.
+    /// How many reports are kept.
     pub fn len(&self) -> usize {
         self.0
             .lock()

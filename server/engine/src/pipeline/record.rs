@@ -1,0 +1,83 @@
+//! Writing an attempt to the store: its row and its `stage.attempt` event,
+//! in one transaction.
+
+use std::sync::PoisonError;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use tdd_core::gate::{Change, ChangeKind};
+use tdd_core::plan::Task;
+
+use super::{AttemptRecord, Recorder};
+use crate::store::runs::NewAttempt;
+
+/// Writes one attempt to the store.
+pub(super) fn persist(
+    recorder: &Recorder,
+    task: &Task,
+    record: &AttemptRecord,
+) -> Result<(), String> {
+    let task_id = *recorder
+        .task_ids
+        .get(&task.key)
+        .ok_or_else(|| format!("task `{}` has no id in the store's run", task.key))?;
+    let mut evidence = record.evidence.clone();
+    for reason in &record.reasons {
+        evidence.push_str(&format!("\n- [{}] {}", reason.code, reason.message));
+    }
+    let attempt = NewAttempt {
+        run_id: recorder.run_id,
+        task_id,
+        stage: record.stage.as_str().to_string(),
+        attempt: record.attempt,
+        worker: record.worker.clone(),
+        started_at_ms: unix_ms(record.started_at),
+        finished_at_ms: Some(unix_ms(record.finished_at)),
+        exit_code: record.exit_code,
+        test_summary: record.test_summary.clone(),
+        failure_kind: record.failure_kind.map(|k| k.as_str().to_string()),
+        diff_stats: Some(diff_stats(&record.changes)),
+        evidence: Some(evidence),
+        usage: record.usage,
+    };
+    let mut store = recorder
+        .store
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let payload = serde_json::json!({
+        "run": recorder.run_id.0,
+        "stage": attempt.stage,
+        "attempt": attempt.attempt,
+        "worker": attempt.worker,
+        "passed": attempt.failure_kind.is_none(),
+        "failure_kind": attempt.failure_kind,
+        "evidence": record.evidence,
+        "usage": record.usage,
+    });
+    store
+        .write(|tx| {
+            tx.insert_attempt(&attempt)?;
+            tx.append_event("stage.attempt", recorder.prd_id, Some(&task.key), payload)
+        })
+        .map(|_| ())
+        .map_err(|e: crate::store::StoreError| e.to_string())
+}
+
+fn unix_ms(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Files changed, by kind, and their paths.
+fn diff_stats(changes: &[Change]) -> Value {
+    let count = |f: fn(&ChangeKind) -> bool| changes.iter().filter(|c| f(&c.kind)).count();
+    serde_json::json!({
+        "files": changes.len(),
+        "added": count(|k| matches!(k, ChangeKind::Added)),
+        "modified": count(|k| matches!(k, ChangeKind::Modified)),
+        "deleted": count(|k| matches!(k, ChangeKind::Deleted)),
+        "renamed": count(|k| matches!(k, ChangeKind::Renamed { .. })),
+        "paths": changes.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(),
+    })
+}

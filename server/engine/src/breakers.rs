@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
+use crate::events::Event;
 use tdd_core::breaker::{
     Breaker, BreakerConfig, Breakers, Change, Millis, SYSTEM_NAME, Scope, State, Transition,
     split_stage_name,
@@ -209,26 +209,27 @@ pub fn persist(
         transition.to.as_str(),
         &transition.reason,
     )?;
-    let mut payload = json!({
-        "scope": scope.as_str(),
-        "name": name,
-        "from": transition.from.as_str(),
-        "to": transition.to.as_str(),
-        "reason": transition.reason,
-        "transition_id": id,
-    });
-    match &transition.to {
-        // `null`: until reset.
-        State::Open { until } => payload["until"] = json!(until.map(rfc3339)),
-        State::HalfOpen { trials_left } => payload["trials"] = json!(trials_left),
-        State::Closed => {}
-    }
+    let (until, trials) = match &transition.to {
+        // `None`: until reset.
+        State::Open { until } => (until.map(rfc3339), None),
+        State::HalfOpen { trials_left } => (None, Some(*trials_left)),
+        State::Closed => (None, None),
+    };
+    let event = Event::BreakerTransition {
+        scope: scope.as_str().to_string(),
+        name: name.to_string(),
+        from: transition.from.as_str().to_string(),
+        to: transition.to.as_str().to_string(),
+        reason: transition.reason.clone(),
+        transition_id: id,
+        until,
+        trials,
+    };
     let task_key = match scope {
         Scope::Stage => split_stage_name(name).map(|(task, _)| task),
         Scope::Worker | Scope::System => None,
     };
-    tx.append_event(EVENT_KIND, None, task_key, payload)
-        .map(Some)
+    tx.log(None, task_key, &event).map(Some)
 }
 
 /// [`persist`] for each change, in order (what [`Breakers::take_changes`] returned). Returns

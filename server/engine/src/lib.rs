@@ -7,6 +7,7 @@
 
 pub mod assist;
 pub mod breakers;
+pub mod events;
 pub mod execution;
 pub mod git;
 pub mod operations;

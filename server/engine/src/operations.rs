@@ -11,7 +11,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use crate::events::Event;
 use tdd_core::breaker::{Scope, State, Transition, split_stage_name};
 
 use crate::breakers::{self, BreakerError};
@@ -197,14 +197,14 @@ pub fn retry(
             tx.set_task_status(task.id, TaskStatus::Pending)?;
         }
         let seq = if changed || fresh {
-            let payload = json!({
-                "from": task.status.as_str(),
-                "fresh": fresh,
-                "worktree_removed": removed_worktree.is_some(),
-                "branch_deleted": deleted_branch,
-                "claim_released": released_claim,
-            });
-            Some(tx.append_event("task.retry", Some(found.prd.id), Some(&task.key), payload)?)
+            let event = Event::TaskRetried {
+                from: task.status.as_str().to_string(),
+                fresh,
+                worktree_removed: removed_worktree.is_some(),
+                branch_deleted: deleted_branch.clone(),
+                claim_released: released_claim,
+            };
+            Some(tx.log(Some(found.prd.id), Some(&task.key), &event)?)
         } else {
             None
         };
@@ -257,9 +257,12 @@ pub fn skip(
         let changed = task.status != TaskStatus::Cancelled;
         let seq = if changed {
             tx.set_task_status(task.id, TaskStatus::Cancelled)?;
-            let payload =
-                json!({ "reason": reason, "from": task.status.as_str(), "by": "operator" });
-            Some(tx.append_event("task.skipped", Some(found.prd.id), Some(&task.key), payload)?)
+            let event = Event::TaskSkipped {
+                reason: reason.to_string(),
+                from: Some(task.status.as_str().to_string()),
+                by: Some("operator".to_string()),
+            };
+            Some(tx.log(Some(found.prd.id), Some(&task.key), &event)?)
         } else {
             None
         };

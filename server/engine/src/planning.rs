@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
 use tdd_core::analysis::{Options, analyze};
 use tdd_core::model::Format;
 use tdd_core::plan::replan::{Existing, Replan, replan};
 use tdd_core::plan::{PlanError, ProjectFiles, TaskGraph, decompose, text_hash};
 
+use crate::events::Event;
 use crate::project::{self, ProjectError};
 use crate::store::runs::RunId;
 use crate::store::{NewTask, PrdId, Queries, Store, StoreError, TaskId, TaskStatus, WriteTx};
@@ -166,7 +166,14 @@ pub fn apply(store: &mut Store, planned: &Planned) -> Result<Replan, PlanningErr
                     spec,
                 };
                 ids.insert(task.key.clone(), tx.insert_task(prd, &new)?);
-                event(tx, "task_planned", prd, key, json!({ "title": task.title }))?;
+                event(
+                    tx,
+                    prd,
+                    key,
+                    Event::TaskPlanned {
+                        title: task.title.clone(),
+                    },
+                )?;
             } else if changes
                 .replanned
                 .iter()
@@ -177,29 +184,19 @@ pub fn apply(store: &mut Store, planned: &Planned) -> Result<Replan, PlanningErr
                 tx.update_task_plan(id, &task.title, kind, &task.content_hash, &spec)?;
                 tx.set_task_status(id, TaskStatus::Pending)?;
                 tx.set_prd_changed_since_done(id, false)?;
-                event(
-                    tx,
-                    "task_replanned",
-                    prd,
-                    key,
-                    json!({ "content_hash": task.content_hash }),
-                )?;
+                let content_hash = task.content_hash.clone();
+                event(tx, prd, key, Event::TaskReplanned { content_hash })?;
             } else if changes.changed_since_done.iter().any(|k| k == key) {
                 let id = ids[key];
                 tx.update_task_plan(id, &task.title, kind, &task.content_hash, &spec)?;
                 tx.set_prd_changed_since_done(id, true)?;
-                event(
-                    tx,
-                    "task_changed_since_done",
-                    prd,
-                    key,
-                    json!({ "content_hash": task.content_hash }),
-                )?;
+                let content_hash = task.content_hash.clone();
+                event(tx, prd, key, Event::TaskChangedSinceDone { content_hash })?;
             }
         }
         for key in &changes.cancelled {
             tx.set_task_status(ids[key], TaskStatus::Cancelled)?;
-            event(tx, "task_cancelled", prd, key, json!({}))?;
+            event(tx, prd, key, Event::TaskCancelled {})?;
         }
         for task in &planned.graph.tasks {
             let deps: Vec<TaskId> = task
@@ -210,16 +207,16 @@ pub fn apply(store: &mut Store, planned: &Planned) -> Result<Replan, PlanningErr
             tx.replace_deps(ids[&task.key], &deps)?;
         }
         tx.mark_decomposed(prd, &hash)?;
-        let summary = json!({
-            "path": planned.path,
-            "tasks": planned.graph.tasks.len(),
-            "unchanged": changes.unchanged.len(),
-            "added": changes.added.len(),
-            "replanned": changes.replanned.len() + changes.revived.len(),
-            "changed_since_done": changes.changed_since_done.len(),
-            "cancelled": changes.cancelled.len(),
-        });
-        tx.append_event("prd_decomposed", Some(prd), None, summary)?;
+        let summary = Event::PrdDecomposed {
+            path: planned.path.clone(),
+            tasks: planned.graph.tasks.len(),
+            unchanged: changes.unchanged.len(),
+            added: changes.added.len(),
+            replanned: changes.replanned.len() + changes.revived.len(),
+            changed_since_done: changes.changed_since_done.len(),
+            cancelled: changes.cancelled.len(),
+        };
+        tx.log(Some(prd), None, &summary)?;
         Ok(changes)
     })
 }
@@ -246,15 +243,8 @@ pub fn preview(database: &Path, planned: &Planned) -> Result<Replan, PlanningErr
     Ok(replan(&existing, &planned.graph))
 }
 
-fn event(
-    tx: &WriteTx<'_>,
-    kind: &str,
-    prd: PrdId,
-    key: &str,
-    payload: serde_json::Value,
-) -> Result<(), StoreError> {
-    tx.append_event(kind, Some(prd), Some(key), payload)
-        .map(|_| ())
+fn event(tx: &WriteTx<'_>, prd: PrdId, key: &str, event: Event) -> Result<(), StoreError> {
+    tx.log(Some(prd), Some(key), &event).map(|_| ())
 }
 
 /// One PRD's state, for `status`.

@@ -5,7 +5,16 @@
 
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct Usage {
     pub calls: u32,
     /// Input tokens, cached ones included.

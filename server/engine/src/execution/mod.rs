@@ -37,7 +37,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tdd_core::pricing::PriceTable;
 
 use control::{RunLock, Stopper, Watch, interrupts as interrupt_count, owner_id, watch};
@@ -47,6 +46,7 @@ use meter::{Meter, Totals};
 use runner::StoreRunner;
 
 use crate::breakers::{self, BreakerError};
+use crate::events::Event;
 use crate::git::{GitError, Project};
 use crate::pipeline::{AttemptHook, FailureKind, NoticeHook, PipelineContext, Recorder};
 use crate::planning;
@@ -260,13 +260,13 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     let (run_id, recovered) = store.write(|tx| {
         let recovered = tx.recover_claims(&owner)?;
         for claim in &recovered {
-            tx.append_event(
-                "claim.recovered",
-                Some(prd.id),
-                Some(&claim.task_key),
-                json!({ "owner": claim.owner, "worker": claim.worker, "run": claim.run_id.0,
-                        "heartbeat_at": claim.heartbeat_at }),
-            )?;
+            let event = Event::ClaimRecovered {
+                owner: claim.owner.clone(),
+                worker: claim.worker.clone(),
+                run: claim.run_id.0,
+                heartbeat_at: claim.heartbeat_at.clone(),
+            };
+            tx.log(Some(prd.id), Some(&claim.task_key), &event)?;
         }
         let latest = tx.latest_run(prd.id)?;
         let run_id = match (req.resume, latest) {
@@ -274,11 +274,14 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
             // since retried: any run but a completed one goes on.
             (true, Some(run)) if run.status != "completed" => {
                 tx.adopt_run(run.id, &owner)?;
-                tx.append_event(
-                    "run.resumed",
+                let owner = owner.clone();
+                tx.log(
                     Some(prd.id),
                     None,
-                    json!({ "run": run.id.0, "owner": owner }),
+                    &Event::RunResumed {
+                        run: run.id.0,
+                        owner,
+                    },
                 )?;
                 run.id
             }
@@ -288,12 +291,8 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
                     tx.finish_run(run.id, "interrupted")?;
                 }
                 let id = tx.start_run(prd.id, &owner)?;
-                tx.append_event(
-                    "run.started",
-                    Some(prd.id),
-                    None,
-                    json!({ "run": id.0, "owner": owner }),
-                )?;
+                let owner = owner.clone();
+                tx.log(Some(prd.id), None, &Event::RunStarted { run: id.0, owner })?;
                 id
             }
         };
@@ -321,6 +320,9 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     });
 
     let store = Arc::new(Mutex::new(store));
+    // Pauses, warnings and notices go into the log as well, so a panel that
+    // opens later (or another process) sees them.
+    let emit = event::logged(emit, store.clone(), prd.id, run_id);
     let name = prd_name(config.project.prefix.as_deref(), &prd_path);
     let mut ctx = PipelineContext::new(
         git,
@@ -378,10 +380,12 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     let options = SchedulerOptions {
         breakers,
         on_breaker_change: Some(BreakerHook(Arc::new(move |changes| {
-            let mut store = hook_store
+            let saved = hook_store
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Err(e) = store.write(|tx| breakers::persist_changes(tx, changes)) {
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .write(|tx| breakers::persist_changes(tx, changes));
+            // The store's lock is free again: the warning is logged too.
+            if let Err(e) = saved {
                 let message = format!("could not save a breaker change: {e}");
                 hook_emit(&RunEvent::Warning { message: &message });
             }
@@ -478,12 +482,12 @@ fn finish(
             match &task.end {
                 TaskEnd::Skipped { reason } => {
                     tx.set_task_status(id, TaskStatus::Done)?;
-                    tx.append_event(
-                        "task.skipped",
-                        Some(prd_id),
-                        Some(&task.key),
-                        json!({ "reason": reason }),
-                    )?;
+                    let event = Event::TaskSkipped {
+                        reason: reason.clone(),
+                        from: None,
+                        by: None,
+                    };
+                    tx.log(Some(prd_id), Some(&task.key), &event)?;
                 }
                 TaskEnd::Blocked { by } => {
                     let by_failed = ids.get(by).and_then(|b| {
@@ -503,12 +507,13 @@ fn finish(
                 // Outages put it back each time; past the bound it failed.
                 TaskEnd::Failed(f) if f.kind == FailureKind::ProviderOutage => {
                     tx.set_task_status(id, TaskStatus::Failed)?;
-                    tx.append_event(
-                        "task.failed",
-                        Some(prd_id),
-                        Some(&task.key),
-                        json!({ "stage": f.stage.as_str(), "kind": f.kind.as_str(), "reason": f.reason }),
-                    )?;
+                    let event = Event::TaskFailed {
+                        stage: f.stage.as_str().to_string(),
+                        failure_kind: f.kind.as_str().to_string(),
+                        reason: f.reason.clone(),
+                        model_usage: None,
+                    };
+                    tx.log(Some(prd_id), Some(&task.key), &event)?;
                 }
                 TaskEnd::NotStarted { .. } if current != Some(TaskStatus::Done) => {
                     tx.set_task_status(id, TaskStatus::Pending)?;
@@ -518,20 +523,19 @@ fn finish(
         }
         tx.finish_run(run_id, status.as_str())?;
         let count = |f: fn(&TaskEnd) -> bool| report.tasks.iter().filter(|t| f(&t.end)).count();
-        let used = tx.usage_by_run(prd_id)?.into_iter().find(|(id, _)| *id == run_id);
-        tx.append_event(
-            "run.finished",
-            Some(prd_id),
-            None,
-            json!({
-                "run": run_id.0,
-                "status": status.as_str(),
-                "merged": count(|e| matches!(e, TaskEnd::Merged)),
-                "failed": count(|e| matches!(e, TaskEnd::Failed(_))),
-                "blocked": count(|e| matches!(e, TaskEnd::Blocked { .. })),
-                "model_usage": used.map(|(_, usage)| usage),
-            }),
-        )?;
+        let used = tx
+            .usage_by_run(prd_id)?
+            .into_iter()
+            .find(|(id, _)| *id == run_id);
+        let event = Event::RunFinished {
+            run: run_id.0,
+            status: status.as_str().to_string(),
+            merged: count(|e| matches!(e, TaskEnd::Merged)),
+            failed: count(|e| matches!(e, TaskEnd::Failed(_))),
+            blocked: count(|e| matches!(e, TaskEnd::Blocked { .. })),
+            model_usage: used.map(|(_, usage)| usage),
+        };
+        tx.log(Some(prd_id), None, &event)?;
         Ok::<_, ExecError>(())
     })
 }
@@ -550,12 +554,12 @@ pub fn request(root: &Path, control: Option<RunControl>) -> Result<RunId, ExecEr
         .ok_or(ExecError::NoActiveRun)?;
     store.write(|tx| {
         tx.set_run_control(run.id, control)?;
-        let kind = match control {
-            Some(RunControl::Pause) => "run.pause_requested",
-            Some(RunControl::Cancel) => "run.cancel_requested",
-            None => "run.continue_requested",
+        let event = match control {
+            Some(RunControl::Pause) => Event::PauseRequested { run: run.id.0 },
+            Some(RunControl::Cancel) => Event::CancelRequested { run: run.id.0 },
+            None => Event::ContinueRequested { run: run.id.0 },
         };
-        tx.append_event(kind, Some(run.prd_id), None, json!({ "run": run.id.0 }))
+        tx.log(Some(run.prd_id), None, &event)
     })?;
     Ok(run.id)
 }

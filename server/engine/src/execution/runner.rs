@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::json;
 use tdd_core::gate::Stage;
 use tdd_core::plan::Task;
 
+use crate::events::Event;
 use crate::pipeline::{FailureKind, PipelineContext, TaskStatus as PipelineStatus};
 use crate::process::CancelToken;
 use crate::scheduler::{PipelineRunner, Ran, TaskFailure, TaskRunner};
@@ -59,12 +59,11 @@ impl TaskRunner for StoreRunner<'_> {
         let claimed = self.write(|tx| {
             let claimed = tx.claim_task(id, self.run_id, &self.owner, worker.name())?;
             if claimed {
-                tx.append_event(
-                    "task.started",
-                    Some(self.prd_id),
-                    Some(&task.key),
-                    json!({ "run": self.run_id.0, "worker": worker.name() }),
-                )?;
+                let event = Event::TaskStarted {
+                    run: self.run_id.0,
+                    worker: worker.name().to_string(),
+                };
+                tx.log(Some(self.prd_id), Some(&task.key), &event)?;
             }
             Ok(claimed)
         });
@@ -83,44 +82,56 @@ impl TaskRunner for StoreRunner<'_> {
         // Stopped by a cancel or the budget: not the task's fault, it resumes later.
         let interrupted = cancel.is_cancelled()
             && matches!(&ran.result, Err(f) if f.kind != FailureKind::Violation);
-        let (status, kind, payload) = match (&ran.result, &ran.outcome) {
-            (Ok(()), outcome) => {
-                let tip = outcome.as_ref().and_then(|o| match &o.status {
-                    PipelineStatus::Merged { feature_tip } => Some(feature_tip.to_string()),
-                    _ => None,
-                });
-                (
-                    TaskStatus::Done,
-                    "task.merged",
-                    json!({ "feature_tip": tip }),
-                )
+        // The event for the task's end, given its model use over every run.
+        let end = |model_usage: Option<Usage>| -> (TaskStatus, Event) {
+            match (&ran.result, &ran.outcome) {
+                (Ok(()), outcome) => {
+                    let feature_tip = outcome.as_ref().and_then(|o| match &o.status {
+                        PipelineStatus::Merged { feature_tip } => Some(feature_tip.to_string()),
+                        _ => None,
+                    });
+                    let event = Event::TaskMerged {
+                        feature_tip,
+                        model_usage,
+                    };
+                    (TaskStatus::Done, event)
+                }
+                (Err(f), _) if interrupted => {
+                    let event = Event::TaskInterrupted {
+                        stage: f.stage.as_str().to_string(),
+                        reason: f.reason.clone(),
+                        model_usage,
+                    };
+                    (TaskStatus::Pending, event)
+                }
+                // The scheduler hands it to another worker (or fails it after
+                // its bound, which the run's end records).
+                (Err(f), _) if f.kind == FailureKind::ProviderOutage => {
+                    let event = Event::TaskOutage {
+                        stage: f.stage.as_str().to_string(),
+                        reason: f.reason.clone(),
+                        worker: worker.name().to_string(),
+                        model_usage,
+                    };
+                    (TaskStatus::Pending, event)
+                }
+                (Err(f), _) => {
+                    let event = Event::TaskFailed {
+                        stage: f.stage.as_str().to_string(),
+                        failure_kind: f.kind.as_str().to_string(),
+                        reason: f.reason.clone(),
+                        model_usage,
+                    };
+                    (TaskStatus::Failed, event)
+                }
             }
-            (Err(f), _) if interrupted => (
-                TaskStatus::Pending,
-                "task.interrupted",
-                json!({ "stage": f.stage.as_str(), "reason": f.reason }),
-            ),
-            // The scheduler hands it to another worker (or fails it after
-            // its bound, which the run's end records).
-            (Err(f), _) if f.kind == FailureKind::ProviderOutage => (
-                TaskStatus::Pending,
-                "task.outage",
-                json!({ "stage": f.stage.as_str(), "reason": f.reason, "worker": worker.name() }),
-            ),
-            (Err(f), _) => (
-                TaskStatus::Failed,
-                "task.failed",
-                json!({ "stage": f.stage.as_str(), "kind": f.kind.as_str(), "reason": f.reason }),
-            ),
         };
         let recorded = self.write(|tx| {
             tx.release_claim(id)?;
-            tx.set_task_status(id, status)?;
-            // The task's model use so far, over every run.
-            let mut payload = payload;
             let total = Usage::total(tx.task_attempts(id)?.into_iter().filter_map(|a| a.usage));
-            payload["model_usage"] = json!(total);
-            tx.append_event(kind, Some(self.prd_id), Some(&task.key), payload)
+            let (status, event) = end(total);
+            tx.set_task_status(id, status)?;
+            tx.log(Some(self.prd_id), Some(&task.key), &event)
         });
         if let Err(e) = recorded {
             // The branch holds the work; the next run reads it back from there.

@@ -9,6 +9,7 @@ use tdd_core::gate::{Change, ChangeKind};
 use tdd_core::plan::Task;
 
 use super::{AttemptRecord, Recorder};
+use crate::events::{Event, ReasonView};
 use crate::store::runs::NewAttempt;
 
 /// Writes one attempt to the store.
@@ -44,20 +45,29 @@ pub(super) fn persist(
         .store
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let payload = serde_json::json!({
-        "run": recorder.run_id.0,
-        "stage": attempt.stage,
-        "attempt": attempt.attempt,
-        "worker": attempt.worker,
-        "passed": attempt.failure_kind.is_none(),
-        "failure_kind": attempt.failure_kind,
-        "evidence": record.evidence,
-        "usage": record.usage,
-    });
+    let event = Event::StageJudged {
+        run: recorder.run_id.0,
+        stage: attempt.stage.clone(),
+        attempt: attempt.attempt,
+        worker: attempt.worker.clone(),
+        passed: attempt.failure_kind.is_none(),
+        failure_kind: attempt.failure_kind.clone(),
+        evidence: record.evidence.clone(),
+        reasons: record
+            .reasons
+            .iter()
+            .map(|r| ReasonView {
+                code: r.code.to_string(),
+                message: r.message.clone(),
+                subject: r.subject.clone(),
+            })
+            .collect(),
+        usage: record.usage,
+    };
     store
         .write(|tx| {
             tx.insert_attempt(&attempt)?;
-            tx.append_event("stage.attempt", recorder.prd_id, Some(&task.key), payload)
+            tx.log(recorder.prd_id, Some(&task.key), &event)
         })
         .map(|_| ())
         .map_err(|e: crate::store::StoreError| e.to_string())

@@ -19,4 +19,5 @@ pub mod scheduler;
 pub mod store;
 pub mod testrun;
 pub mod usage;
+pub mod view;
 pub mod worker;

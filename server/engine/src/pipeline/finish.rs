@@ -190,7 +190,7 @@ impl Run<'_> {
                 crate::process::Ending::Exited(code) => Some(code),
                 _ => None,
             },
-            test_summary: serde_json::to_value(run.report.summary()).ok(),
+            test_summary: Some(super::report_json(&run.report)),
             outcome: Some(verdict.outcome),
             failure_kind: kind,
             reasons: verdict.reasons.clone(),

@@ -206,7 +206,7 @@ impl Run<'_> {
             crate::process::Ending::Exited(code) => Some(code),
             _ => None,
         };
-        record.test_summary = serde_json::to_value(run.report.summary()).ok();
+        record.test_summary = Some(super::report_json(&run.report));
         let evidence = Evidence {
             before: Some(before),
             after: run.report,

@@ -93,31 +93,38 @@ pub(super) fn one(
     raw.map(|raw| parse(db, raw)).transpose()
 }
 
+const TRANSITION_SELECT: &str =
+    "SELECT id, scope, name, from_state, to_state, at, reason FROM breaker_transitions";
+
+fn transition_row(row: &Row<'_>) -> rusqlite::Result<BreakerTransitionRow> {
+    Ok(BreakerTransitionRow {
+        id: row.get(0)?,
+        scope: row.get(1)?,
+        name: row.get(2)?,
+        from_state: row.get(3)?,
+        to_state: row.get(4)?,
+        at: row.get(5)?,
+        reason: row.get(6)?,
+    })
+}
+
 pub(super) fn transitions(
     conn: &Connection,
     db: &Path,
     scope: &str,
     name: &str,
 ) -> Result<Vec<BreakerTransitionRow>> {
-    conn.prepare_cached(
-        "SELECT id, scope, name, from_state, to_state, at, reason FROM breaker_transitions
-         WHERE scope = ?1 AND name = ?2 ORDER BY id",
-    )
-    .and_then(|mut stmt| {
-        stmt.query_map([scope, name], |row| {
-            Ok(BreakerTransitionRow {
-                id: row.get(0)?,
-                scope: row.get(1)?,
-                name: row.get(2)?,
-                from_state: row.get(3)?,
-                to_state: row.get(4)?,
-                at: row.get(5)?,
-                reason: row.get(6)?,
-            })
-        })?
-        .collect()
-    })
+    conn.prepare_cached(&format!(
+        "{TRANSITION_SELECT} WHERE scope = ?1 AND name = ?2 ORDER BY id"
+    ))
+    .and_then(|mut stmt| stmt.query_map([scope, name], transition_row)?.collect())
     .at(db)
+}
+
+pub(super) fn all_transitions(conn: &Connection, db: &Path) -> Result<Vec<BreakerTransitionRow>> {
+    conn.prepare_cached(&format!("{TRANSITION_SELECT} ORDER BY id"))
+        .and_then(|mut stmt| stmt.query_map([], transition_row)?.collect())
+        .at(db)
 }
 
 impl WriteTx<'_> {

@@ -119,6 +119,12 @@ pub(super) fn run(
         .at(db)
 }
 
+pub(super) fn all_runs(conn: &rusqlite::Connection, db: &std::path::Path) -> Result<Vec<RunRow>> {
+    conn.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id"))
+        .and_then(|mut stmt| stmt.query_map([], run_row)?.collect())
+        .at(db)
+}
+
 pub(super) fn unfinished_runs(
     conn: &rusqlite::Connection,
     db: &std::path::Path,

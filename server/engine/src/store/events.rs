@@ -15,13 +15,36 @@ pub(super) fn after(
     limit: usize,
 ) -> Result<Vec<EventRow>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    select(
+        conn,
+        db,
+        "SELECT seq, at, kind, prd_id, task_key, payload FROM events
+         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        params![after, limit],
+    )
+}
+
+/// The events about task `key`, in order.
+pub(super) fn of_task(conn: &Connection, db: &Path, key: &str) -> Result<Vec<EventRow>> {
+    select(
+        conn,
+        db,
+        "SELECT seq, at, kind, prd_id, task_key, payload FROM events
+         WHERE task_key = ?1 ORDER BY seq",
+        params![key],
+    )
+}
+
+fn select(
+    conn: &Connection,
+    db: &Path,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<EventRow>> {
     let rows = conn
-        .prepare_cached(
-            "SELECT seq, at, kind, prd_id, task_key, payload FROM events
-             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )
+        .prepare_cached(sql)
         .and_then(|mut stmt| {
-            stmt.query_map(params![after, limit], |row| {
+            stmt.query_map(params, |row| {
                 let event = EventRow {
                     seq: row.get(0)?,
                     at: row.get(1)?,
@@ -46,6 +69,20 @@ pub(super) fn after(
             Ok(event)
         })
         .collect()
+}
+
+/// Events of one kind, in order.
+pub(super) fn of_kind(conn: &Connection, db: &Path, kind: &str) -> Result<Vec<EventRow>> {
+    let mut out = Vec::new();
+    let mut after_seq = 0;
+    loop {
+        // Pages through `after` so each payload is parsed the one way.
+        let page = after(conn, db, after_seq, 4096)?;
+        let Some(last) = page.last() else { break };
+        after_seq = last.seq;
+        out.extend(page.into_iter().filter(|e| e.kind == kind));
+    }
+    Ok(out)
 }
 
 pub(super) fn last_seq(conn: &Connection, db: &Path) -> Result<Seq> {

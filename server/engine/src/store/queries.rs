@@ -52,6 +52,16 @@ pub trait Queries: sealed::Db {
         events::after(self.conn(), self.db_path(), after, limit)
     }
 
+    /// Every event about the task `key` (of any PRD), in order.
+    fn events_of_task(&self, key: &str) -> Result<Vec<EventRow>> {
+        events::of_task(self.conn(), self.db_path(), key)
+    }
+
+    /// Every event of `kind`, in order.
+    fn events_of_kind(&self, kind: &str) -> Result<Vec<EventRow>> {
+        events::of_kind(self.conn(), self.db_path(), kind)
+    }
+
     /// The newest event's `seq`, 0 when the log is empty.
     fn last_seq(&self) -> Result<Seq> {
         events::last_seq(self.conn(), self.db_path())
@@ -64,6 +74,11 @@ pub trait Queries: sealed::Db {
 
     fn run(&self, run_id: RunId) -> Result<Option<RunRow>> {
         claims::run(self.conn(), self.db_path(), run_id)
+    }
+
+    /// Every run, oldest first.
+    fn runs(&self) -> Result<Vec<RunRow>> {
+        claims::all_runs(self.conn(), self.db_path())
     }
 
     /// Runs not finished (running, paused, or stopped by a crash), newest first.
@@ -81,6 +96,11 @@ pub trait Queries: sealed::Db {
         runs::by_task(self.conn(), self.db_path(), task_id)
     }
 
+    /// Every attempt of every task, in the order they were recorded.
+    fn all_attempts(&self) -> Result<Vec<AttemptRow>> {
+        runs::all(self.conn(), self.db_path())
+    }
+
     /// The PRD's model usage per run, oldest first (runs that used none are left out).
     fn usage_by_run(&self, prd_id: PrdId) -> Result<Vec<(RunId, Usage)>> {
         usage::by_run(self.conn(), self.db_path(), prd_id)
@@ -94,6 +114,11 @@ pub trait Queries: sealed::Db {
     /// The breaker (`scope`, `name`), if it was ever stored.
     fn breaker(&self, scope: &str, name: &str) -> Result<Option<BreakerRow>> {
         breakers::one(self.conn(), self.db_path(), scope, name)
+    }
+
+    /// Every breaker's transitions, oldest first.
+    fn all_breaker_transitions(&self) -> Result<Vec<BreakerTransitionRow>> {
+        breakers::all_transitions(self.conn(), self.db_path())
     }
 
     /// The breaker's transitions, oldest first.

@@ -497,3 +497,115 @@ fn unknown_models_record_tokens_with_cost_unknown_and_a_money_budget_counts_pric
     );
     assert_eq!(attempts_usage(&root).len(), 2);
 }
+
+/// The panel's view of a finished run, read by a process that did not run
+/// it: the snapshot agrees with the store's rows, every logged event is of
+/// a kind this version knows, paging through the log with any page size
+/// gives the same list, and a merged task's detail has its stage diffs.
+#[test]
+fn the_view_of_a_finished_run_matches_the_store_and_replays_its_log() {
+    use tdd_engine::events::Event;
+    use tdd_engine::view;
+
+    let root = project("view");
+    let summary = execution::execute(request(&root, 2, None)).unwrap();
+    assert_eq!(summary.status, RunStatus::Completed);
+
+    let reader = view::open(&root).unwrap().expect("a store");
+    let snapshot = view::snapshot(&reader, &root).unwrap();
+    let states: Vec<(String, String)> = snapshot
+        .tasks
+        .iter()
+        .map(|t| (t.key.clone(), t.state.clone()))
+        .collect();
+    let stored: Vec<(String, String)> = statuses(&root)
+        .into_iter()
+        .map(|(k, s)| (k, s.as_str().to_string()))
+        .collect();
+    assert_eq!(states, stored);
+    let attempts = reader.read(|tx| tx.all_attempts()).unwrap();
+    for task in &snapshot.tasks {
+        assert_eq!(task.stage.as_deref(), Some("merge"), "{task:?}");
+        assert!(task.attempts >= 3, "{task:?}");
+    }
+    let counted: u32 = snapshot.tasks.iter().map(|t| t.attempts).sum();
+    assert_eq!(counted as usize, attempts.len());
+    assert_eq!(snapshot.prds[0].title.as_deref(), Some("Calculator"));
+    assert_eq!(snapshot.prds[0].changed_since_decomposed, Some(false));
+    assert_eq!(snapshot.runs.len(), 1);
+    assert_eq!(snapshot.runs[0].status, "completed");
+    let worker_ids: Vec<&str> = snapshot.workers.iter().map(|w| w.id.as_str()).collect();
+    assert!(
+        !worker_ids.is_empty() && !worker_ids.contains(&"engine"),
+        "{worker_ids:?}"
+    );
+
+    let all = view::events_after(&reader, 0, view::MAX_EVENTS).unwrap();
+    assert_eq!(all.last().map(|e| e.seq), Some(snapshot.last_seq));
+    let seqs: Vec<i64> = all.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=snapshot.last_seq).collect::<Vec<_>>());
+    let unknown: Vec<_> = all
+        .iter()
+        .filter(|e| matches!(e.event, Event::Other { .. }))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "kinds the enum does not know: {unknown:?}"
+    );
+    for page in [1, 2, 7] {
+        let mut paged = Vec::new();
+        let mut after = 0;
+        loop {
+            let next = view::events_after(&reader, after, page).unwrap();
+            let Some(last) = next.last() else { break };
+            after = last.seq;
+            paged.extend(next);
+        }
+        assert_eq!(paged, all, "page size {page}");
+    }
+
+    let detail = view::task_detail(&reader, &root, &snapshot, None, "REQ-1/AC-1.1").unwrap();
+    let stages: Vec<&str> = detail.stages.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(&stages[..2], ["red", "green"], "{stages:?}");
+    let red = &detail.stages[0];
+    let test_file = red
+        .files
+        .iter()
+        .find(|f| f.path == "tests/test_add.py")
+        .expect("RED commit adds the test");
+    assert_eq!(test_file.status, "added");
+    assert!(
+        test_file.unified.contains("+    assert add(2, 3) == 5"),
+        "{}",
+        test_file.unified
+    );
+    let red_attempt = detail.attempts.iter().find(|a| a.stage == "red").unwrap();
+    let report = red_attempt.report.as_ref().expect("RED keeps its report");
+    // pytest cannot import the module the task will create: a collection
+    // problem naming the missing symbol, kept with its message.
+    assert_eq!(report["problems"], 1, "{report}");
+    let problem = &report["problem_list"][0];
+    assert_eq!(problem["kind"]["kind"], "missing_symbol", "{report}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("No module named 'add'"),
+        "{report}"
+    );
+    assert!(
+        detail
+            .events
+            .iter()
+            .any(|e| matches!(e.event, Event::TaskMerged { .. }))
+    );
+    assert!(matches!(
+        view::task_detail(&reader, &root, &snapshot, None, "REQ-9/AC-9.9"),
+        Err(view::ViewError::NoTask { .. })
+    ));
+
+    let metrics = view::metrics(&reader).unwrap();
+    assert_eq!(metrics.merged_over_time.len(), 2);
+    assert_eq!(metrics.stages["red"].passed, 2);
+    assert!(metrics.stages["green"].duration_ms.is_some());
+}

@@ -207,9 +207,11 @@ pub(super) fn by_task(
 
 /// Every attempt, in the order they were recorded.
 pub(super) fn all(conn: &rusqlite::Connection, db: &std::path::Path) -> Result<Vec<AttemptRow>> {
-    conn.prepare_cached(&format!("SELECT {ATTEMPT_COLUMNS} FROM attempts ORDER BY id"))
-        .and_then(|mut stmt| stmt.query_map([], attempt_row)?.collect())
-        .at(db)
+    conn.prepare_cached(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM attempts ORDER BY id"
+    ))
+    .and_then(|mut stmt| stmt.query_map([], attempt_row)?.collect())
+    .at(db)
 }
 
 impl ReadTx<'_> {

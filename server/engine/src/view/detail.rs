@@ -127,7 +127,9 @@ pub fn task_detail(
         let events = tx
             .events_of_task(key)?
             .into_iter()
-            .filter(|e| e.task_key.as_deref() == Some(key) && (e.prd_id == prd_id || e.prd_id.is_none()))
+            .filter(|e| {
+                e.task_key.as_deref() == Some(key) && (e.prd_id == prd_id || e.prd_id.is_none())
+            })
             .map(|e| LoggedEvent::from_row(e, |_| Some(path.clone())))
             .collect();
         Ok((attempts, events))

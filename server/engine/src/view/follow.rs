@@ -44,7 +44,8 @@ impl Follower {
             return;
         }
         let Ok(inotify) = Inotify::init() else { return };
-        let mask = WatchMask::MODIFY | WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::DELETE_SELF;
+        let mask =
+            WatchMask::MODIFY | WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::DELETE_SELF;
         if inotify.watches().add(&self.dir, mask).is_ok() {
             self.watch = Some(inotify);
         }

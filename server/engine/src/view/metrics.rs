@@ -71,7 +71,10 @@ pub fn metrics(reader: &Reader) -> Result<Metrics, ViewError> {
                 .and_then(time::millis)
                 .zip(time::millis(&attempt.started_at));
             if let Some((end, start)) = took {
-                durations.entry(attempt.stage).or_default().push(end - start);
+                durations
+                    .entry(attempt.stage)
+                    .or_default()
+                    .push(end - start);
             }
             if let Some(used) = attempt.usage {
                 usage.entry(attempt.worker).or_default().add(used);

@@ -233,10 +233,16 @@ fn prd_view(root: &Path, prd: crate::store::PrdRow) -> PrdView {
             .count()
     };
     PrdView {
+        // The front matter's title, else a Markdown file's first heading.
         title: analysis
             .as_ref()
             .and_then(|a| a.prd.meta.title.as_ref())
-            .map(|t| t.value.clone()),
+            .map(|t| t.value.clone())
+            .or_else(|| {
+                let text = text.as_deref()?;
+                let heading = text.lines().find_map(|l| l.strip_prefix("# "))?;
+                Some(heading.trim().to_string())
+            }),
         validation: analysis.as_ref().map(|a| Validation {
             errors: count(Severity::Error, a),
             warnings: count(Severity::Warning, a),

@@ -4,9 +4,11 @@
 
 pub mod commands;
 mod document;
+pub mod ext;
 mod features;
 #[doc(hidden)]
 pub use features::panic_once_for_tests;
+mod panel;
 mod plan_commands;
 mod run_commands;
 mod server;
@@ -22,7 +24,14 @@ where
     I: AsyncRead + Unpin,
     O: AsyncWrite,
 {
-    let (service, socket) = LspService::new(server::Backend::new);
+    use ext::{EventsRequest, MetricsRequest, SnapshotRequest, TaskDetailRequest};
+    use tower_lsp_server::ls_types::request::Request;
+    let (service, socket) = LspService::build(server::Backend::new)
+        .custom_method(SnapshotRequest::METHOD, server::Backend::snapshot)
+        .custom_method(EventsRequest::METHOD, server::Backend::events)
+        .custom_method(TaskDetailRequest::METHOD, server::Backend::task_detail)
+        .custom_method(MetricsRequest::METHOD, server::Backend::metrics)
+        .finish();
     Server::new(input, output, socket).serve(service).await;
 }
 

@@ -1,7 +1,8 @@
 //! `tdd.run`, `tdd.resume`, `tdd.pause`, `tdd.cancel` and
 //! `tdd.resetBreaker`. A run goes on a thread of its own (it takes minutes);
-//! each of its events reaches the client as a `tdd/runEvent` notification —
-//! the feed of an editor's side panel — and its end as a message.
+//! its progress reaches the client as work-done progress (`$/progress`), its
+//! end as a message. What it does is in the store's event log, which the
+//! panel follows (`panel.rs`), whoever started the run.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,22 +10,29 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tdd_core::breaker::Scope;
 use tdd_engine::execution::{self, RunEvent, RunRequest, RunStatus};
-use tdd_engine::pipeline::FailureKind;
 use tdd_engine::scheduler::TaskEnd;
 use tdd_engine::store::claims::RunControl;
 use tdd_engine::{operations, project, worker};
 
-/// The custom notification carrying one run event.
-pub enum RunEventNotification {}
-
-impl tower_lsp_server::ls_types::notification::Notification for RunEventNotification {
-    type Params = Value;
-    const METHOD: &'static str = "tdd/runEvent";
+/// A step of a run's work-done progress.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    Begin {
+        title: String,
+        message: String,
+    },
+    Report {
+        message: String,
+        percentage: Option<u32>,
+    },
+    End {
+        message: String,
+    },
 }
 
-/// Where a run's notices go: events, then the closing message.
+/// Where a run's notices go: progress, then the closing message.
 pub trait Notices: Send + Sync + 'static {
-    fn event(&self, event: Value);
+    fn progress(&self, step: Progress);
     fn finished(&self, ok: bool, message: String);
 }
 
@@ -59,9 +67,10 @@ pub fn start(
     let mut request = RunRequest::new(&root, &prd, workers);
     request.resume = resume;
     let sink = notices.clone();
+    let counts = std::sync::Mutex::new((0usize, 0usize));
     request.emit = Some(Arc::new(move |event: &RunEvent<'_>| {
-        if let Some(value) = event_json(event) {
-            sink.event(value);
+        if let Some(step) = progress_step(event, &counts) {
+            sink.progress(step);
         }
     }));
     let thread_root = root.clone();
@@ -76,13 +85,23 @@ pub fn start(
                     .filter(|t| t.end == TaskEnd::Merged)
                     .count();
                 let status = summary.status.to_string();
-                notices.event(json!({ "kind": "finished", "run": summary.run_id.0, "status": status, "merged": merged }));
+                notices.progress(Progress::End {
+                    message: format!("{status}: {merged} merged"),
+                });
                 notices.finished(
                     summary.status == RunStatus::Completed,
-                    format!("run {} {status}: {merged} merged into {}", summary.run_id, summary.feature_branch),
+                    format!(
+                        "run {} {status}: {merged} merged into {}",
+                        summary.run_id, summary.feature_branch
+                    ),
                 );
             }
-            Err(e) => notices.finished(false, format!("the run could not start: {e}")),
+            Err(e) => {
+                notices.progress(Progress::End {
+                    message: "could not start".into(),
+                });
+                notices.finished(false, format!("the run could not start: {e}"))
+            }
         })
         .map_err(|e| format!("could not start the run's thread: {e}"))?;
     let mut runs = runs
@@ -149,58 +168,47 @@ pub fn done(root: PathBuf, args: &Value) -> Result<Value, String> {
     Ok(json!({ "task": task, "done": true }))
 }
 
-/// One event as the notification's JSON (`kind` plus its fields).
-pub fn event_json(event: &RunEvent<'_>) -> Option<Value> {
-    Some(match event {
+/// The progress step an event makes, counting tasks `(ended, to run)`.
+fn progress_step(
+    event: &RunEvent<'_>,
+    counts: &std::sync::Mutex<(usize, usize)>,
+) -> Option<Progress> {
+    let mut counts = counts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match event {
         RunEvent::Started {
             run_id,
-            resumed,
             tasks,
-            finished,
-            blocked,
-            workers,
-        } => json!({
-            "kind": "started", "run": run_id.0, "resumed": resumed, "tasks": tasks,
-            "finished": finished, "blocked": blocked, "workers": workers,
-        }),
-        RunEvent::Recovered { claim } => json!({
-            "kind": "recovered", "task": claim.task_key, "worker": claim.worker,
-        }),
-        RunEvent::TaskStarted { key, worker } => {
-            json!({ "kind": "taskStarted", "task": key, "worker": worker })
+            resumed,
+            ..
+        } => {
+            *counts = (0, *tasks);
+            let verb = if *resumed { "resumed" } else { "run" };
+            Some(Progress::Begin {
+                title: format!("tdd: {verb} {run_id}"),
+                message: format!("0/{tasks} tasks"),
+            })
         }
-        RunEvent::Attempt { task, record } => json!({
-            "kind": "attempt",
-            "task": task.key,
-            "stage": record.stage.as_str(),
-            "attempt": record.attempt,
-            "worker": record.worker,
-            "passed": record.failure_kind.is_none(),
-            "failureKind": record.failure_kind.map(FailureKind::as_str),
-            "evidence": record.evidence,
-            "reasons": record.reasons.iter().map(|r| json!({ "code": r.code, "message": r.message })).collect::<Vec<_>>(),
-            "reverted": record.reverted,
-            "testSummary": record.test_summary,
-        }),
         RunEvent::TaskEnded { key, end } => {
-            let (status, detail) = match end {
-                TaskEnd::Merged => ("merged", Value::Null),
-                TaskEnd::Failed(f) => (
-                    "failed",
-                    json!({ "stage": f.stage.as_str(), "kind": f.kind.as_str(), "reason": f.reason }),
-                ),
-                TaskEnd::Blocked { by } => ("blocked", json!({ "by": by })),
-                TaskEnd::Skipped { reason } => ("skipped", json!({ "reason": reason })),
-                TaskEnd::NotStarted { reason } => ("notStarted", json!({ "reason": reason })),
+            counts.0 += 1;
+            let (ended, total) = *counts;
+            let how = match end {
+                TaskEnd::Merged => "merged",
+                TaskEnd::Failed(_) => "failed",
+                TaskEnd::Blocked { .. } => "blocked",
+                TaskEnd::Skipped { .. } => "skipped",
+                TaskEnd::NotStarted { .. } => "not started",
             };
-            json!({ "kind": "taskEnded", "task": key, "status": status, "detail": detail })
+            Some(Progress::Report {
+                message: format!("{ended}/{total} tasks ({key} {how})"),
+                percentage: Some((ended * 100).checked_div(total).unwrap_or(100).min(100) as u32),
+            })
         }
-        RunEvent::Paused => json!({ "kind": "paused" }),
-        RunEvent::Unpaused => json!({ "kind": "unpaused" }),
-        RunEvent::Stopping { reason } => json!({ "kind": "stopping", "reason": reason }),
-        RunEvent::Warning { message } => json!({ "kind": "warning", "message": message }),
-        RunEvent::Notice { key, message } => {
-            json!({ "kind": "notice", "task": key, "message": message })
-        }
-    })
+        RunEvent::Paused => Some(Progress::Report {
+            message: "paused".into(),
+            percentage: None,
+        }),
+        _ => None,
+    }
 }

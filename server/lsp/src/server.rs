@@ -10,7 +10,9 @@ use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
 
 use crate::commands;
-use crate::session::{self, Event};
+use crate::ext::{EventsParams, EventsResult, SnapshotParams, TaskDetailParams};
+use crate::session::{self, Event, PanelCall};
+use tdd_engine::view::{Metrics, Snapshot, TaskDetail};
 
 pub struct Backend {
     events: mpsc::UnboundedSender<Event>,
@@ -38,6 +40,28 @@ impl Backend {
     }
 }
 
+/// The `tdd/` requests (`ext.rs`): each goes to the session, which answers
+/// from the store on a blocking thread.
+impl Backend {
+    pub async fn snapshot(&self, _: Option<SnapshotParams>) -> Result<Snapshot> {
+        self.ask(|tx| Event::Panel(PanelCall::Snapshot(tx))).await?
+    }
+
+    pub async fn events(&self, params: EventsParams) -> Result<EventsResult> {
+        self.ask(|tx| Event::Panel(PanelCall::Events(params, tx)))
+            .await?
+    }
+
+    pub async fn task_detail(&self, params: TaskDetailParams) -> Result<TaskDetail> {
+        self.ask(|tx| Event::Panel(PanelCall::TaskDetail(params, tx)))
+            .await?
+    }
+
+    pub async fn metrics(&self, _: Option<SnapshotParams>) -> Result<Metrics> {
+        self.ask(|tx| Event::Panel(PanelCall::Metrics(tx))).await?
+    }
+}
+
 fn root_of(params: &InitializeParams) -> Option<std::path::PathBuf> {
     let folder = params
         .workspace_folders
@@ -58,10 +82,25 @@ impl LanguageServer for Backend {
             .as_ref()
             .and_then(|w| w.configuration)
             .unwrap_or(false);
+        let panel = params
+            .capabilities
+            .experimental
+            .as_ref()
+            .and_then(|e| e.get("tddPanel"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let work_done_progress = params
+            .capabilities
+            .window
+            .as_ref()
+            .and_then(|w| w.work_done_progress)
+            .unwrap_or(false);
         self.notify(Event::Initialize {
             root,
             options: params.initialization_options,
             pull_configuration,
+            panel,
+            work_done_progress,
         });
         Ok(InitializeResult {
             server_info: Some(ServerInfo {

@@ -1,5 +1,7 @@
-//! The run commands through the protocol: `tdd.run` on a real Python
-//! project with a scripted worker, its `tdd/runEvent` notifications, and
+//! The run commands and the panel protocol through LSP: `tdd.run` on a real
+//! Python project with a scripted worker, the `tdd/event` notifications and
+//! `tdd/` requests a panel reads, `$/progress` for every client that can show
+//! it, nothing custom for a client that did not opt in (Helix), and
 //! `tdd.pause` / `tdd.resetBreaker` answering clearly when there is nothing
 //! to act on.
 
@@ -143,21 +145,34 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
 
     let started = execute(&mut client, "tdd.run", json!({ "uri": prd_uri })).await;
     assert_eq!(started["result"]["started"], json!(true), "{started}");
-    let mut events = Vec::new();
+    let mut events: Vec<Value> = Vec::new();
     loop {
-        let event = client.notification("tdd/runEvent").await;
-        let done = event["kind"] == "finished";
+        let event = client.notification("tdd/event").await;
+        let done = event["kind"] == "run.finished";
         events.push(event);
         if done {
             break;
         }
     }
-    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds.first(), Some(&"started"), "{events:?}");
+    // The follower began before the store existed: it pushed the whole log,
+    // decomposition included, numbered without a hole.
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "{events:?}"
+    );
+    assert_eq!(events[0]["kind"], "task_planned", "{events:?}");
     let stages: Vec<(&str, bool)> = events
         .iter()
-        .filter(|e| e["kind"] == "attempt")
-        .map(|e| (e["stage"].as_str().unwrap(), e["passed"].as_bool().unwrap()))
+        .filter(|e| e["kind"] == "stage.attempt")
+        .map(|e| {
+            let data = &e["data"];
+            (
+                data["stage"].as_str().unwrap(),
+                data["passed"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         stages,
@@ -172,15 +187,67 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
     );
     let red = events
         .iter()
-        .find(|e| e["kind"] == "attempt" && e["stage"] == "red")
+        .find(|e| e["kind"] == "stage.attempt" && e["data"]["stage"] == "red")
         .unwrap();
+    assert_eq!(red["task"], "REQ-1/AC-1.1");
     assert!(
-        red["evidence"].as_str().unwrap().contains("missing symbol"),
+        red["data"]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("missing symbol"),
         "{red}"
     );
-    let ended = events.iter().find(|e| e["kind"] == "taskEnded").unwrap();
-    assert_eq!(ended["status"], "merged");
-    assert_eq!(events.last().unwrap()["status"], "completed");
+    assert!(
+        events.iter().any(|e| e["kind"] == "task.merged"),
+        "{events:?}"
+    );
+    assert_eq!(events.last().unwrap()["data"]["status"], "completed");
+
+    // What a panel opened now reads: the same log, and a snapshot as of its end.
+    let log = client.request("tdd/events", json!({ "after": 0 })).await;
+    assert_eq!(log["events"].as_array().unwrap(), &events);
+    assert_eq!(log["last_seq"], json!(seqs.len()));
+    let snapshot = client.request("tdd/snapshot", Value::Null).await;
+    assert_eq!(snapshot["last_seq"], json!(seqs.len()));
+    assert_eq!(snapshot["tasks"][0]["state"], "done", "{snapshot}");
+    assert_eq!(snapshot["tasks"][0]["attempts"], 5, "{snapshot}");
+    assert_eq!(snapshot["runs"][0]["status"], "completed", "{snapshot}");
+    let page = client
+        .request("tdd/events", json!({ "after": 2, "limit": 3 }))
+        .await;
+    assert_eq!(page["events"].as_array().unwrap(), &events[2..5]);
+    let detail = client
+        .request("tdd/taskDetail", json!({ "task": "REQ-1/AC-1.1" }))
+        .await;
+    let stages: Vec<&str> = detail["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(&stages[..2], ["red", "green"], "{detail}");
+    assert!(
+        detail["stages"][1]["files"][0]["unified"]
+            .as_str()
+            .unwrap()
+            .contains("+    return -x"),
+        "{detail}"
+    );
+    let missing = client
+        .request_nowait("tdd/taskDetail", json!({ "task": "REQ-9/AC-9.9" }))
+        .await;
+    let missing = client.response(missing).await;
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no task `REQ-9/AC-9.9`"),
+        "{missing}"
+    );
+    let metrics = client.request("tdd/metrics", Value::Null).await;
+    assert_eq!(metrics["stages"]["red"]["passed"], 1, "{metrics}");
+    assert_eq!(metrics["merged_over_time"].as_array().unwrap().len(), 1);
+
     let text = run_end_message(&mut client).await;
     assert!(text.contains("completed: 1 merged into tdd/neg"), "{text}");
 
@@ -216,21 +283,116 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
     );
 }
 
-/// A client that did not opt in to the panel protocol (Helix, a plain LSP
-/// client) gets no `tdd/` notification during a run: only the standard
-/// message when it ends.
+/// The client capabilities Helix sends (helix-lsp's `initialize`), in their
+/// wire form: work-done progress yes, no experimental opt-in.
+fn helix_capabilities() -> Value {
+    json!({
+        "workspace": {
+            "configuration": true,
+            "didChangeConfiguration": { "dynamicRegistration": false },
+            "workspaceFolders": true,
+            "applyEdit": true,
+            "symbol": { "dynamicRegistration": false },
+            "executeCommand": { "dynamicRegistration": false },
+            "inlayHint": { "refreshSupport": false },
+            "workspaceEdit": {
+                "documentChanges": true,
+                "resourceOperations": ["create", "rename", "delete"],
+                "failureHandling": "abort",
+                "normalizesLineEndings": false
+            },
+            "didChangeWatchedFiles": { "dynamicRegistration": true, "relativePatternSupport": false },
+            "fileOperations": { "willRename": true, "didRename": true }
+        },
+        "textDocument": {
+            "completion": {
+                "completionItem": {
+                    "snippetSupport": true,
+                    "resolveSupport": { "properties": ["documentation", "detail", "additionalTextEdits"] },
+                    "insertReplaceSupport": true,
+                    "deprecatedSupport": true,
+                    "tagSupport": { "valueSet": [1] }
+                },
+                "completionItemKind": {}
+            },
+            "hover": { "contentFormat": ["markdown"] },
+            "signatureHelp": {
+                "signatureInformation": {
+                    "documentationFormat": ["markdown"],
+                    "parameterInformation": { "labelOffsetSupport": true },
+                    "activeParameterSupport": true
+                }
+            },
+            "rename": { "dynamicRegistration": false, "prepareSupport": true, "honorsChangeAnnotations": false },
+            "formatting": { "dynamicRegistration": false },
+            "codeAction": {
+                "codeActionLiteralSupport": { "codeActionKind": { "valueSet": [
+                    "", "quickfix", "refactor", "refactor.extract", "refactor.inline",
+                    "refactor.rewrite", "source", "source.organizeImports"
+                ] } },
+                "isPreferredSupport": true,
+                "disabledSupport": true,
+                "dataSupport": true,
+                "resolveSupport": { "properties": ["edit", "command"] }
+            },
+            "publishDiagnostics": { "versionSupport": true, "tagSupport": { "valueSet": [1, 2] } },
+            "inlayHint": { "dynamicRegistration": false }
+        },
+        "window": { "workDoneProgress": true },
+        "general": { "positionEncodings": ["utf-8", "utf-32", "utf-16"] }
+    })
+}
+
+/// Helix (no panel opt-in) runs a PRD through `workspace/executeCommand`
+/// alone: it sees the run as `$/progress` begin, reports and end, and the
+/// closing message, and never a `tdd/` notification.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_without_the_panel_opt_in_gets_no_tdd_notifications() {
-    let root = project("plain");
+async fn helix_gets_progress_and_no_tdd_notifications() {
+    let root = project("helix");
     let root_uri = format!("file://{}", root.display());
     let prd_uri = format!("{root_uri}/neg.prd.md");
     let mut client = TestClient::start();
-    client.initialize_in(&root_uri, json!({})).await;
+    client
+        .initialize_with(&root_uri, helix_capabilities(), Value::Null)
+        .await;
     let decompose = execute(&mut client, "tdd.decompose", json!({ "uri": prd_uri })).await;
     assert!(decompose.get("error").is_none(), "{decompose}");
+    let status = execute(&mut client, "tdd.status", json!({})).await;
+    assert!(status.get("error").is_none(), "{status}");
     let started = execute(&mut client, "tdd.run", json!({ "uri": prd_uri })).await;
     assert_eq!(started["result"]["started"], json!(true), "{started}");
     let text = run_end_message(&mut client).await;
     assert!(text.contains("completed: 1 merged into tdd/neg"), "{text}");
-    assert_eq!(client.unread("tdd/runEvent"), 0);
+
+    let seen = client.take_backlog();
+    let custom: Vec<&Value> = seen
+        .iter()
+        .chain(&client.server_requests)
+        .filter(|m| m["method"].as_str().is_some_and(|m| m.starts_with("tdd/")))
+        .collect();
+    assert!(custom.is_empty(), "custom messages to Helix: {custom:?}");
+    let created = client
+        .server_requests
+        .iter()
+        .find(|r| r["method"] == "window/workDoneProgress/create")
+        .expect("the server creates a progress token");
+    let token = created["params"]["token"].clone();
+    let steps: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "$/progress" && m["params"]["token"] == token)
+        .map(|m| &m["params"]["value"])
+        .collect();
+    let kinds: Vec<&str> = steps.iter().map(|v| v["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"begin"), "{steps:?}");
+    assert_eq!(kinds.last(), Some(&"end"), "{steps:?}");
+    let report = steps
+        .iter()
+        .find(|v| v["kind"] == "report")
+        .expect("a report");
+    assert_eq!(
+        report["message"], "1/1 tasks (REQ-1/AC-1.1 merged)",
+        "{steps:?}"
+    );
+    assert_eq!(report["percentage"], 100);
+    assert_eq!(steps.last().unwrap()["message"], "completed: 1 merged");
 }

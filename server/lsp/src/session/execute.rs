@@ -199,19 +199,22 @@ impl Session {
     }
 }
 
-/// Run notices go out through the session's ordered outbox: `tdd/runEvent`
-/// notifications only to a client that opted in to the panel protocol (a
-/// plain LSP client such as Helix logs unknown notifications as errors), the
-/// run's end as a message to every client.
+/// Run notices go out through the session's ordered outbox: work-done
+/// progress to a client that supports it, the run's end as a message to
+/// every client. (The panel reads the run from the event log.)
 struct OutboxNotices {
     outbox: tokio::sync::mpsc::UnboundedSender<Outgoing>,
-    panel: bool,
+    /// The client's `window.workDoneProgress`.
+    progress: bool,
+    /// This run's progress token.
+    token: String,
 }
 
 impl run_commands::Notices for OutboxNotices {
-    fn event(&self, event: Value) {
-        if self.panel {
-            let _ = self.outbox.send(Outgoing::RunEvent(event));
+    fn progress(&self, step: run_commands::Progress) {
+        if self.progress {
+            let token = self.token.clone();
+            let _ = self.outbox.send(Outgoing::Progress(token, step));
         }
     }
 
@@ -246,9 +249,11 @@ impl Session {
                 .and_then(|f| f.parent())
                 .map(tdd_engine::project::find_root)
         });
+        self.progress_tokens += 1;
         let notices = std::sync::Arc::new(OutboxNotices {
             outbox: self.outbox.clone(),
-            panel: self.settings.panel,
+            progress: self.work_done_progress,
+            token: format!("tdd-run-{}", self.progress_tokens),
         });
         let runs = self.runs.clone();
         let command = params.command;

@@ -18,8 +18,12 @@ use tower_lsp_server::ls_types::*;
 
 use crate::commands;
 use crate::document::Document;
+use crate::ext::{EventsParams, EventsResult, TaskDetailParams};
 use crate::features;
 use crate::settings::{self, PrdMatcher, Settings};
+use crate::{panel, run_commands};
+use tdd_engine::events::LoggedEvent;
+use tdd_engine::view::{Metrics, Snapshot, TaskDetail};
 
 type Reply<T> = oneshot::Sender<T>;
 
@@ -30,6 +34,11 @@ pub enum Event {
         options: Option<Value>,
         /// The client can answer `workspace/configuration`.
         pull_configuration: bool,
+        /// `capabilities.experimental.tddPanel`: an opt-in to the panel
+        /// protocol, like `initializationOptions.panel`.
+        panel: bool,
+        /// `capabilities.window.workDoneProgress`.
+        work_done_progress: bool,
     },
     Initialized,
     Configuration(Value),
@@ -51,14 +60,27 @@ pub enum Event {
     Execute(ExecuteCommandParams, Reply<Result<Option<Value>>>),
     /// The client asks the server to shut down: runs it started are cancelled.
     Shutdown(Reply<()>),
+    /// A `tdd/` panel request.
+    Panel(PanelCall),
+}
+
+/// The panel protocol's requests (`ext.rs`), answered from the store on a
+/// blocking thread.
+pub enum PanelCall {
+    Snapshot(Reply<Result<Snapshot>>),
+    Events(EventsParams, Reply<Result<EventsResult>>),
+    TaskDetail(TaskDetailParams, Reply<Result<TaskDetail>>),
+    Metrics(Reply<Result<Metrics>>),
 }
 
 /// Messages to the client, sent in order by one task.
 enum Outgoing {
     Diagnostics(Uri, Vec<Diagnostic>, Option<i32>),
     Message(MessageType, String),
-    /// A `tdd/runEvent` notification.
-    RunEvent(serde_json::Value),
+    /// A `tdd/event` notification (panel clients only).
+    Event(Box<LoggedEvent>),
+    /// A step of `$/progress` under a token; `Begin` first creates the token.
+    Progress(String, run_commands::Progress),
 }
 
 pub struct Session {
@@ -78,6 +100,13 @@ pub struct Session {
     told_of_a_panic: bool,
     /// The runs this session started; shutdown cancels them.
     runs: crate::run_commands::Runs,
+    /// The client opted in to the panel protocol through its capabilities.
+    panel_capability: bool,
+    /// Pushes the event log's new entries while the client is a panel.
+    following: Option<panel::Following>,
+    work_done_progress: bool,
+    /// Progress tokens handed out so far.
+    progress_tokens: u64,
 }
 
 pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
@@ -99,25 +128,80 @@ pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
         matcher,
         told_of_a_panic: false,
         runs: Default::default(),
+        panel_capability: false,
+        following: None,
+        work_done_progress: false,
+        progress_tokens: 0,
     };
     tokio::spawn(session.run(rx));
     tx
 }
 
 async fn send_outgoing(client: Client, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+    // Tokens the client accepted; steps of any other are dropped.
+    let mut live = std::collections::HashSet::new();
     while let Some(message) = rx.recv().await {
         match message {
             Outgoing::Diagnostics(uri, diags, version) => {
                 client.publish_diagnostics(uri, diags, version).await
             }
             Outgoing::Message(kind, text) => client.show_message(kind, text).await,
-            Outgoing::RunEvent(event) => {
+            Outgoing::Event(event) => {
                 client
-                    .send_notification::<crate::run_commands::RunEventNotification>(event)
+                    .send_notification::<crate::ext::EventNotification>(*event)
                     .await
             }
+            Outgoing::Progress(token, step) => send_progress(&client, &mut live, token, step).await,
         }
     }
+}
+
+async fn send_progress(
+    client: &Client,
+    live: &mut std::collections::HashSet<String>,
+    token: String,
+    step: run_commands::Progress,
+) {
+    use run_commands::Progress;
+    let value = match step {
+        Progress::Begin { title, message } => {
+            let create = client.create_work_done_progress(ProgressToken::String(token.clone()));
+            match tokio::time::timeout(Duration::from_secs(5), create).await {
+                Ok(Ok(())) => {}
+                _ => {
+                    tracing::info!("the client did not create progress token {token}");
+                    return;
+                }
+            }
+            live.insert(token.clone());
+            WorkDoneProgress::Begin(WorkDoneProgressBegin {
+                title,
+                message: Some(message),
+                percentage: Some(0),
+                cancellable: Some(false),
+            })
+        }
+        Progress::Report {
+            message,
+            percentage,
+        } if live.contains(&token) => WorkDoneProgress::Report(WorkDoneProgressReport {
+            message: Some(message),
+            percentage,
+            cancellable: Some(false),
+        }),
+        Progress::End { message } if live.remove(&token) => {
+            WorkDoneProgress::End(WorkDoneProgressEnd {
+                message: Some(message),
+            })
+        }
+        _ => return,
+    };
+    client
+        .send_notification::<notification::Progress>(ProgressParams {
+            token: ProgressToken::String(token),
+            value: ProgressParamsValue::WorkDone(value),
+        })
+        .await;
 }
 
 impl Session {
@@ -153,13 +237,22 @@ impl Session {
                 root,
                 options,
                 pull_configuration,
+                panel,
+                work_done_progress,
             } => {
                 self.pull_configuration = pull_configuration;
+                self.panel_capability = panel;
+                self.work_done_progress = work_done_progress;
                 self.initialize(root, options);
+                self.follow_if_panel();
             }
             Event::Initialized if self.pull_configuration => self.pull_configuration(),
             Event::Initialized => {}
-            Event::Configuration(value) => self.apply_settings(&value),
+            Event::Configuration(value) => {
+                self.apply_settings(&value);
+                self.follow_if_panel();
+            }
+            Event::Panel(call) => self.panel(call),
             Event::Open(p) => {
                 let doc = p.text_document;
                 let path = doc.uri.to_file_path().map(|p| p.into_owned());
@@ -410,6 +503,69 @@ impl Session {
                 .outbox
                 .send(Outgoing::Diagnostics(uri, diags, Some(doc.version)));
         }
+    }
+}
+
+impl Session {
+    /// Whether the client opted in to the panel protocol.
+    fn is_panel(&self) -> bool {
+        self.panel_capability || self.settings.panel
+    }
+
+    /// Starts following the event log once the client is a panel and the
+    /// workspace is known; stops when it no longer is.
+    fn follow_if_panel(&mut self) {
+        match (&self.root, self.is_panel()) {
+            (Some(root), true) if self.following.is_none() => {
+                let outbox = self.outbox.clone();
+                self.following = Some(panel::follow(root.clone(), move |event| {
+                    outbox.send(Outgoing::Event(Box::new(event))).is_ok()
+                }));
+            }
+            (_, false) => self.following = None,
+            _ => {}
+        }
+    }
+
+    /// Answers a panel request on a blocking thread.
+    fn panel(&self, call: PanelCall) {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let Some(root) = root else {
+                let error = || request_failed("open a workspace folder: the panel shows a project");
+                match call {
+                    PanelCall::Snapshot(reply) => drop(reply.send(Err(error()))),
+                    PanelCall::Events(_, reply) => drop(reply.send(Err(error()))),
+                    PanelCall::TaskDetail(_, reply) => drop(reply.send(Err(error()))),
+                    PanelCall::Metrics(reply) => drop(reply.send(Err(error()))),
+                }
+                return;
+            };
+            let failed = |e: String| request_failed(&e);
+            match call {
+                PanelCall::Snapshot(reply) => {
+                    let _ = reply.send(panel::snapshot(&root).map_err(failed));
+                }
+                PanelCall::Events(params, reply) => {
+                    let _ = reply.send(panel::events(&root, &params).map_err(failed));
+                }
+                PanelCall::TaskDetail(params, reply) => {
+                    let _ = reply.send(panel::task_detail(&root, &params).map_err(failed));
+                }
+                PanelCall::Metrics(reply) => {
+                    let _ = reply.send(panel::metrics(&root).map_err(failed));
+                }
+            }
+        });
+    }
+}
+
+/// LSP `RequestFailed`: the request was valid but cannot be served.
+fn request_failed(message: &str) -> tower_lsp_server::jsonrpc::Error {
+    tower_lsp_server::jsonrpc::Error {
+        code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
+        message: message.to_string().into(),
+        data: None,
     }
 }
 

@@ -99,7 +99,12 @@ impl TestClient {
                 self.server_requests.push(message.clone());
                 if self.answer_server_requests {
                     let id = message["id"].clone();
-                    self.send(json!({"jsonrpc": "2.0", "id": id, "result": [null]}))
+                    // `workspace/configuration` wants one value per item; the rest, null.
+                    let result = match message["method"].as_str() {
+                        Some("workspace/configuration") => json!([null]),
+                        _ => Value::Null,
+                    };
+                    self.send(json!({"jsonrpc": "2.0", "id": id, "result": result}))
                         .await;
                 }
                 if pred(&message) {
@@ -170,19 +175,38 @@ impl TestClient {
 
     /// Initializes with `root` (a `file://` URI) as the workspace.
     pub async fn initialize_in(&mut self, root: &str, options: Value) -> Value {
+        let capabilities = json!({ "workspace": { "configuration": true } });
+        self.initialize_with(root, capabilities, options).await
+    }
+
+    /// Initializes with `root` as the workspace and these client capabilities.
+    pub async fn initialize_with(
+        &mut self,
+        root: &str,
+        capabilities: Value,
+        options: Value,
+    ) -> Value {
         let result = self
             .request(
                 "initialize",
                 json!({
                     "processId": null,
                     "rootUri": root,
-                    "capabilities": { "workspace": { "configuration": true } },
+                    "capabilities": capabilities,
                     "initializationOptions": options,
                 }),
             )
             .await;
         self.notify("initialized", json!({})).await;
         result
+    }
+
+    /// Every message received so far and not read, in order (and clears them).
+    pub fn take_backlog(&mut self) -> Vec<Value> {
+        while let Ok(message) = self.incoming.try_recv() {
+            self.backlog.push_back(message);
+        }
+        self.backlog.drain(..).collect()
     }
 
     pub async fn open(&mut self, uri: &str, text: &str, version: i64) {

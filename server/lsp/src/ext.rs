@@ -114,3 +114,72 @@ pub fn schemas() -> Vec<(&'static str, String)> {
         ("metrics.schema.json", pretty::<Metrics>()),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::{Notification, Request};
+
+    fn repo(path: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path)
+    }
+
+    /// FNV-1a, 64 bits: stable across Rust versions, enough to notice an edit.
+    fn fnv(text: &str) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in text.replace("\r\n", "\n").bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{hash:016x}")
+    }
+
+    /// `schemas/lsp/` holds exactly the generated schemas. After changing a
+    /// type: `UPDATE_SCHEMAS=1 cargo test -p tdd-lsp --lib`, and commit.
+    #[test]
+    fn schemas_are_current() {
+        let dir = repo("schemas/lsp");
+        let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
+        for (file, generated) in super::schemas() {
+            let path = dir.join(file);
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &generated).unwrap();
+                continue;
+            }
+            let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                checked_in == generated,
+                "schemas/lsp/{file} is out of date with the Rust types: run `UPDATE_SCHEMAS=1 cargo test -p tdd-lsp --lib` and commit it"
+            );
+        }
+    }
+
+    /// `docs/lsp-extensions.md` records the hash of this file: a change here
+    /// must be looked at in the doc too (rust-analyzer's check, same idea).
+    #[test]
+    fn the_extensions_doc_is_in_step_with_ext_rs() {
+        let source = std::fs::read_to_string(repo("server/lsp/src/ext.rs")).unwrap();
+        let doc = std::fs::read_to_string(repo("docs/lsp-extensions.md")).unwrap();
+        let expected = format!("ext.rs hash: {}", fnv(&source));
+        assert!(
+            doc.contains(&expected),
+            "server/lsp/src/ext.rs changed: update docs/lsp-extensions.md to match, then set its line `{expected}`"
+        );
+        for method in [
+            super::SnapshotRequest::METHOD,
+            super::EventsRequest::METHOD,
+            super::TaskDetailRequest::METHOD,
+            super::MetricsRequest::METHOD,
+            super::EventNotification::METHOD,
+        ] {
+            assert!(
+                doc.contains(&format!("## `{method}`")),
+                "docs/lsp-extensions.md has no section for {method}"
+            );
+        }
+    }
+}

@@ -8,6 +8,7 @@ mod plan_cmd;
 mod report;
 mod run_cmd;
 mod run_prd;
+mod serve_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -140,6 +141,14 @@ enum Command {
         #[arg(value_enum)]
         which: SchemaArg,
     },
+    /// Serve the dashboard and the HTTP API (every registered project) on
+    /// 127.0.0.1:8420; prints the URL to open, with the token.
+    Serve(serve_cmd::ServeArgs),
+    /// The projects the daemon shows: list, add, remove.
+    Projects {
+        #[command(subcommand)]
+        command: serve_cmd::ProjectsCommand,
+    },
     /// Run the language server on stdin/stdout.
     Lsp {
         /// Accepted for clients that always pass it; stdio is the only transport.
@@ -255,6 +264,7 @@ fn run(command: Command) -> Result<ExitCode> {
             for path in project::init(&root, language.into(), force)? {
                 println!("created {}", path.display());
             }
+            serve_cmd::register(&root);
             Ok(ExitCode::SUCCESS)
         }
         Command::InitPrd {
@@ -317,6 +327,8 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Export {
             format: ExportFormat::Json,
         } => plan_cmd::export(),
+        Command::Serve(args) => serve_cmd::serve(args),
+        Command::Projects { command } => serve_cmd::projects(command),
         Command::Lsp { stdio: _ } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

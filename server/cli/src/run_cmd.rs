@@ -124,6 +124,7 @@ pub fn run(args: RunArgs, resume: bool) -> Result<ExitCode> {
         None if resume => unfinished_prd(&root)?,
         None => bail!("name the PRD to run: `tdd-orchestrator run <prd>`"),
     };
+    crate::serve_cmd::register(&root);
     let summary = execute_run(&root, prd, &args, resume)?;
     Ok(print_summary(&summary))
 }

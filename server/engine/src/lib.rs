@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod planning;
 pub mod process;
 pub mod project;
+pub mod registry;
 pub mod scheduler;
 pub mod store;
 pub mod testrun;

@@ -221,6 +221,51 @@ pub fn apply(store: &mut Store, planned: &Planned) -> Result<Replan, PlanningErr
     })
 }
 
+/// Plans `text` as the PRD at `file` and stores the plan (or, with
+/// `dry_run`, only says what storing it would change). A PRD whose graph is
+/// broken is refused with each error as `path:line:col: message`.
+pub fn decompose_text(
+    root: &Path,
+    file: &Path,
+    text: String,
+    dry_run: bool,
+) -> Result<(Planned, Replan), String> {
+    let planned = plan_text(root, file, text).map_err(|e| e.to_string())?;
+    if !planned.errors.is_empty() {
+        let index = tdd_core::text::LineIndex::new(&planned.text);
+        let lines: Vec<String> = planned
+            .errors
+            .iter()
+            .map(|e| {
+                let at = index.line_col(
+                    &planned.text,
+                    e.span.start,
+                    tdd_core::text::ColumnUnit::Char,
+                );
+                format!(
+                    "{}:{}:{}: {}",
+                    planned.path,
+                    at.line + 1,
+                    at.col + 1,
+                    e.message
+                )
+            })
+            .collect();
+        return Err(format!(
+            "decomposition refused, nothing was stored: {}",
+            lines.join("; ")
+        ));
+    }
+    let database = database_path(root);
+    let changes = if dry_run {
+        preview(&database, &planned).map_err(|e| e.to_string())?
+    } else {
+        let mut store = Store::open(&database).map_err(|e| e.to_string())?;
+        apply(&mut store, &planned).map_err(|e| e.to_string())?
+    };
+    Ok((planned, changes))
+}
+
 /// What `apply` would change, read without writing. With no store yet,
 /// every task would be added.
 pub fn preview(database: &Path, planned: &Planned) -> Result<Replan, PlanningError> {

@@ -6,9 +6,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use tdd_core::plan::replan::Replan;
-use tdd_core::text::{ColumnUnit, LineIndex};
 use tdd_engine::planning;
-use tdd_engine::store::{Reader, Store};
+use tdd_engine::store::Reader;
 
 /// A finished command: the `executeCommand` result and a message for the user.
 pub struct Outcome {
@@ -53,35 +52,7 @@ fn summary(changes: &Replan) -> String {
 
 /// Decomposes `text` (the editor's buffer) as the PRD at `file`.
 pub fn decompose(root: &Path, file: &Path, text: String, dry_run: bool) -> Result<Outcome, String> {
-    let planned = planning::plan_text(root, file, text).map_err(|e| e.to_string())?;
-    if !planned.errors.is_empty() {
-        let index = LineIndex::new(&planned.text);
-        let lines: Vec<String> = planned
-            .errors
-            .iter()
-            .map(|e| {
-                let lc = index.line_col(&planned.text, e.span.start, ColumnUnit::Char);
-                format!(
-                    "{}:{}:{}: {}",
-                    planned.path,
-                    lc.line + 1,
-                    lc.col + 1,
-                    e.message
-                )
-            })
-            .collect();
-        return Err(format!(
-            "decomposition refused, nothing was stored: {}",
-            lines.join("; ")
-        ));
-    }
-    let database = planning::database_path(root);
-    let changes = if dry_run {
-        planning::preview(&database, &planned).map_err(|e| e.to_string())?
-    } else {
-        let mut store = Store::open(&database).map_err(|e| e.to_string())?;
-        planning::apply(&mut store, &planned).map_err(|e| e.to_string())?
-    };
+    let (planned, changes) = planning::decompose_text(root, file, text, dry_run)?;
     let graph = &planned.graph;
     let verb = if dry_run { "Dry run of" } else { "Decomposed" };
     let message = format!(

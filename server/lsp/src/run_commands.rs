@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tdd_core::breaker::Scope;
-use tdd_engine::execution::{self, RunEvent, RunRequest, RunStatus};
+use tdd_engine::execution::{self, RunEvent, RunStatus};
+use tdd_engine::operations;
 use tdd_engine::scheduler::TaskEnd;
 use tdd_engine::store::claims::RunControl;
-use tdd_engine::{operations, project, worker};
 
 /// A step of a run's work-done progress.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,14 +57,8 @@ pub fn start(
         return Err("a run is already working in this project: pause or cancel it first".into());
     }
     let prd = prd.ok_or("the command needs the uri of a decomposed PRD file")?;
-    let config = project::load_config(&root).map_err(|e| e.to_string())?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = (1..=config.worker.count_or_cores(cores))
-        .map(|n| worker::from_config(&config.worker, &root, &format!("w{n}")))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let count = workers.len();
-    let mut request = RunRequest::new(&root, &prd, workers);
+    let mut request = execution::configured_request(&root, &prd)?;
+    let count = request.workers.len();
     request.resume = resume;
     let sink = notices.clone();
     let counts = std::sync::Mutex::new((0usize, 0usize));

@@ -564,6 +564,18 @@ pub fn request(root: &Path, control: Option<RunControl>) -> Result<RunId, ExecEr
     Ok(run.id)
 }
 
+/// A run of `prd` with the workers `.tdd/config.toml` names (one per core
+/// when it does not say how many): what an editor or the daemon starts.
+pub fn configured_request(root: &Path, prd: &Path) -> Result<RunRequest, String> {
+    let config = project::load_config(root).map_err(|e| e.to_string())?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = (1..=config.worker.count_or_cores(cores))
+        .map(|n| crate::worker::from_config(&config.worker, root, &format!("w{n}")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    Ok(RunRequest::new(root, prd, workers))
+}
+
 /// Whether a run is working in the project right now.
 pub fn run_in_progress(root: &Path) -> bool {
     RunLock::held(root)

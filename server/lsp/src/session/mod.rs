@@ -416,6 +416,19 @@ impl Session {
 
     fn initialize(&mut self, root: Option<PathBuf>, options: Option<Value>) {
         self.root = root;
+        if let Some(root) = self
+            .root
+            .clone()
+            .filter(|r| r.join(tdd_engine::project::TDD_DIR).is_dir())
+        {
+            // The daemon's overview lists the projects editors work in.
+            tokio::task::spawn_blocking(move || {
+                let added = tdd_engine::registry::Registry::for_user().and_then(|r| r.add(&root));
+                if let Err(e) = added {
+                    tracing::warn!("could not register {} with the daemon: {e}", root.display());
+                }
+            });
+        }
         if let Some(root) = &self.root {
             match tdd_engine::project::load_config(root) {
                 Ok(config) => {

@@ -243,13 +243,20 @@ pub fn tasks_show(key: &str, prd: Option<&Path>) -> Result<ExitCode> {
 pub fn export() -> Result<ExitCode> {
     let root = project_root()?;
     let Some(reader) = open_reader(&root)? else {
-        println!("{}", json!({ "prds": [] }));
+        println!("{}", json!({ "prds": [], "breakers": [] }));
         return Ok(ExitCode::SUCCESS);
     };
-    let prds = reader.read(|tx| -> Result<Vec<Value>> { export_prds(tx) })?;
+    let (prds, breakers) = reader.read(|tx| -> Result<(Vec<Value>, Vec<Value>)> {
+        let breakers = tx
+            .breakers()?
+            .into_iter()
+            .map(|b| json!({ "scope": b.scope, "name": b.name, "state": b.state, "failures": b.failures }))
+            .collect();
+        Ok((export_prds(tx)?, breakers))
+    })?;
     println!(
         "{}",
-        serde_json::to_string_pretty(&json!({ "prds": prds }))?
+        serde_json::to_string_pretty(&json!({ "prds": prds, "breakers": breakers }))?
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -258,10 +265,10 @@ pub fn export() -> Result<ExitCode> {
 fn export_prds(tx: &impl Queries) -> Result<Vec<Value>> {
     let mut prds = Vec::new();
     for row in tx.prds()? {
-        let tasks: Vec<Value> = tx
-            .tasks(row.id)?
-            .into_iter()
-            .map(|t| {
+        let mut tasks: Vec<Value> = Vec::new();
+        for t in tx.tasks(row.id)? {
+            let attempts = tx.task_attempts(t.id)?.len();
+            tasks.push({
                 let mut spec = t.spec;
                 if let Value::Object(map) = &mut spec {
                     // The row's own columns win over whatever the spec holds.
@@ -276,10 +283,11 @@ fn export_prds(tx: &impl Queries) -> Result<Vec<Value>> {
                         json!(t.prd_changed_since_done),
                     );
                     map.insert("updated_at".into(), json!(t.updated_at));
+                    map.insert("attempts".into(), json!(attempts));
                 }
                 spec
-            })
-            .collect();
+            });
+        }
         prds.push(json!({
             "path": row.path,
             "format": row.format,

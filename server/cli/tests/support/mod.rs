@@ -90,3 +90,146 @@ pub fn python_project(root: &Path, extra: &[(&str, &str)]) {
         write(root, rel, text);
     }
 }
+
+/// The real `tdd-orchestrator lsp` over stdio: framed JSON-RPC, a reader
+/// thread, and every wait bounded.
+pub struct StdioLsp {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    incoming: std::sync::mpsc::Receiver<serde_json::Value>,
+    /// Messages read while waiting for something else, in order.
+    backlog: std::collections::VecDeque<serde_json::Value>,
+    next_id: i64,
+}
+
+impl StdioLsp {
+    /// Starts the server in `root` and initializes it with `capabilities`
+    /// and `options`.
+    pub fn start(
+        root: &Path,
+        capabilities: serde_json::Value,
+        options: serde_json::Value,
+    ) -> StdioLsp {
+        use std::io::{BufRead, BufReader, Read};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tdd-orchestrator"))
+            .arg("lsp")
+            .current_dir(root)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, incoming) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            loop {
+                let mut length = None;
+                loop {
+                    let mut line = String::new();
+                    if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if let Some(n) = line.strip_prefix("Content-Length: ") {
+                        length = n.trim().parse::<usize>().ok();
+                    }
+                }
+                let mut body = vec![0; length.unwrap_or(0)];
+                if stdout.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let Ok(message) = serde_json::from_slice(&body) else {
+                    return;
+                };
+                if tx.send(message).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut client = StdioLsp {
+            child,
+            stdin,
+            incoming,
+            backlog: Default::default(),
+            next_id: 1,
+        };
+        let root_uri = format!("file://{}", root.display());
+        client.request(
+            "initialize",
+            serde_json::json!({
+                "processId": null, "rootUri": root_uri,
+                "capabilities": capabilities, "initializationOptions": options,
+            }),
+        );
+        client.notify("initialized", serde_json::json!({}));
+        client
+    }
+
+    fn send(&mut self, message: serde_json::Value) {
+        use std::io::Write;
+        let body = message.to_string();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    pub fn notify(&mut self, method: &str, params: serde_json::Value) {
+        self.send(serde_json::json!({ "jsonrpc": "2.0", "method": method, "params": params }));
+    }
+
+    /// The result of a request; an error reply fails the test.
+    pub fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(
+            serde_json::json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }),
+        );
+        let reply = self.wait_for(|m| m["id"] == id && m.get("method").is_none());
+        assert!(reply.get("error").is_none(), "{method}: {reply}");
+        reply["result"].clone()
+    }
+
+    /// The next message matching `pred` (others are kept, in order); server
+    /// requests are answered with `null`.
+    pub fn wait_for(&mut self, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        if let Some(i) = self.backlog.iter().position(&pred) {
+            return self.backlog.remove(i).unwrap();
+        }
+        loop {
+            let message = self
+                .incoming
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("no message from the language server within 60 s");
+            if message.get("method").is_some() && message.get("id").is_some() {
+                let id = message["id"].clone();
+                self.send(serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": null }));
+            }
+            if pred(&message) {
+                return message;
+            }
+            self.backlog.push_back(message);
+        }
+    }
+
+    /// Shuts the server down and waits for it to exit.
+    pub fn stop(mut self) {
+        let _ = self.request("shutdown", serde_json::Value::Null);
+        self.notify("exit", serde_json::Value::Null);
+        for _ in 0..200 {
+            if self.child.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+impl Drop for StdioLsp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,445 @@
+//! The panel protocol from outside, on a run started in a terminal: the
+//! real binary runs a PRD (`run`), the real daemon (`serve`) and language
+//! servers (`lsp`) connect while it works. Clients that connect late get a
+//! snapshot that agrees with `export`, then live events; clients that drop
+//! and come back (SSE `Last-Event-ID`, LSP `tdd/events { after }`) end with
+//! exactly the log of one that stayed: no gap, no duplicate.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{StdioLsp, fresh_dir, git, path_with_venv, python_project, write};
+
+const PRD: &str = "\
+# Calculator
+
+## Requirements
+
+### REQ-1 Add
+
+As a user, I want to add two numbers so that I get their sum.
+
+Module: src/add.py
+Tests: tests/test_add.py
+
+Acceptance criteria:
+- AC-1.1: WHEN the user adds 2 and 3 THE SYSTEM SHALL return 5.
+
+### REQ-2 Negate
+
+As a user, I want a number negated so that I get its opposite.
+
+Module: src/negate.py
+Tests: tests/test_negate.py
+
+Acceptance criteria:
+- AC-2.1: WHEN the user negates 7 THE SYSTEM SHALL return -7.
+";
+
+/// Every stage waits, so clients have time to connect and drop mid-run.
+const SCRIPT: &str = r#"
+[[step]]
+task = "REQ-1/AC-1.1"
+stage = "red"
+pause_ms = 600
+write = { "tests/test_add.py" = "from add import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n" }
+
+[[step]]
+task = "REQ-1/AC-1.1"
+stage = "green"
+pause_ms = 600
+write = { "src/add.py" = "def add(a, b):\n    return a + b\n" }
+
+[[step]]
+task = "REQ-2/AC-2.1"
+stage = "red"
+pause_ms = 600
+write = { "tests/test_negate.py" = "from negate import negate\n\n\ndef test_negate():\n    assert negate(7) == -7\n" }
+
+[[step]]
+task = "REQ-2/AC-2.1"
+stage = "green"
+pause_ms = 600
+write = { "src/negate.py" = "def negate(x):\n    return -x\n" }
+"#;
+
+struct Env {
+    root: PathBuf,
+    config: PathBuf,
+    data: PathBuf,
+}
+
+impl Env {
+    fn tdd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tdd-orchestrator"));
+        cmd.args(args)
+            .current_dir(&self.root)
+            .env("PATH", path_with_venv())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("XDG_CONFIG_HOME", &self.config)
+            .env("XDG_DATA_HOME", &self.data);
+        cmd
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.tdd(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+fn project(name: &str) -> Env {
+    let dir = fresh_dir(&format!("panel-{name}"));
+    let root = dir.join("calc");
+    std::fs::create_dir_all(&root).unwrap();
+    python_project(&root, &[("calc.prd.md", PRD)]);
+    let env = Env {
+        root,
+        config: dir.join("config"),
+        data: dir.join("data"),
+    };
+    env.ok(&["init", "--language", "python"]);
+    git(&env.root, &["add", "-A"]);
+    git(&env.root, &["commit", "-q", "-m", "init"]);
+    write(&env.root, "script.toml", SCRIPT);
+    env.ok(&["decompose", "calc.prd.md"]);
+    env
+}
+
+/// The store's whole log, as the daemon and the language server number it.
+fn log_seqs(root: &Path) -> Vec<i64> {
+    let conn = rusqlite::Connection::open(root.join(".tdd/orchestrator.db")).unwrap();
+    conn.prepare("SELECT seq FROM events ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `serve --port 0` in the project: returns the child, its address and token.
+fn serve(env: &Env) -> (Child, String, String) {
+    let mut child = env
+        .tdd(&["serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"));
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, token) = rest.split_once("/?token=").unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr.to_string(), token.to_string())
+}
+
+/// A plain HTTP/1.1 GET; returns the status and the body (not for SSE).
+fn http_get(addr: &str, token: &str, path: &str) -> (u16, Value) {
+    let mut socket = TcpStream::connect(addr).unwrap();
+    write!(
+        socket,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    socket.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
+}
+
+/// An SSE client: reads entries until `stop` says so, returns their `seq`s.
+fn sse(
+    addr: &str,
+    token: &str,
+    id: &str,
+    last_event_id: Option<i64>,
+    stop: impl Fn(&Value) -> bool,
+) -> Vec<i64> {
+    let mut socket = TcpStream::connect(addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let resume = last_event_id.map_or(String::new(), |n| format!("Last-Event-ID: {n}\r\n"));
+    write!(
+        socket,
+        "GET /api/v1/projects/{id}/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n{resume}\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(socket);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+    }
+    // Chunked transfer: a size line, that many bytes, CRLF.
+    let mut text = String::new();
+    let mut seqs = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let size = usize::from_str_radix(line.trim(), 16).unwrap();
+        let mut chunk = vec![0; size + 2];
+        reader.read_exact(&mut chunk).unwrap();
+        text.push_str(std::str::from_utf8(&chunk[..size]).unwrap());
+        while let Some(end) = text.find("\n\n") {
+            let frame: String = text.drain(..end + 2).collect();
+            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue;
+            };
+            let entry: Value = serde_json::from_str(data.trim()).unwrap();
+            seqs.push(entry["seq"].as_i64().unwrap());
+            if stop(&entry) {
+                return seqs;
+            }
+        }
+    }
+}
+
+fn panel_capabilities() -> Value {
+    json!({ "window": { "workDoneProgress": true }, "experimental": { "tddPanel": true } })
+}
+
+/// Pushed `tdd/event`s until one satisfies `stop`.
+fn pushed(client: &mut StdioLsp, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut events = Vec::new();
+    loop {
+        let event = client.wait_for(|m| m["method"] == "tdd/event")["params"].clone();
+        let done = stop(&event);
+        events.push(event);
+        if done {
+            return events;
+        }
+    }
+}
+
+fn seqs_of(events: &[Value]) -> Vec<i64> {
+    events.iter().map(|e| e["seq"].as_i64().unwrap()).collect()
+}
+
+#[test]
+fn clients_that_connect_late_or_reconnect_see_the_terminal_runs_whole_log() {
+    let env = project("late");
+    let (mut daemon, addr, token) = serve(&env);
+    let (status, projects) = http_get(&addr, &token, "/api/v1/projects");
+    assert_eq!(status, 200, "{projects}");
+    let id = projects
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| Path::new(p["path"].as_str().unwrap()) == env.root.canonicalize().unwrap())
+        .unwrap_or_else(|| panic!("serve registered the project it runs in: {projects}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut run = env
+        .tdd(&[
+            "run",
+            "calc.prd.md",
+            "--script",
+            "script.toml",
+            "--workers",
+            "1",
+            "--plain",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Connect once the run is under way.
+    let started = log_seqs(&env.root).len();
+    wait_until("the run's first task starts", || {
+        let conn = rusqlite::Connection::open(env.root.join(".tdd/orchestrator.db")).unwrap();
+        conn.query_row(
+            "SELECT count(*) FROM events WHERE kind = 'task.started'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+            > 0
+    });
+    assert!(log_seqs(&env.root).len() > started);
+
+    // Two LSP panels: `stays` keeps its connection, `drops` leaves mid-run.
+    let mut stays = StdioLsp::start(&env.root, panel_capabilities(), Value::Null);
+    let snapshot = stays.request("tdd/snapshot", Value::Null);
+    let from = snapshot["last_seq"].as_i64().unwrap();
+    assert!(from > 0, "{snapshot}");
+    let mut drops = StdioLsp::start(&env.root, panel_capabilities(), Value::Null);
+    let drops_from = drops.request("tdd/snapshot", Value::Null)["last_seq"]
+        .as_i64()
+        .unwrap();
+
+    // An SSE client reads the log from the start, drops after a merge, and
+    // comes back with Last-Event-ID.
+    let first_part = sse(&addr, &token, &id, None, |e| e["kind"] == "task.merged");
+    let dropped_at = *first_part.last().unwrap();
+
+    // The dropping panel takes what it is pushed until a stage is judged, then goes.
+    let before_drop = pushed(&mut drops, |e| e["kind"] == "stage.attempt");
+    drops.stop();
+
+    let second_part = sse(&addr, &token, &id, Some(dropped_at), |e| {
+        e["kind"] == "run.finished"
+    });
+    let mut sse_seqs = first_part.clone();
+    sse_seqs.extend(&second_part);
+
+    let all_pushed = pushed(&mut stays, |e| e["kind"] == "run.finished");
+    assert!(run.wait().unwrap().success());
+    let log = log_seqs(&env.root);
+    let run_end = *log.last().unwrap();
+
+    // The panel that stayed: every entry after its snapshot, once, in order
+    // (an entry pushed before the snapshot was read is one it already has:
+    // a client ignores `seq <= last_seq`, as the protocol says).
+    let pushed_seqs = seqs_of(&all_pushed);
+    assert!(
+        pushed_seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "{pushed_seqs:?}"
+    );
+    let stayed: Vec<i64> = pushed_seqs.into_iter().filter(|s| *s > from).collect();
+    let expected: Vec<i64> = log
+        .iter()
+        .copied()
+        .filter(|s| *s > from && *s <= run_end)
+        .collect();
+    assert_eq!(stayed, expected);
+
+    // The panel that dropped, back as a new client, asks for what it missed.
+    let mut back = StdioLsp::start(&env.root, panel_capabilities(), Value::Null);
+    let last_seen = before_drop.last().unwrap()["seq"].as_i64().unwrap();
+    let missed = back.request("tdd/events", json!({ "after": last_seen }));
+    let mut rejoined: Vec<i64> = seqs_of(&before_drop)
+        .into_iter()
+        .filter(|s| *s > drops_from)
+        .collect();
+    rejoined.extend(seqs_of(missed["events"].as_array().unwrap()));
+    let expected_rejoined: Vec<i64> = log.iter().copied().filter(|s| *s > drops_from).collect();
+    assert_eq!(rejoined, expected_rejoined);
+    // And the full entries agree with what the staying panel was pushed.
+    let tail: Vec<&Value> = missed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["seq"].as_i64().unwrap() > from)
+        .collect();
+    for entry in tail {
+        assert!(all_pushed.contains(entry), "{entry}");
+    }
+
+    // SSE: dropped and resumed, the same list as the whole log.
+    assert_eq!(sse_seqs, log);
+
+    // The snapshot after the run agrees with `export`.
+    let snapshot = back.request("tdd/snapshot", Value::Null);
+    let export: Value = serde_json::from_str(&env.ok(&["export", "--format", "json"])).unwrap();
+    let exported: Vec<(String, String, u64)> = export["prds"][0]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["key"].as_str().unwrap().into(),
+                t["status"].as_str().unwrap().into(),
+                t["attempts"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let snapped: Vec<(String, String, u64)> = snapshot["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["key"].as_str().unwrap().into(),
+                t["state"].as_str().unwrap().into(),
+                t["attempts"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(snapped, exported);
+    assert!(
+        snapped
+            .iter()
+            .all(|(_, state, n)| state == "done" && *n >= 5),
+        "{snapped:?}"
+    );
+    let breakers = |list: &Value| -> Vec<(String, String, String)> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["scope"].as_str().unwrap().into(),
+                    b["name"].as_str().unwrap().into(),
+                    b["state"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        breakers(&snapshot["breakers"]),
+        breakers(&export["breakers"])
+    );
+    let (status, over_http) = http_get(&addr, &token, &format!("/api/v1/projects/{id}/snapshot"));
+    assert_eq!(status, 200);
+    assert_eq!(over_http["tasks"], snapshot["tasks"]);
+
+    stays.stop();
+    back.stop();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}

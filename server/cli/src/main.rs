@@ -149,6 +149,11 @@ enum Command {
         #[command(subcommand)]
         command: serve_cmd::ProjectsCommand,
     },
+    /// Webhook deliveries ([[webhooks]] in .tdd/config.toml).
+    Webhooks {
+        #[command(subcommand)]
+        command: serve_cmd::WebhooksCommand,
+    },
     /// Run the language server on stdin/stdout.
     Lsp {
         /// Accepted for clients that always pass it; stdio is the only transport.
@@ -329,6 +334,7 @@ fn run(command: Command) -> Result<ExitCode> {
         } => plan_cmd::export(),
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Projects { command } => serve_cmd::projects(command),
+        Command::Webhooks { command } => serve_cmd::webhooks(command),
         Command::Lsp { stdio: _ } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

@@ -119,3 +119,42 @@ pub fn projects(command: ProjectsCommand) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Subcommand)]
+pub enum WebhooksCommand {
+    /// The newest delivery attempts, newest first: when, event, receiver,
+    /// answer.
+    Log {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+pub fn webhooks(command: WebhooksCommand) -> Result<ExitCode> {
+    let WebhooksCommand::Log { limit } = command;
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = tdd_engine::project::find_root(&cwd);
+    let Some(reader) = tdd_engine::view::open(&root)? else {
+        println!("no deliveries: this project has no store yet");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let rows = reader.read(|tx| {
+        use tdd_engine::store::Queries;
+        tx.webhook_deliveries(limit)
+    })?;
+    if rows.is_empty() {
+        println!("no deliveries yet ([[webhooks]] in .tdd/config.toml; a run delivers)");
+    }
+    for row in rows {
+        let answer = match (&row.error, row.status) {
+            (None, Some(status)) => format!("delivered ({status})"),
+            (Some(error), _) => format!("failed: {error}"),
+            (None, None) => "delivered".to_string(),
+        };
+        println!(
+            "{}  #{:<5} {:<22} {}  attempt {}  {answer}",
+            row.at, row.seq, row.kind, row.target, row.attempt
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

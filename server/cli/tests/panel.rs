@@ -443,3 +443,250 @@ fn clients_that_connect_late_or_reconnect_see_the_terminal_runs_whole_log() {
     let _ = daemon.kill();
     let _ = daemon.wait();
 }
+
+/// What a webhook receiver got: one request's headers and body.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP receiver on 127.0.0.1 that answers 500 to its first `failures`
+/// requests and 200 after; returns its URL and what it received.
+fn receiver(failures: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Received>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/hook?token=do-not-store-me",
+        listener.local_addr().unwrap()
+    );
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = got.clone();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let (seen, answered) = (seen.clone(), answered.clone());
+            // A connection of its own thread: one opened and abandoned (a
+            // killed sender's) must not stall the others.
+            std::thread::spawn(move || {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let mut headers = Vec::new();
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = line.trim_end().split_once(':') {
+                        headers.push((k.trim().to_string(), v.trim().to_string()));
+                    }
+                }
+                let length: usize = headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let n = answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                seen.lock().unwrap().push(Received {
+                    headers,
+                    body: String::from_utf8(body).unwrap(),
+                });
+                let status = if n < failures {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            });
+        }
+    });
+    (url, got)
+}
+
+/// Slower stages, so a run is still going when its first deliveries land.
+fn slow_down(env: &Env) {
+    let script = SCRIPT.replace("pause_ms = 600", "pause_ms = 2000");
+    write(&env.root, "script.toml", &script);
+}
+
+fn add_webhook(env: &Env, url: &str) {
+    let path = env.root.join(".tdd/config.toml");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str(&format!(
+        "\n[[webhooks]]\nurl = \"{url}\"\nsecret_env = \"TDD_TEST_HOOK_SECRET\"\n"
+    ));
+    std::fs::write(path, config).unwrap();
+}
+
+const SECRET: &str = "s3cret-for-the-hook";
+
+fn verify(body: &str, signature: &str) -> bool {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    signature == format!("sha256={hex}")
+}
+
+#[test]
+fn webhooks_deliver_every_event_of_a_killed_and_resumed_run_signed() {
+    let env = project("hooks");
+    let (url, got) = receiver(3);
+    add_webhook(&env, &url);
+    slow_down(&env);
+    let before = log_seqs(&env.root).last().copied().unwrap_or(0);
+    let args = [
+        "run",
+        "calc.prd.md",
+        "--script",
+        "script.toml",
+        "--workers",
+        "1",
+        "--plain",
+    ];
+    let mut run = env
+        .tdd(&args)
+        .env("TDD_TEST_HOOK_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once the receiver has refused three and taken a few.
+    wait_until("deliveries under way", || got.lock().unwrap().len() >= 6);
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "the run ended before the kill"
+    );
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let resumed = env
+        .tdd(&[
+            "resume",
+            "calc.prd.md",
+            "--script",
+            "script.toml",
+            "--workers",
+            "1",
+            "--plain",
+        ])
+        .env("TDD_TEST_HOOK_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+
+    let received = got.lock().unwrap().clone();
+    let mut delivered = std::collections::BTreeSet::new();
+    for r in &received {
+        let signature = r
+            .header("x-tdd-signature-256")
+            .unwrap_or_else(|| panic!("unsigned: {r:?}"));
+        assert!(verify(&r.body, signature), "bad signature on {}", r.body);
+        let entry: Value = serde_json::from_str(&r.body).unwrap();
+        let seq = entry["seq"].as_i64().unwrap();
+        assert_eq!(r.header("x-tdd-event"), entry["kind"].as_str());
+        let hook = r.header("x-tdd-delivery").unwrap();
+        assert!(hook.ends_with(&format!("-{seq}")), "{hook}");
+        delivered.insert(seq);
+    }
+    let expected: Vec<i64> = log_seqs(&env.root)
+        .into_iter()
+        .filter(|s| *s > before)
+        .collect();
+    let missing: Vec<&i64> = expected.iter().filter(|s| !delivered.contains(s)).collect();
+    assert!(
+        missing.is_empty(),
+        "never delivered: {missing:?} of {expected:?}"
+    );
+    assert!(
+        received.len() >= expected.len() + 3,
+        "the three refusals were retried"
+    );
+
+    // `webhooks log` shows the refusals and the deliveries, never the URL's token.
+    let log = env.ok(&["webhooks", "log", "--limit", "1000"]);
+    assert!(log.contains("failed: the receiver answered 500"), "{log}");
+    assert!(log.contains("delivered (200)"), "{log}");
+    assert!(!log.contains("do-not-store-me"), "{log}");
+    let db = std::fs::read(env.root.join(".tdd/orchestrator.db")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&db).contains("do-not-store-me"),
+        "the receiver's URL token is in the store"
+    );
+}
+
+#[test]
+fn a_receiver_that_never_answers_does_not_hold_up_the_run() {
+    let timed = |env: &Env| {
+        let start = Instant::now();
+        let out = env
+            .tdd(&[
+                "run",
+                "calc.prd.md",
+                "--script",
+                "script.toml",
+                "--workers",
+                "1",
+                "--plain",
+            ])
+            .env("TDD_TEST_HOOK_SECRET", SECRET)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        start.elapsed()
+    };
+    let plain = project("nohook");
+    let without = timed(&plain);
+    // Connections are queued by the kernel and never answered.
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = project("blackhole");
+    add_webhook(
+        &silent,
+        &format!("http://{}/hook", black_hole.local_addr().unwrap()),
+    );
+    let with = timed(&silent);
+    println!("makespan without a webhook {without:?}, with one that never answers {with:?}");
+    // One attempt waits 10 s for an answer: had the run waited for it, it
+    // would be at least that much longer.
+    assert!(
+        with < without + Duration::from_secs(5),
+        "without {without:?}, with {with:?}"
+    );
+    drop(black_hole);
+}

@@ -45,6 +45,39 @@ pub struct Config {
     /// The circuit breakers' numbers (docs/operations.md).
     #[serde(default)]
     pub breakers: crate::breaker::BreakerConfig,
+    /// Where to send events as they happen (docs/http-api.md#webhooks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// `[[webhooks]]`: one receiver of the project's events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where to `POST` each event (`http://` or `https://`).
+    pub url: String,
+    /// The event kinds to send (`task.merged`, `run.finished`, …); empty:
+    /// every kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// The environment variable holding the signing secret (never the
+    /// secret itself): each body is signed `X-Tdd-Signature-256:
+    /// sha256=<HMAC>`. Unset: bodies go unsigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub format: WebhookFormat,
+}
+
+/// What a webhook's body looks like.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// The event as the panel sees it (`seq`, `at`, `prd`, `task`, `kind`, `data`).
+    #[default]
+    Json,
+    /// `{ "text": "…" }`, for a Slack incoming webhook.
+    Slack,
 }
 
 /// `[budget]`: when a run stops dispatching new stage attempts.

@@ -21,4 +21,5 @@ pub mod store;
 pub mod testrun;
 pub mod usage;
 pub mod view;
+pub mod webhooks;
 pub mod worker;

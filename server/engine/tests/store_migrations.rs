@@ -37,6 +37,7 @@ impl Drop for TempDir {
 const V1_TABLES: [&str; 4] = ["events", "prds", "task_deps", "tasks"];
 const V2_TABLES: [&str; 4] = ["attempts", "breaker_transitions", "breakers", "runs"];
 const V3_TABLES: [&str; 1] = ["claims"];
+const V5_TABLES: [&str; 2] = ["webhook_cursors", "webhook_deliveries"];
 
 fn version(conn: &Connection) -> u32 {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -62,12 +63,13 @@ fn a_fresh_database_is_at_the_latest_version_with_every_table() {
     drop(Store::open(&path).unwrap());
 
     let conn = Connection::open(&path).unwrap();
-    assert_eq!(LATEST_VERSION, 4);
+    assert_eq!(LATEST_VERSION, 5);
     assert_eq!(version(&conn), LATEST_VERSION);
     let mut expected: Vec<&str> = V1_TABLES
         .iter()
         .chain(&V2_TABLES)
         .chain(&V3_TABLES)
+        .chain(&V5_TABLES)
         .copied()
         .collect();
     expected.sort();
@@ -190,7 +192,7 @@ fn a_reader_refuses_an_outdated_database() {
             err,
             StoreError::Outdated {
                 found: 1,
-                supported: 4,
+                supported: 5,
                 ..
             }
         ),

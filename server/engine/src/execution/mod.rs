@@ -256,6 +256,8 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
         return Err(not_decomposed());
     }
 
+    // Where the log stood before this run: a new webhook receiver gets what follows.
+    let log_start = store.read(|tx| tx.last_seq())?;
     // Take back dead claims and pick the run, in one transaction.
     let (run_id, recovered) = store.write(|tx| {
         let recovered = tx.recover_claims(&owner)?;
@@ -401,6 +403,11 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
         ids: remaining.ids.clone(),
         emit: emit.clone(),
     };
+    // Webhooks are delivered by whichever process runs the project's run.
+    let warn_emit = emit.clone();
+    let deliverer = crate::webhooks::start(&req.root, &config.webhooks, log_start, &|message| {
+        warn_emit(&RunEvent::Warning { message: &message })
+    });
     let done = AtomicBool::new(false);
     let started = Instant::now();
     let report = std::thread::scope(|scope| {
@@ -446,6 +453,9 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
         None => RunStatus::Failed,
     };
     finish(&store, prd.id, run_id, &remaining.ids, &report, &status)?;
+    if let Some(deliverer) = deliverer {
+        deliverer.finish();
+    }
     Ok(RunSummary {
         run_id,
         status,

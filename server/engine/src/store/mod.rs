@@ -24,6 +24,7 @@ pub mod runs;
 mod tasks;
 mod types;
 pub mod usage;
+pub mod webhooks;
 
 use std::fmt;
 use std::fs;

@@ -6,7 +6,8 @@ use super::claims::{ClaimRow, RunRow};
 use super::error::Result;
 use super::runs::{AttemptRow, RunId};
 use super::types::{EventRow, PrdId, PrdRow, Seq, TaskId, TaskRow};
-use super::{breakers, claims, events, prds, runs, tasks, usage};
+use super::webhooks::DeliveryRow;
+use super::{breakers, claims, events, prds, runs, tasks, usage, webhooks};
 use crate::usage::Usage;
 
 pub(crate) mod sealed {
@@ -124,5 +125,15 @@ pub trait Queries: sealed::Db {
     /// The breaker's transitions, oldest first.
     fn breaker_transitions(&self, scope: &str, name: &str) -> Result<Vec<BreakerTransitionRow>> {
         breakers::transitions(self.conn(), self.db_path(), scope, name)
+    }
+
+    /// The last event handled for the webhook receiver `hook`.
+    fn webhook_cursor(&self, hook: &str) -> Result<Option<Seq>> {
+        webhooks::cursor(self.conn(), self.db_path(), hook)
+    }
+
+    /// The newest `limit` delivery attempts, newest first.
+    fn webhook_deliveries(&self, limit: usize) -> Result<Vec<DeliveryRow>> {
+        webhooks::deliveries(self.conn(), self.db_path(), limit)
     }
 }

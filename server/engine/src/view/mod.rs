@@ -50,7 +50,14 @@ pub fn open(root: &Path) -> Result<Option<Reader>, ViewError> {
     if !path.is_file() {
         return Ok(None);
     }
-    Ok(Some(Reader::open(path)?))
+    match Reader::open(&path) {
+        // Written by an older version: upgrade it (as any engine start does), then read.
+        Err(StoreError::Outdated { .. }) => {
+            drop(crate::store::Store::open(&path)?);
+            Ok(Some(Reader::open(path)?))
+        }
+        opened => Ok(Some(opened?)),
+    }
 }
 
 /// Up to `limit` (at most [`MAX_EVENTS`]) events after `after`, in order.

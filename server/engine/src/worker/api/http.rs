@@ -23,7 +23,7 @@ use crate::process::CancelToken;
 const MAX_ERROR_BODY: usize = 500;
 
 /// rustls needs a process-wide crypto provider; ring is the one we build.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Another part of the process may have installed one already: fine.
@@ -58,7 +58,7 @@ impl Jitter {
     }
 
     /// A number in [0, 1).
-    fn next(&mut self) -> f64 {
+    pub(crate) fn next(&mut self) -> f64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;

@@ -1,111 +1,157 @@
-//! `workspace/executeCommand` commands. Every one is listed in
-//! `executeCommandProvider`, so Helix's picker and Neovim's `exec_cmd` see them.
+//! `workspace/executeCommand` commands: one closed enum. Every command is
+//! listed in `executeCommandProvider`, so Helix's picker and Neovim's
+//! `exec_cmd` see them, and each says where it runs (ruff's split between
+//! handlers on the session and handlers in the background).
 
 use tdd_core::model::Format;
 
-pub struct CommandInfo {
-    pub name: &'static str,
-    pub title: &'static str,
-    /// Code action kind when offered on a PRD.
-    pub kind: &'static str,
-    /// False for commands whose engine has not shipped yet: they answer with a clear error.
-    pub available: bool,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Validate,
+    ConvertToMarkdown,
+    Decompose,
+    DecomposeDryRun,
+    Status,
+    Run,
+    Resume,
+    Pause,
+    Cancel,
+    Retry,
+    Skip,
+    Done,
+    ResetBreaker,
+    IsolateBreaker,
+    TaskDetail,
 }
 
-pub const VALIDATE: &str = "tdd.validate";
-pub const CONVERT: &str = "tdd.convertToMarkdown";
-pub const DECOMPOSE: &str = "tdd.decompose";
-pub const DECOMPOSE_DRY_RUN: &str = "tdd.decomposeDryRun";
-pub const STATUS: &str = "tdd.status";
-pub const RUN: &str = "tdd.run";
-pub const RESUME: &str = "tdd.resume";
-pub const PAUSE: &str = "tdd.pause";
-pub const CANCEL: &str = "tdd.cancel";
-pub const RESET_BREAKER: &str = "tdd.resetBreaker";
-pub const DONE: &str = "tdd.done";
+/// Where a command's work happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runs {
+    /// On the session, from its documents: quick, ordered with edits.
+    OnSession,
+    /// On a blocking thread: it reads files, SQLite or git. (A run then
+    /// goes on a thread of its own.)
+    Blocking,
+}
 
-pub const COMMANDS: &[CommandInfo] = &[
-    CommandInfo {
-        name: VALIDATE,
-        title: "Validate PRD",
-        kind: "source.tdd.validate",
-        available: true,
-    },
-    CommandInfo {
-        name: CONVERT,
-        title: "Convert legacy spec to Markdown PRD",
-        kind: "source.tdd.convert",
-        available: true,
-    },
-    CommandInfo {
-        name: DECOMPOSE,
-        title: "Decompose PRD into TDD tasks",
-        kind: "source.tdd.decompose",
-        available: true,
-    },
-    CommandInfo {
-        name: DECOMPOSE_DRY_RUN,
-        title: "Preview PRD decomposition (dry run)",
-        kind: "source.tdd.decompose.dryRun",
-        available: true,
-    },
-    CommandInfo {
-        name: RUN,
-        title: "Run PRD tasks",
-        kind: "source.tdd.run",
-        available: true,
-    },
-    CommandInfo {
-        name: RESUME,
-        title: "Resume PRD run",
-        kind: "source.tdd.resume",
-        available: true,
-    },
-    CommandInfo {
-        name: PAUSE,
-        title: "Pause PRD run",
-        kind: "source.tdd.pause",
-        available: true,
-    },
-    CommandInfo {
-        name: CANCEL,
-        title: "Cancel PRD run",
-        kind: "source.tdd.cancel",
-        available: true,
-    },
-    CommandInfo {
-        name: STATUS,
-        title: "Show PRD status",
-        kind: "source.tdd.status",
-        available: true,
-    },
-    CommandInfo {
-        name: RESET_BREAKER,
-        title: "Reset circuit breaker",
-        kind: "source.tdd.resetBreaker",
-        available: true,
-    },
-    CommandInfo {
-        name: DONE,
-        title: "Done with the task's stage (human worker)",
-        kind: "source.tdd.done",
-        available: true,
-    },
-];
+impl Command {
+    pub const ALL: [Command; 15] = [
+        Command::Validate,
+        Command::ConvertToMarkdown,
+        Command::Decompose,
+        Command::DecomposeDryRun,
+        Command::Status,
+        Command::Run,
+        Command::Resume,
+        Command::Pause,
+        Command::Cancel,
+        Command::Retry,
+        Command::Skip,
+        Command::Done,
+        Command::ResetBreaker,
+        Command::IsolateBreaker,
+        Command::TaskDetail,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Command::Validate => "tdd.validate",
+            Command::ConvertToMarkdown => "tdd.convertToMarkdown",
+            Command::Decompose => "tdd.decompose",
+            Command::DecomposeDryRun => "tdd.decomposeDryRun",
+            Command::Status => "tdd.status",
+            Command::Run => "tdd.run",
+            Command::Resume => "tdd.resume",
+            Command::Pause => "tdd.pause",
+            Command::Cancel => "tdd.cancel",
+            Command::Retry => "tdd.retry",
+            Command::Skip => "tdd.skip",
+            Command::Done => "tdd.done",
+            Command::ResetBreaker => "tdd.resetBreaker",
+            Command::IsolateBreaker => "tdd.isolateBreaker",
+            Command::TaskDetail => "tdd.taskDetail",
+        }
+    }
+
+    /// What an editor shows for it.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Command::Validate => "Validate PRD",
+            Command::ConvertToMarkdown => "Convert legacy spec to Markdown PRD",
+            Command::Decompose => "Decompose PRD into TDD tasks",
+            Command::DecomposeDryRun => "Preview PRD decomposition (dry run)",
+            Command::Status => "Show PRD status",
+            Command::Run => "Run PRD tasks",
+            Command::Resume => "Resume PRD run",
+            Command::Pause => "Pause PRD run",
+            Command::Cancel => "Cancel PRD run",
+            Command::Retry => "Retry task",
+            Command::Skip => "Skip task",
+            Command::Done => "Done with the task's stage (human worker)",
+            Command::ResetBreaker => "Reset circuit breaker",
+            Command::IsolateBreaker => "Isolate circuit breaker",
+            Command::TaskDetail => "Show task detail",
+        }
+    }
+
+    /// The code action kind when offered on a PRD.
+    pub const fn code_action_kind(self) -> &'static str {
+        match self {
+            Command::Validate => "source.tdd.validate",
+            Command::ConvertToMarkdown => "source.tdd.convert",
+            Command::Decompose => "source.tdd.decompose",
+            Command::DecomposeDryRun => "source.tdd.decompose.dryRun",
+            Command::Run => "source.tdd.run",
+            Command::Resume => "source.tdd.resume",
+            _ => "source.tdd",
+        }
+    }
+
+    pub const fn runs(self) -> Runs {
+        match self {
+            Command::Validate | Command::ConvertToMarkdown => Runs::OnSession,
+            _ => Runs::Blocking,
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Command> {
+        Command::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Offered as a code action on a PRD of this format.
+    fn on_documents(self, format: Format) -> bool {
+        match self {
+            Command::ConvertToMarkdown => format == Format::Legacy,
+            Command::Decompose | Command::DecomposeDryRun | Command::Run | Command::Resume => true,
+            _ => false,
+        }
+    }
+}
 
 pub fn names() -> Vec<String> {
-    COMMANDS.iter().map(|c| c.name.to_string()).collect()
-}
-
-pub fn find(name: &str) -> Option<&'static CommandInfo> {
-    COMMANDS.iter().find(|c| c.name == name)
+    Command::ALL.iter().map(|c| c.name().to_string()).collect()
 }
 
 /// Commands offered as code actions on a PRD of this format.
-pub fn document_actions(format: Format) -> impl Iterator<Item = &'static CommandInfo> {
-    COMMANDS.iter().filter(move |c| match c.name {
-        CONVERT => format == Format::Legacy,
-        DECOMPOSE | DECOMPOSE_DRY_RUN | RUN | RESUME => true,
-        _ => false,
-    })
+pub fn document_actions(format: Format) -> impl Iterator<Item = Command> {
+    Command::ALL
+        .into_iter()
+        .filter(move |c| c.on_documents(format))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found_back() {
+        for command in Command::ALL {
+            assert_eq!(Command::from_name(command.name()), Some(command));
+        }
+        let mut names = names();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Command::ALL.len());
+        assert_eq!(Command::from_name("tdd.nothing"), None);
+    }
 }

@@ -77,11 +77,11 @@ pub fn code_actions(
     let argument = serde_json::json!({ "uri": uri.as_str() });
     for command in commands::document_actions(analysis.prd.format) {
         actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-            title: command.title.to_string(),
-            kind: Some(CodeActionKind::new(command.kind)),
+            title: command.title().to_string(),
+            kind: Some(CodeActionKind::new(command.code_action_kind())),
             command: Some(Command::new(
-                command.title.to_string(),
-                command.name.to_string(),
+                command.title().to_string(),
+                command.name().to_string(),
                 Some(vec![argument.clone()]),
             )),
             ..Default::default()

@@ -131,24 +131,78 @@ pub fn control(root: PathBuf, control: RunControl) -> Result<Value, String> {
     Ok(json!({ "run": run.0, "requested": control.as_str() }))
 }
 
-/// `tdd.resetBreaker` with `{ "scope": "stage|worker|system", "name": … }`.
-pub fn reset_breaker(root: PathBuf, args: &Value) -> Result<Value, String> {
-    let scope =
-        match args.get("scope").and_then(Value::as_str) {
-            Some("stage") => Scope::Stage,
-            Some("worker") => Scope::Worker,
-            Some("system") => Scope::System,
-            _ => return Err(
-                "tdd.resetBreaker needs {\"scope\": \"stage\"|\"worker\"|\"system\", \"name\": …}"
-                    .into(),
-            ),
-        };
+fn breaker_args(command: &str, args: &Value) -> Result<(Scope, String), String> {
+    let usage =
+        || format!("{command} needs {{\"scope\": \"stage\"|\"worker\"|\"system\", \"name\": …}}");
+    let scope = args
+        .get("scope")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<Scope>().ok())
+        .ok_or_else(usage)?;
     let name = args
         .get("name")
         .and_then(Value::as_str)
-        .ok_or("tdd.resetBreaker needs the breaker's name")?;
-    let change = operations::reset_breaker(&root, scope, name).map_err(|e| e.to_string())?;
+        .ok_or_else(|| format!("{command} needs the breaker's name"))?;
+    Ok((scope, name.to_string()))
+}
+
+/// `tdd.resetBreaker` with `{ "scope": "stage|worker|system", "name": … }`.
+pub fn reset_breaker(root: PathBuf, args: &Value) -> Result<Value, String> {
+    let (scope, name) = breaker_args("tdd.resetBreaker", args)?;
+    let change = operations::reset_breaker(&root, scope, &name).map_err(|e| e.to_string())?;
     Ok(json!({ "scope": scope.as_str(), "name": name, "reset": change.transition.is_some() }))
+}
+
+/// `tdd.isolateBreaker` with `{ "scope", "name", "reason"? }`: opens it
+/// until a reset.
+pub fn isolate_breaker(root: PathBuf, args: &Value) -> Result<Value, String> {
+    let (scope, name) = breaker_args("tdd.isolateBreaker", args)?;
+    let reason = args
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or("isolated from the editor");
+    let change =
+        operations::isolate_breaker(&root, scope, &name, reason).map_err(|e| e.to_string())?;
+    Ok(json!({ "scope": scope.as_str(), "name": name, "isolated": change.transition.is_some() }))
+}
+
+/// The task key of `{ "task": … }` and its PRD's path if given.
+fn task_args(
+    command: &str,
+    root: &std::path::Path,
+    args: &Value,
+) -> Result<(String, Option<PathBuf>), String> {
+    let task = args
+        .get("task")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{command} needs {{\"task\": \"<task key>\"}}"))?;
+    let prd = args
+        .get("prd")
+        .and_then(Value::as_str)
+        .map(|p| root.join(p));
+    Ok((task.to_string(), prd))
+}
+
+/// `tdd.retry` with `{ "task", "prd"?, "fresh"? }`: a failed, blocked or
+/// skipped task back to pending.
+pub fn retry(root: PathBuf, args: &Value) -> Result<Value, String> {
+    let (task, prd) = task_args("tdd.retry", &root, args)?;
+    let fresh = args.get("fresh").and_then(Value::as_bool).unwrap_or(false);
+    let change =
+        operations::retry(&root, &task, prd.as_deref(), fresh).map_err(|e| e.to_string())?;
+    Ok(json!({ "task": change.key, "from": change.from.as_str(), "to": change.to.as_str() }))
+}
+
+/// `tdd.skip` with `{ "task", "prd"?, "reason"? }`.
+pub fn skip(root: PathBuf, args: &Value) -> Result<Value, String> {
+    let (task, prd) = task_args("tdd.skip", &root, args)?;
+    let reason = args
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or("skipped from the editor");
+    let change =
+        operations::skip(&root, &task, prd.as_deref(), reason).map_err(|e| e.to_string())?;
+    Ok(json!({ "task": change.key, "from": change.from.as_str(), "to": change.to.as_str() }))
 }
 
 /// `tdd.done` with `{ "task": "REQ-1/AC-1.1" }`: the person finished the

@@ -34,11 +34,11 @@ async fn handshake_advertises_capabilities_and_every_command() {
         .iter()
         .map(|c| c.as_str().unwrap())
         .collect();
-    for command in tdd_lsp::commands::COMMANDS {
+    for command in tdd_lsp::commands::Command::ALL {
         assert!(
-            commands.contains(&command.name),
+            commands.contains(&command.name()),
             "{} not advertised",
-            command.name
+            command.name()
         );
     }
     assert_eq!(client.request("shutdown", Value::Null).await, Value::Null);

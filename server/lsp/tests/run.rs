@@ -364,6 +364,46 @@ async fn helix_gets_progress_and_no_tdd_notifications() {
     let text = run_end_message(&mut client).await;
     assert!(text.contains("completed: 1 merged into tdd/neg"), "{text}");
 
+    // The rest of the commands, through executeCommand alone.
+    let task = json!({ "task": "REQ-1/AC-1.1" });
+    let detail = execute(&mut client, "tdd.taskDetail", task.clone()).await;
+    assert_eq!(detail["result"]["task"]["state"], "done", "{detail}");
+    assert_eq!(
+        detail["result"]["attempts"].as_array().unwrap().len(),
+        5,
+        "{detail}"
+    );
+    let breaker = json!({ "scope": "worker", "name": "w1", "reason": "testing" });
+    let isolated = execute(&mut client, "tdd.isolateBreaker", breaker.clone()).await;
+    assert_eq!(isolated["result"]["isolated"], true, "{isolated}");
+    let reset = execute(&mut client, "tdd.resetBreaker", breaker).await;
+    assert_eq!(reset["result"]["reset"], true, "{reset}");
+    // A merged task: both refuse, saying why.
+    let retry = execute(&mut client, "tdd.retry", task.clone()).await;
+    assert!(
+        retry["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is done: there is nothing to retry"),
+        "{retry}"
+    );
+    let skip = execute(&mut client, "tdd.skip", task.clone()).await;
+    assert!(
+        skip["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is done: there is nothing to skip"),
+        "{skip}"
+    );
+    let unknown = execute(&mut client, "tdd.nothing", json!({})).await;
+    assert!(
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tdd.run"),
+        "{unknown}"
+    );
+
     let seen = client.take_backlog();
     let custom: Vec<&Value> = seen
         .iter()

@@ -1,6 +1,6 @@
-//! `workspace/executeCommand`: quick commands run on the session; the
-//! convert command asks the editor to create a file; planning commands run
-//! on a blocking thread.
+//! `workspace/executeCommand`: quick commands run on the session (the
+//! convert command asks the editor to create a file); the rest on a
+//! blocking thread, where a run starts a thread of its own.
 
 use std::time::Duration;
 
@@ -8,38 +8,28 @@ use serde_json::Value;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 
+use std::path::PathBuf;
+
 use super::{Outgoing, Reply, Session};
-use crate::{commands, plan_commands, run_commands};
+use crate::commands::Command;
+use crate::{plan_commands, run_commands};
 use tdd_engine::store::claims::RunControl;
 
 impl Session {
-    pub(super) fn execute(&mut self, params: ExecuteCommandParams) -> Result<Option<Value>> {
-        let Some(command) = commands::find(&params.command) else {
-            return Err(Error::invalid_params(format!(
-                "unknown command `{}`",
-                params.command
-            )));
-        };
-        if !command.available {
-            return Err(Error {
-                // LSP `RequestFailed`: the request was valid but cannot be served.
-                code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
-                message: format!(
-                    "`{}` ({}) is not available in this version of tdd-orchestrator yet: it arrives with the execution engine",
-                    command.name, command.title
-                )
-                .into(),
-                data: None,
-            });
-        }
+    /// The commands that run on the session ([`Runs::OnSession`]).
+    pub(super) fn execute(
+        &mut self,
+        command: Command,
+        params: ExecuteCommandParams,
+    ) -> Result<Option<Value>> {
         let uri = params
             .arguments
             .first()
             .and_then(|a| a.get("uri").or(Some(a)))
             .and_then(Value::as_str)
             .and_then(|s| s.parse::<Uri>().ok());
-        match command.name {
-            commands::VALIDATE => {
+        match command {
+            Command::Validate => {
                 let targets: Vec<Uri> = match uri {
                     Some(uri) => vec![uri],
                     None => self.documents.keys().cloned().collect(),
@@ -56,7 +46,7 @@ impl Session {
                 }
                 Ok(Some(Value::Object(counts)))
             }
-            commands::CONVERT => {
+            Command::ConvertToMarkdown => {
                 let uri = uri.ok_or_else(|| {
                     Error::invalid_params("tdd.convertToMarkdown needs a document uri argument")
                 })?;
@@ -70,7 +60,10 @@ impl Session {
                     serde_json::json!({ "uri": target.as_str(), "markdown": markdown }),
                 ))
             }
-            _ => Err(Error::internal_error()),
+            other => Err(Error::invalid_params(format!(
+                "{} runs on a blocking thread, not on the session",
+                other.name()
+            ))),
         }
     }
 }
@@ -130,75 +123,6 @@ impl Session {
     }
 }
 
-impl Session {
-    /// Runs a planning command on a blocking thread: files and SQLite must not
-    /// stall the session. The reply and a summary message follow when done.
-    pub(super) fn spawn_planning(
-        &mut self,
-        params: ExecuteCommandParams,
-        reply: Reply<Result<Option<Value>>>,
-    ) {
-        let uri = params
-            .arguments
-            .first()
-            .and_then(|a| a.get("uri").or(Some(a)))
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<Uri>().ok());
-        let file = uri
-            .as_ref()
-            .and_then(|u| u.to_file_path())
-            .map(|p| p.into_owned());
-        let root = self.root.clone().or_else(|| {
-            file.as_deref()
-                .and_then(|f| f.parent())
-                .map(tdd_engine::project::find_root)
-        });
-        let command = params.command;
-        let job: Box<dyn FnOnce() -> std::result::Result<plan_commands::Outcome, String> + Send> =
-            match (command.as_str(), root, file) {
-                (commands::STATUS, Some(root), _) => Box::new(move || plan_commands::status(&root)),
-                (commands::STATUS, None, _) => {
-                    Box::new(|| Err("open a workspace folder to see its status".to_string()))
-                }
-                (_, Some(root), Some(file)) => {
-                    // The buffer as the user sees it, saved or not.
-                    let text = uri
-                        .as_ref()
-                        .and_then(|u| self.documents.get(u))
-                        .map(|d| d.text.clone());
-                    let dry_run = command == commands::DECOMPOSE_DRY_RUN;
-                    Box::new(move || {
-                        let text = match text {
-                            Some(text) => text,
-                            None => std::fs::read_to_string(&file)
-                                .map_err(|e| format!("{}: {e}", file.display()))?,
-                        };
-                        plan_commands::decompose(&root, &file, text, dry_run)
-                    })
-                }
-                _ => Box::new(move || {
-                    Err(format!(
-                        "{command} needs the uri of a PRD file as its argument"
-                    ))
-                }),
-            };
-        let outbox = self.outbox.clone();
-        tokio::task::spawn_blocking(move || {
-            let outcome = job();
-            let (kind, text) = match &outcome {
-                Ok(o) => (MessageType::INFO, o.message.clone()),
-                Err(e) => (MessageType::ERROR, e.clone()),
-            };
-            let _ = outbox.send(Outgoing::Message(kind, text));
-            let _ = reply.send(outcome.map(|o| Some(o.result)).map_err(|message| Error {
-                code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
-                message: message.into(),
-                data: None,
-            }));
-        });
-    }
-}
-
 /// Run notices go out through the session's ordered outbox: work-done
 /// progress to a client that supports it, the run's end as a message to
 /// every client. (The panel reads the run from the event log.)
@@ -229,26 +153,36 @@ impl run_commands::Notices for OutboxNotices {
 }
 
 impl Session {
-    /// The run commands, on a blocking thread (they open the store; `run`
-    /// checks the configuration before it answers and then runs on its own
-    /// thread).
-    pub(super) fn spawn_run_command(
+    /// A command that reads files, SQLite or git ([`Runs::Blocking`]), on a
+    /// blocking thread: the session keeps answering meanwhile. The reply
+    /// follows when it is done, and for planning commands a one-line
+    /// summary as a message.
+    pub(super) fn spawn_command(
         &mut self,
+        command: Command,
         params: ExecuteCommandParams,
         reply: Reply<Result<Option<Value>>>,
     ) {
         let args = params.arguments.first().cloned().unwrap_or(Value::Null);
-        let file = args
+        let uri = args
             .get("uri")
             .or(Some(&args))
             .and_then(Value::as_str)
-            .and_then(|s| s.parse::<Uri>().ok())
-            .and_then(|u| u.to_file_path().map(|p| p.into_owned()));
+            .and_then(|s| s.parse::<Uri>().ok());
+        let file = uri
+            .as_ref()
+            .and_then(|u| u.to_file_path())
+            .map(|p| p.into_owned());
         let root = self.root.clone().or_else(|| {
             file.as_deref()
                 .and_then(|f| f.parent())
                 .map(tdd_engine::project::find_root)
         });
+        // The buffer as the user sees it, saved or not.
+        let text = uri
+            .as_ref()
+            .and_then(|u| self.documents.get(u))
+            .map(|d| d.text.clone());
         self.progress_tokens += 1;
         let notices = std::sync::Arc::new(OutboxNotices {
             outbox: self.outbox.clone(),
@@ -256,25 +190,91 @@ impl Session {
             token: format!("tdd-run-{}", self.progress_tokens),
         });
         let runs = self.runs.clone();
-        let command = params.command;
+        let outbox = self.outbox.clone();
         tokio::task::spawn_blocking(move || {
-            let result = match root {
-                None => Err("open a workspace folder, or give the uri of a PRD file".to_string()),
-                Some(root) => match command.as_str() {
-                    commands::RUN => run_commands::start(root, file, false, notices, &runs),
-                    commands::RESUME => run_commands::start(root, file, true, notices, &runs),
-                    commands::PAUSE => run_commands::control(root, RunControl::Pause),
-                    commands::CANCEL => run_commands::control(root, RunControl::Cancel),
-                    commands::DONE => run_commands::done(root, &args),
-                    commands::RESET_BREAKER => run_commands::reset_breaker(root, &args),
-                    other => Err(format!("`{other}` is not a run command")),
-                },
+            let outcome = match root {
+                None => Err(format!(
+                    "{}: open a workspace folder, or give the uri of a PRD file",
+                    command.name()
+                )),
+                Some(root) => run_blocking(command, root, file, text, &args, notices, &runs),
             };
-            let _ = reply.send(result.map(Some).map_err(|message| Error {
-                code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
-                message: message.into(),
-                data: None,
-            }));
+            if let Ok(Some(message)) | Err(message) = outcome
+                .as_ref()
+                .map(|(_, m)| m.clone())
+                .map_err(Clone::clone)
+            {
+                let kind = if outcome.is_ok() {
+                    MessageType::INFO
+                } else {
+                    MessageType::ERROR
+                };
+                let _ = outbox.send(Outgoing::Message(kind, message));
+            }
+            let _ = reply.send(
+                outcome
+                    .map(|(result, _)| Some(result))
+                    .map_err(|message| Error {
+                        // LSP `RequestFailed`: the request was valid but cannot be served.
+                        code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
+                        message: message.into(),
+                        data: None,
+                    }),
+            );
         });
+    }
+}
+
+/// A blocking command's result, and the message to show (planning
+/// commands), or why it failed.
+fn run_blocking(
+    command: Command,
+    root: PathBuf,
+    file: Option<PathBuf>,
+    text: Option<String>,
+    args: &Value,
+    notices: std::sync::Arc<OutboxNotices>,
+    runs: &run_commands::Runs,
+) -> std::result::Result<(Value, Option<String>), String> {
+    let quiet = |result: std::result::Result<Value, String>| result.map(|v| (v, None));
+    let planned = |outcome: std::result::Result<plan_commands::Outcome, String>| {
+        outcome.map(|o| (o.result, Some(o.message)))
+    };
+    match command {
+        Command::Status => planned(plan_commands::status(&root)),
+        Command::Decompose | Command::DecomposeDryRun => {
+            let file = file.ok_or_else(|| {
+                format!(
+                    "{} needs the uri of a PRD file as its argument",
+                    command.name()
+                )
+            })?;
+            let text = match text {
+                Some(text) => text,
+                None => std::fs::read_to_string(&file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?,
+            };
+            let dry_run = command == Command::DecomposeDryRun;
+            planned(plan_commands::decompose(&root, &file, text, dry_run))
+        }
+        Command::Run => quiet(run_commands::start(root, file, false, notices, runs)),
+        Command::Resume => quiet(run_commands::start(root, file, true, notices, runs)),
+        Command::Pause => quiet(run_commands::control(root, RunControl::Pause)),
+        Command::Cancel => quiet(run_commands::control(root, RunControl::Cancel)),
+        Command::Retry => quiet(run_commands::retry(root, args)),
+        Command::Skip => quiet(run_commands::skip(root, args)),
+        Command::Done => quiet(run_commands::done(root, args)),
+        Command::ResetBreaker => quiet(run_commands::reset_breaker(root, args)),
+        Command::IsolateBreaker => quiet(run_commands::isolate_breaker(root, args)),
+        Command::TaskDetail => {
+            let params: crate::ext::TaskDetailParams = serde_json::from_value(args.clone())
+                .map_err(|_| "tdd.taskDetail needs {\"task\": \"<task key>\"}".to_string())?;
+            let detail = crate::panel::task_detail(&root, &params)?;
+            quiet(serde_json::to_value(detail).map_err(|e| e.to_string()))
+        }
+        Command::Validate | Command::ConvertToMarkdown => Err(format!(
+            "{} runs on the session, not on a blocking thread",
+            command.name()
+        )),
     }
 }

@@ -16,7 +16,7 @@ use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
-use crate::commands;
+use crate::commands::{self, Command, Runs};
 use crate::document::Document;
 use crate::ext::{EventsParams, EventsResult, TaskDetailParams};
 use crate::features;
@@ -342,21 +342,23 @@ impl Session {
                     let _ = reply.send(());
                 });
             }
-            Event::Execute(p, reply) => match commands::find(&p.command).map(|c| c.name) {
-                Some(commands::DECOMPOSE | commands::DECOMPOSE_DRY_RUN | commands::STATUS) => {
-                    self.spawn_planning(p, reply)
+            Event::Execute(p, reply) => match Command::from_name(&p.command) {
+                None => {
+                    let message = format!(
+                        "unknown command `{}`: the server offers {}",
+                        p.command,
+                        commands::names().join(", ")
+                    );
+                    let _ = reply.send(Err(tower_lsp_server::jsonrpc::Error::invalid_params(
+                        message,
+                    )));
                 }
-                Some(
-                    commands::RUN
-                    | commands::RESUME
-                    | commands::PAUSE
-                    | commands::CANCEL
-                    | commands::RESET_BREAKER
-                    | commands::DONE,
-                ) => self.spawn_run_command(p, reply),
-                _ => {
-                    let _ = reply.send(self.execute(p));
-                }
+                Some(command) => match command.runs() {
+                    Runs::OnSession => {
+                        let _ = reply.send(self.execute(command, p));
+                    }
+                    Runs::Blocking => self.spawn_command(command, p, reply),
+                },
             },
         }
     }

@@ -166,4 +166,51 @@ fn a_configured_api_worker_runs_a_task_to_merged_and_the_key_stays_in_the_header
     for event in &events {
         assert!(!format!("{event:?}").contains(API_KEY), "{event:?}");
     }
+
+    // What a panel reads: the snapshot, every event, every task's detail
+    // (attempts, reports, diffs) and the metrics, as JSON.
+    let view_reader = tdd_engine::view::open(&root).unwrap().unwrap();
+    let snapshot = tdd_engine::view::snapshot(&view_reader, &root).unwrap();
+    let mut panel = vec![
+        serde_json::to_string(&snapshot).unwrap(),
+        serde_json::to_string(&tdd_engine::view::events_after(&view_reader, 0, 10_000).unwrap())
+            .unwrap(),
+        serde_json::to_string(&tdd_engine::view::metrics(&view_reader).unwrap()).unwrap(),
+    ];
+    for task in &snapshot.tasks {
+        let detail =
+            tdd_engine::view::task_detail(&view_reader, &root, &snapshot, None, &task.key).unwrap();
+        assert!(!detail.attempts.is_empty());
+        panel.push(serde_json::to_string(&detail).unwrap());
+    }
+    for text in &panel {
+        assert!(!text.contains(API_KEY), "the key is in the panel's view");
+    }
+
+    // And the daemon's SSE stream of the whole log, with its own logs at
+    // the most verbose level.
+    let dirs = fresh_dir("api-run-daemon");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_tdd-orchestrator"));
+    serve
+        .args(["serve", "--port", "0"])
+        .current_dir(&root)
+        .env("XDG_CONFIG_HOME", dirs.join("config"))
+        .env("XDG_DATA_HOME", dirs.join("data"))
+        .env("TDD_LOG", "trace")
+        .env("TDD_TEST_MODEL_KEY", API_KEY)
+        .stderr(std::fs::File::create(dirs.join("serve.log")).unwrap());
+    let (mut daemon, addr, token) = support::serve(serve);
+    let (status, projects) = support::http_get(&addr, &token, "/api/v1/projects");
+    assert_eq!(status, 200);
+    let id = projects[0]["id"].as_str().unwrap().to_string();
+    let last = events.last().unwrap().seq;
+    let streamed = support::sse(&addr, &token, &id, None, |e| e["seq"] == last);
+    assert_eq!(streamed.len(), events.len());
+    for entry in &streamed {
+        assert!(!entry.to_string().contains(API_KEY), "{entry}");
+    }
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let log = std::fs::read_to_string(dirs.join("serve.log")).unwrap();
+    assert!(!log.contains(API_KEY), "the key is in the daemon's log");
 }

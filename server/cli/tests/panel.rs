@@ -8,13 +8,14 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{StdioLsp, fresh_dir, git, path_with_venv, python_project, write};
+use support::{
+    StdioLsp, fresh_dir, git, http_get, path_with_venv, python_project, serve, sse, write,
+};
 
 const PRD: &str = "\
 # Calculator
@@ -138,115 +139,6 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// `serve --port 0` in the project: returns the child, its address and token.
-fn serve(env: &Env) -> (Child, String, String) {
-    let mut child = env
-        .tdd(&["serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"));
-    let rest = url.strip_prefix("http://").unwrap();
-    let (addr, token) = rest.split_once("/?token=").unwrap();
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr.to_string(), token.to_string())
-}
-
-/// A plain HTTP/1.1 GET; returns the status and the body (not for SSE).
-fn http_get(addr: &str, token: &str, path: &str) -> (u16, Value) {
-    let mut socket = TcpStream::connect(addr).unwrap();
-    write!(
-        socket,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    socket.read_to_string(&mut text).unwrap();
-    let status = text[9..12].parse().unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = &rest[n + 2..];
-    }
-    out
-}
-
-/// An SSE client: reads entries until `stop` says so, returns their `seq`s.
-fn sse(
-    addr: &str,
-    token: &str,
-    id: &str,
-    last_event_id: Option<i64>,
-    stop: impl Fn(&Value) -> bool,
-) -> Vec<i64> {
-    let mut socket = TcpStream::connect(addr).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let resume = last_event_id.map_or(String::new(), |n| format!("Last-Event-ID: {n}\r\n"));
-    write!(
-        socket,
-        "GET /api/v1/projects/{id}/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n{resume}\r\n"
-    )
-    .unwrap();
-    let mut reader = BufReader::new(socket);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        if line == "\r\n" {
-            break;
-        }
-    }
-    // Chunked transfer: a size line, that many bytes, CRLF.
-    let mut text = String::new();
-    let mut seqs = Vec::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        let size = usize::from_str_radix(line.trim(), 16).unwrap();
-        let mut chunk = vec![0; size + 2];
-        reader.read_exact(&mut chunk).unwrap();
-        text.push_str(std::str::from_utf8(&chunk[..size]).unwrap());
-        while let Some(end) = text.find("\n\n") {
-            let frame: String = text.drain(..end + 2).collect();
-            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
-                continue;
-            };
-            let entry: Value = serde_json::from_str(data.trim()).unwrap();
-            seqs.push(entry["seq"].as_i64().unwrap());
-            if stop(&entry) {
-                return seqs;
-            }
-        }
-    }
-}
-
 fn panel_capabilities() -> Value {
     json!({ "window": { "workDoneProgress": true }, "experimental": { "tddPanel": true } })
 }
@@ -271,7 +163,11 @@ fn seqs_of(events: &[Value]) -> Vec<i64> {
 #[test]
 fn clients_that_connect_late_or_reconnect_see_the_terminal_runs_whole_log() {
     let env = project("late");
-    let (mut daemon, addr, token) = serve(&env);
+    let (mut daemon, addr, token) = serve({
+        let mut command = env.tdd(&["serve", "--port", "0"]);
+        command.stderr(Stdio::null());
+        command
+    });
     let (status, projects) = http_get(&addr, &token, "/api/v1/projects");
     assert_eq!(status, 200, "{projects}");
     let id = projects
@@ -324,16 +220,18 @@ fn clients_that_connect_late_or_reconnect_see_the_terminal_runs_whole_log() {
 
     // An SSE client reads the log from the start, drops after a merge, and
     // comes back with Last-Event-ID.
-    let first_part = sse(&addr, &token, &id, None, |e| e["kind"] == "task.merged");
+    let first_part = seqs_of(&sse(&addr, &token, &id, None, |e| {
+        e["kind"] == "task.merged"
+    }));
     let dropped_at = *first_part.last().unwrap();
 
     // The dropping panel takes what it is pushed until a stage is judged, then goes.
     let before_drop = pushed(&mut drops, |e| e["kind"] == "stage.attempt");
     drops.stop();
 
-    let second_part = sse(&addr, &token, &id, Some(dropped_at), |e| {
+    let second_part = seqs_of(&sse(&addr, &token, &id, Some(dropped_at), |e| {
         e["kind"] == "run.finished"
-    });
+    }));
     let mut sse_seqs = first_part.clone();
     sse_seqs.extend(&second_part);
 

@@ -3,8 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// The `bin` directory of the venv holding pytest (`TDD_TEST_VENV`, else the
 /// repository's `.venv`, which scripts/test installs). Without it the test
@@ -110,7 +113,6 @@ impl StdioLsp {
         capabilities: serde_json::Value,
         options: serde_json::Value,
     ) -> StdioLsp {
-        use std::io::{BufRead, BufReader, Read};
         let mut child = Command::new(env!("CARGO_BIN_EXE_tdd-orchestrator"))
             .arg("lsp")
             .current_dir(root)
@@ -169,7 +171,6 @@ impl StdioLsp {
     }
 
     fn send(&mut self, message: serde_json::Value) {
-        use std::io::Write;
         let body = message.to_string();
         write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
         self.stdin.flush().unwrap();
@@ -231,5 +232,114 @@ impl Drop for StdioLsp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Starts `command` (a `serve --port 0`; its stderr as the caller set it):
+/// returns the child, its address and token.
+pub fn serve(mut command: Command) -> (Child, String, String) {
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"));
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, token) = rest.split_once("/?token=").unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr.to_string(), token.to_string())
+}
+
+/// A plain HTTP/1.1 GET; returns the status and the body (not for SSE).
+pub fn http_get(addr: &str, token: &str, path: &str) -> (u16, serde_json::Value) {
+    let mut socket = TcpStream::connect(addr).unwrap();
+    write!(
+        socket,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    socket.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+pub fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
+}
+
+/// An SSE client of the daemon: reads entries until `stop` says so.
+pub fn sse(
+    addr: &str,
+    token: &str,
+    id: &str,
+    last_event_id: Option<i64>,
+    stop: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<serde_json::Value> {
+    let mut socket = TcpStream::connect(addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let resume = last_event_id.map_or(String::new(), |n| format!("Last-Event-ID: {n}\r\n"));
+    write!(
+        socket,
+        "GET /api/v1/projects/{id}/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n{resume}\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(socket);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+    }
+    // Chunked transfer: a size line, that many bytes, CRLF.
+    let mut text = String::new();
+    let mut seqs = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let size = usize::from_str_radix(line.trim(), 16).unwrap();
+        let mut chunk = vec![0; size + 2];
+        reader.read_exact(&mut chunk).unwrap();
+        text.push_str(std::str::from_utf8(&chunk[..size]).unwrap());
+        while let Some(end) = text.find("\n\n") {
+            let frame: String = text.drain(..end + 2).collect();
+            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue;
+            };
+            let entry: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
+            let done = stop(&entry);
+            seqs.push(entry);
+            if done {
+                return seqs;
+            }
+        }
     }
 }

@@ -23,8 +23,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tdd_core::plan::{Complexity, Level, Task, TaskGraph, TaskKind};
-use tdd_core::text::Span;
+use tdd_core::plan::{Task, TaskGraph};
 use tdd_engine::process::CancelToken;
 use tdd_engine::scheduler::{Ran, SchedulerOptions, TaskEnd, TaskRunner, run};
 use tdd_engine::worker::{ScriptedWorker, Worker};
@@ -203,26 +202,8 @@ fn task(key: &str, depends_on: Vec<String>) -> Task {
     let name = key.to_lowercase().replace('-', "_");
     let (test, source) = (format!("tests/test_{name}.py"), format!("src/{name}.py"));
     Task {
-        key: key.to_string(),
-        kind: TaskKind::Implement,
-        title: key.to_string(),
-        requirement: None,
-        criteria: Vec::new(),
-        test_file: Some(test.clone()),
-        impl_file: Some(source.clone()),
-        writes: vec![source, test],
-        tests: Vec::new(),
         depends_on,
-        complexity: Complexity {
-            score: 1,
-            level: Level::Low,
-        },
-        hints: Vec::new(),
-        components: Vec::new(),
-        expected_tests: None,
-        setup: None,
-        content_hash: String::new(),
-        source: Span::default(),
+        ..Task::implementing(key, key, &test, &source)
     }
 }
 

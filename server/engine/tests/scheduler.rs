@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 use tdd_core::breaker::{Millis, Scope, State};
 use tdd_core::config::{Language, Layout};
 use tdd_core::gate::Stage;
-use tdd_core::plan::{Complexity, Level, Task, TaskGraph, TaskKind};
-use tdd_core::text::Span as TextSpan;
+use tdd_core::plan::{Task, TaskGraph, TaskKind};
 use tdd_engine::git::Project;
 use tdd_engine::pipeline::{FailureKind, PipelineContext};
 use tdd_engine::process::CancelToken;
@@ -35,33 +34,18 @@ use support::*;
 // Graphs
 
 fn task(key: &str, deps: &[&str], writes: &[&str]) -> Task {
+    let file = |prefix: &str| {
+        writes
+            .iter()
+            .find(|w| w.starts_with(prefix))
+            .map(|w| w.to_string())
+    };
     Task {
-        key: key.to_string(),
-        kind: TaskKind::Implement,
-        title: key.to_string(),
-        requirement: None,
-        criteria: Vec::new(),
-        test_file: writes
-            .iter()
-            .find(|w| w.starts_with("tests/"))
-            .map(|w| w.to_string()),
-        impl_file: writes
-            .iter()
-            .find(|w| w.starts_with("src/"))
-            .map(|w| w.to_string()),
+        test_file: file("tests/"),
+        impl_file: file("src/"),
         writes: writes.iter().map(|w| w.to_string()).collect(),
-        tests: Vec::new(),
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
-        complexity: Complexity {
-            score: 1,
-            level: Level::Low,
-        },
-        hints: Vec::new(),
-        components: Vec::new(),
-        expected_tests: None,
-        setup: None,
-        content_hash: String::new(),
-        source: TextSpan::default(),
+        ..Task::new(key.to_string(), TaskKind::Implement, key.to_string())
     }
 }
 

@@ -6,6 +6,7 @@ pub mod commands;
 mod document;
 pub mod ext;
 mod features;
+mod lenses;
 #[doc(hidden)]
 pub use features::panic_once_for_tests;
 mod panel;

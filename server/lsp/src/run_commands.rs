@@ -46,6 +46,7 @@ pub fn start(
     root: PathBuf,
     prd: Option<PathBuf>,
     resume: bool,
+    requirement: Option<String>,
     notices: Arc<dyn Notices>,
     runs: &Runs,
 ) -> Result<Value, String> {
@@ -60,6 +61,7 @@ pub fn start(
     let mut request = execution::configured_request(&root, &prd)?;
     let count = request.workers.len();
     request.resume = resume;
+    request.requirement = requirement;
     let sink = notices.clone();
     let counts = std::sync::Mutex::new((0usize, 0usize));
     request.emit = Some(Arc::new(move |event: &RunEvent<'_>| {

@@ -107,6 +107,29 @@ async fn execute(client: &mut TestClient, command: &str, args: Value) -> Value {
     client.response(id).await
 }
 
+/// The titles and commands of the code lenses on `uri`.
+async fn lenses(client: &mut TestClient, uri: &str) -> Vec<(String, String, Value)> {
+    let lenses = client
+        .request(
+            "textDocument/codeLens",
+            json!({ "textDocument": { "uri": uri } }),
+        )
+        .await;
+    lenses
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let command = &l["command"];
+            (
+                command["title"].as_str().unwrap().to_string(),
+                command["command"].as_str().unwrap().to_string(),
+                command["arguments"][0].clone(),
+            )
+        })
+        .collect()
+}
+
 /// The message that says how a run ended (`run 1 completed: …`).
 async fn run_end_message(client: &mut TestClient) -> String {
     let message = client
@@ -140,10 +163,38 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
         "{pause}"
     );
 
+    // Code lenses follow the plan: decompose first, then run the requirement.
+    client.open(&prd_uri, PRD, 1).await;
+    assert_eq!(
+        lenses(&mut client, &prd_uri).await,
+        [(
+            "Decompose to plan its tasks".to_string(),
+            "tdd.decompose".to_string(),
+            json!({ "uri": prd_uri })
+        )]
+    );
     let decompose = execute(&mut client, "tdd.decompose", json!({ "uri": prd_uri })).await;
     assert!(decompose.get("error").is_none(), "{decompose}");
+    let planned = lenses(&mut client, &prd_uri).await;
+    let run_lens = json!({ "uri": prd_uri, "requirement": "REQ-1" });
+    assert_eq!(
+        planned,
+        [
+            (
+                "▶ Run REQ-1 · 1 task".to_string(),
+                "tdd.run".to_string(),
+                run_lens.clone()
+            ),
+            (
+                "0/1 merged".to_string(),
+                "tdd.status".to_string(),
+                json!({})
+            )
+        ]
+    );
 
-    let started = execute(&mut client, "tdd.run", json!({ "uri": prd_uri })).await;
+    // The run lens's own arguments start the run.
+    let started = execute(&mut client, "tdd.run", run_lens).await;
     assert_eq!(started["result"]["started"], json!(true), "{started}");
     let mut events: Vec<Value> = Vec::new();
     loop {
@@ -247,6 +298,12 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
     let metrics = client.request("tdd/metrics", Value::Null).await;
     assert_eq!(metrics["stages"]["red"]["passed"], 1, "{metrics}");
     assert_eq!(metrics["merged_over_time"].as_array().unwrap().len(), 1);
+    let merged: Vec<String> = lenses(&mut client, &prd_uri)
+        .await
+        .into_iter()
+        .map(|(title, _, _)| title)
+        .collect();
+    assert_eq!(merged, ["1/1 merged"]);
 
     let text = run_end_message(&mut client).await;
     assert!(text.contains("completed: 1 merged into tdd/neg"), "{text}");
@@ -363,6 +420,83 @@ async fn helix_gets_progress_and_no_tdd_notifications() {
     assert_eq!(started["result"]["started"], json!(true), "{started}");
     let text = run_end_message(&mut client).await;
     assert!(text.contains("completed: 1 merged into tdd/neg"), "{text}");
+
+    // A requirement with nothing left to run says so.
+    let again = execute(
+        &mut client,
+        "tdd.run",
+        json!({ "uri": prd_uri, "requirement": "REQ-1" }),
+    )
+    .await;
+    assert_eq!(again["result"]["started"], json!(true), "{again}");
+    let refused = client
+        .wait_for(|m| {
+            m["method"] == "window/showMessage"
+                && m["params"]["message"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("the run could not start"))
+        })
+        .await;
+    assert!(
+        refused["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("REQ-1 has no task left to run"),
+        "{refused}"
+    );
+
+    // PRD files changed on disk are validated without being opened: Helix
+    // was asked to watch them.
+    let registered = client
+        .server_requests
+        .iter()
+        .find(|r| r["method"] == "client/registerCapability")
+        .expect("the server asks Helix to watch PRD files");
+    let registration = &registered["params"]["registrations"][0];
+    assert_eq!(registration["method"], "workspace/didChangeWatchedFiles");
+    assert_eq!(
+        registration["registerOptions"]["watchers"][0]["globPattern"], "**/*.prd.md",
+        "{registered}"
+    );
+    let other_uri = format!("{root_uri}/other.prd.md");
+    write(
+        &root,
+        "other.prd.md",
+        "# Other\n\n## Requirements\n\n### REQ-1 Thing\n\nNo criteria here.\n",
+    );
+    client
+        .notify(
+            "workspace/didChangeWatchedFiles",
+            json!({ "changes": [{ "uri": other_uri, "type": 1 }] }),
+        )
+        .await;
+    let published = client
+        .wait_for(|m| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == json!(other_uri)
+        })
+        .await;
+    assert!(
+        !published["params"]["diagnostics"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{published}"
+    );
+    std::fs::remove_file(root.join("other.prd.md")).unwrap();
+    client
+        .notify(
+            "workspace/didChangeWatchedFiles",
+            json!({ "changes": [{ "uri": other_uri, "type": 3 }] }),
+        )
+        .await;
+    let cleared = client
+        .wait_for(|m| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == json!(other_uri)
+        })
+        .await;
+    assert_eq!(cleared["params"]["diagnostics"], json!([]), "{cleared}");
 
     // The rest of the commands, through executeCommand alone.
     let task = json!({ "task": "REQ-1/AC-1.1" });

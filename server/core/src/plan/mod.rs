@@ -105,7 +105,7 @@ pub struct Task {
 
 impl Task {
     /// A task with nothing planned yet; the passes fill in the rest.
-    pub(crate) fn new(key: String, kind: TaskKind, title: String) -> Task {
+    pub fn new(key: String, kind: TaskKind, title: String) -> Task {
         Task {
             key,
             kind,
@@ -127,6 +127,17 @@ impl Task {
             setup: None,
             content_hash: String::new(),
             source: Span::default(),
+        }
+    }
+
+    /// A task that writes its test in `test_file` and its code in
+    /// `impl_file` (and nothing else): tests and benchmarks build tasks so.
+    pub fn implementing(key: &str, title: &str, test_file: &str, impl_file: &str) -> Task {
+        Task {
+            test_file: Some(test_file.to_string()),
+            impl_file: Some(impl_file.to_string()),
+            writes: vec![test_file.to_string(), impl_file.to_string()],
+            ..Task::new(key.to_string(), TaskKind::Implement, title.to_string())
         }
     }
 }

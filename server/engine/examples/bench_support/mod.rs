@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use tdd_core::config::Layout;
 use tdd_core::gate::Stage;
-use tdd_core::plan::{Complexity, Level, Task, TaskGraph, TaskKind};
-use tdd_core::text::Span;
+use tdd_core::plan::{Task, TaskGraph};
 use tdd_engine::pipeline::{Recorder, TaskOutcome};
 use tdd_engine::process::CancelToken;
 use tdd_engine::scheduler::{SchedulerReport, TaskEnd};
@@ -146,26 +145,9 @@ pub fn files(i: usize) -> ((String, String), (String, String)) {
 pub fn task(i: usize) -> Task {
     let ((test, _), (source, _)) = files(i);
     Task {
-        key: key(i),
-        kind: TaskKind::Implement,
-        title: format!("f_{i}"),
         requirement: Some(format!("REQ-{i}")),
         criteria: vec![format!("AC-{i}.1")],
-        test_file: Some(test.clone()),
-        impl_file: Some(source.clone()),
-        writes: vec![test, source],
-        tests: Vec::new(),
-        depends_on: Vec::new(),
-        complexity: Complexity {
-            score: 1,
-            level: Level::Low,
-        },
-        hints: Vec::new(),
-        components: Vec::new(),
-        expected_tests: None,
-        setup: None,
-        content_hash: String::new(),
-        source: Span::default(),
+        ..Task::implementing(&key(i), &format!("f_{i}"), &test, &source)
     }
 }
 

@@ -95,6 +95,41 @@ pub(super) fn remaining(rows: &[TaskRow]) -> Result<Remaining, ExecError> {
     })
 }
 
+/// Only the tasks of `requirement`, with the unfinished tasks they depend
+/// on (which must run first).
+pub(super) fn only_requirement(graph: TaskGraph, requirement: &str) -> TaskGraph {
+    let by_key: BTreeMap<String, Task> = graph
+        .tasks
+        .into_iter()
+        .map(|t| (t.key.clone(), t))
+        .collect();
+    let mut keep: BTreeSet<String> = BTreeSet::new();
+    let mut stack: Vec<String> = by_key
+        .values()
+        .filter(|t| t.requirement.as_deref() == Some(requirement))
+        .map(|t| t.key.clone())
+        .collect();
+    while let Some(key) = stack.pop() {
+        if !keep.insert(key.clone()) {
+            continue;
+        }
+        if let Some(task) = by_key.get(&key) {
+            stack.extend(
+                task.depends_on
+                    .iter()
+                    .filter(|d| by_key.contains_key(*d))
+                    .cloned(),
+            );
+        }
+    }
+    ordered(
+        by_key
+            .into_iter()
+            .filter(|(k, _)| keep.contains(k))
+            .collect(),
+    )
+}
+
 /// Kahn's algorithm, one wave at a time, keys in order within a wave. A
 /// dependency outside `todo` is kept (the scheduler reports it).
 fn ordered(mut todo: BTreeMap<String, Task>) -> TaskGraph {
@@ -131,5 +166,42 @@ fn ordered(mut todo: BTreeMap<String, Task>) -> TaskGraph {
         prd_title: None,
         tasks,
         waves,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use tdd_core::plan::Task;
+
+    use super::{only_requirement, ordered};
+
+    fn task(key: &str, requirement: &str, depends_on: &[&str]) -> (String, Task) {
+        let mut task = Task::implementing(key, key, "t.py", "m.py");
+        task.requirement = Some(requirement.to_string());
+        task.depends_on = depends_on.iter().map(|d| d.to_string()).collect();
+        (key.to_string(), task)
+    }
+
+    #[test]
+    fn one_requirement_keeps_what_it_depends_on_and_nothing_else() {
+        let graph = ordered(BTreeMap::from([
+            task("REQ-1/AC-1.1", "REQ-1", &[]),
+            task("REQ-1/AC-1.2", "REQ-1", &[]),
+            task("REQ-2/AC-2.1", "REQ-2", &["REQ-1/AC-1.1"]),
+            task("REQ-2/AC-2.2", "REQ-2", &["REQ-2/AC-2.1", "REQ-0/done"]),
+            task("REQ-3/AC-3.1", "REQ-3", &[]),
+        ]));
+        let only = only_requirement(graph.clone(), "REQ-2");
+        assert_eq!(
+            only.waves,
+            [
+                vec!["REQ-1/AC-1.1".to_string()],
+                vec!["REQ-2/AC-2.1".to_string()],
+                vec!["REQ-2/AC-2.2".to_string()],
+            ]
+        );
+        assert!(only_requirement(graph, "REQ-9").tasks.is_empty());
     }
 }

@@ -85,6 +85,10 @@ pub enum ExecError {
     NothingToResume { prd: String },
     #[error("no run is in progress in this project")]
     NoActiveRun,
+    #[error(
+        "{requirement} has no task left to run (its tasks are done, failed or blocked; `tdd-orchestrator status` shows them)"
+    )]
+    NothingForRequirement { requirement: String },
     #[error("task `{key}` in the store cannot be read ({reason}); decompose the PRD again")]
     BadTask { key: String, reason: String },
     #[error("a run needs at least one worker")]
@@ -119,6 +123,9 @@ pub struct RunRequest {
     pub test_timeout: Duration,
     pub heartbeat: Duration,
     pub emit: Option<Emit>,
+    /// Run only this requirement's tasks (and the unfinished ones they
+    /// depend on).
+    pub requirement: Option<String>,
 }
 
 impl RunRequest {
@@ -138,6 +145,7 @@ impl RunRequest {
             test_timeout: Duration::from_secs(600),
             heartbeat: Duration::from_secs(2),
             emit: None,
+            requirement: None,
         }
     }
 }
@@ -255,6 +263,14 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     if rows.is_empty() {
         return Err(not_decomposed());
     }
+    if let Some(requirement) = &req.requirement {
+        let left = graph::only_requirement(graph::remaining(&rows)?.graph, requirement);
+        if left.tasks.is_empty() {
+            return Err(ExecError::NothingForRequirement {
+                requirement: requirement.clone(),
+            });
+        }
+    }
 
     // Where the log stood before this run: a new webhook receiver gets what follows.
     let log_start = store.read(|tx| tx.last_seq())?;
@@ -304,7 +320,10 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
         emit(&RunEvent::Recovered { claim });
     }
     let rows = store.read(|tx| tx.tasks(prd.id))?;
-    let remaining = graph::remaining(&rows)?;
+    let mut remaining = graph::remaining(&rows)?;
+    if let Some(requirement) = &req.requirement {
+        remaining.graph = graph::only_requirement(remaining.graph, requirement);
+    }
     store.write(|tx| {
         for (id, _) in &remaining.blocked {
             tx.set_task_status(*id, TaskStatus::Blocked)?;

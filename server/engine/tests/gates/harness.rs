@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use tdd_core::config::{Language, Layout};
 use tdd_core::gate::Stage;
-use tdd_core::plan::{Complexity, Level, Task, TaskKind};
-use tdd_core::text::Span;
+use tdd_core::plan::Task;
 use tdd_engine::git::Project;
 use tdd_engine::pipeline::{AttemptRecord, FailureKind, PipelineContext, TaskOutcome, TaskStatus};
 use tdd_engine::worker::{Script, ScriptedWorker, StageRequest, Worker, WorkerError, WorkerReport};
@@ -143,26 +142,9 @@ impl Lang {
     /// The task: `multiply`, tested in `test_file`, written in `impl_file`.
     pub fn task(&self) -> Task {
         Task {
-            key: KEY.to_string(),
-            kind: TaskKind::Implement,
-            title: "multiply(a, b)".to_string(),
             requirement: Some("REQ-2".to_string()),
             criteria: vec!["AC-2.1".to_string()],
-            test_file: Some(self.test_file.to_string()),
-            impl_file: Some(self.impl_file.to_string()),
-            writes: vec![self.test_file.to_string(), self.impl_file.to_string()],
-            tests: Vec::new(),
-            depends_on: Vec::new(),
-            complexity: Complexity {
-                score: 1,
-                level: Level::Low,
-            },
-            hints: Vec::new(),
-            components: Vec::new(),
-            expected_tests: None,
-            setup: None,
-            content_hash: String::new(),
-            source: Span::default(),
+            ..Task::implementing(KEY, "multiply(a, b)", self.test_file, self.impl_file)
         }
     }
 

@@ -95,29 +95,12 @@ pub fn python_repo(name: &str) -> PathBuf {
 /// The task most pipeline tests run: `add(a, b)` in `src/calc.py`, tested
 /// in `tests/test_calc.py`, key `REQ-1/AC-1.1`.
 pub fn calc_task() -> tdd_core::plan::Task {
-    use tdd_core::plan::{Complexity, Level, Task, TaskKind};
+    use tdd_core::plan::Task;
     let (test_file, impl_file) = ("tests/test_calc.py", "src/calc.py");
     Task {
-        key: "REQ-1/AC-1.1".to_string(),
-        kind: TaskKind::Implement,
-        title: "add(a, b)".to_string(),
         requirement: Some("REQ-1".to_string()),
         criteria: vec!["AC-1.1".to_string()],
-        test_file: Some(test_file.to_string()),
-        impl_file: Some(impl_file.to_string()),
-        writes: vec![test_file.to_string(), impl_file.to_string()],
-        tests: Vec::new(),
-        depends_on: Vec::new(),
-        complexity: Complexity {
-            score: 1,
-            level: Level::Low,
-        },
-        hints: Vec::new(),
-        components: Vec::new(),
-        expected_tests: None,
-        setup: None,
-        content_hash: String::new(),
-        source: tdd_core::text::Span::default(),
+        ..Task::implementing("REQ-1/AC-1.1", "add(a, b)", test_file, impl_file)
     }
 }
 

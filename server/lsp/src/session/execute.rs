@@ -257,8 +257,22 @@ fn run_blocking(
             let dry_run = command == Command::DecomposeDryRun;
             planned(plan_commands::decompose(&root, &file, text, dry_run))
         }
-        Command::Run => quiet(run_commands::start(root, file, false, notices, runs)),
-        Command::Resume => quiet(run_commands::start(root, file, true, notices, runs)),
+        Command::Run | Command::Resume => {
+            // `{ "uri", "requirement"? }`: a code lens runs one requirement.
+            let requirement = args
+                .get("requirement")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let resume = command == Command::Resume;
+            quiet(run_commands::start(
+                root,
+                file,
+                resume,
+                requirement,
+                notices,
+                runs,
+            ))
+        }
         Command::Pause => quiet(run_commands::control(root, RunControl::Pause)),
         Command::Cancel => quiet(run_commands::control(root, RunControl::Cancel)),
         Command::Retry => quiet(run_commands::retry(root, args)),

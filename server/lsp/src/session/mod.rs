@@ -39,6 +39,8 @@ pub enum Event {
         panel: bool,
         /// `capabilities.window.workDoneProgress`.
         work_done_progress: bool,
+        /// The client registers file watchers when asked.
+        watch_files: bool,
     },
     Initialized,
     Configuration(Value),
@@ -58,6 +60,9 @@ pub enum Event {
     Completion(CompletionParams, Reply<Result<Option<CompletionResponse>>>),
     CodeAction(CodeActionParams, Reply<Result<Option<CodeActionResponse>>>),
     Execute(ExecuteCommandParams, Reply<Result<Option<Value>>>),
+    CodeLens(CodeLensParams, Reply<Result<Option<Vec<CodeLens>>>>),
+    /// Files changed on disk (`workspace/didChangeWatchedFiles`).
+    WatchedFiles(DidChangeWatchedFilesParams),
     /// The client asks the server to shut down: runs it started are cancelled.
     Shutdown(Reply<()>),
     /// A `tdd/` panel request.
@@ -105,6 +110,8 @@ pub struct Session {
     /// Pushes the event log's new entries while the client is a panel.
     following: Option<panel::Following>,
     work_done_progress: bool,
+    /// The client can be asked to watch files.
+    watch_files: bool,
     /// Progress tokens handed out so far.
     progress_tokens: u64,
 }
@@ -131,6 +138,7 @@ pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
         panel_capability: false,
         following: None,
         work_done_progress: false,
+        watch_files: false,
         progress_tokens: 0,
     };
     tokio::spawn(session.run(rx));
@@ -239,20 +247,30 @@ impl Session {
                 pull_configuration,
                 panel,
                 work_done_progress,
+                watch_files,
             } => {
+                self.watch_files = watch_files;
                 self.pull_configuration = pull_configuration;
                 self.panel_capability = panel;
                 self.work_done_progress = work_done_progress;
                 self.initialize(root, options);
                 self.follow_if_panel();
             }
-            Event::Initialized if self.pull_configuration => self.pull_configuration(),
-            Event::Initialized => {}
+            Event::Initialized => {
+                if self.watch_files {
+                    self.watch_prd_files();
+                }
+                if self.pull_configuration {
+                    self.pull_configuration();
+                }
+            }
             Event::Configuration(value) => {
                 self.apply_settings(&value);
                 self.follow_if_panel();
             }
             Event::Panel(call) => self.panel(call),
+            Event::CodeLens(p, reply) => self.code_lens(p, reply),
+            Event::WatchedFiles(p) => self.watched_files(p),
             Event::Open(p) => {
                 let doc = p.text_document;
                 let path = doc.uri.to_file_path().map(|p| p.into_owned());
@@ -570,6 +588,112 @@ impl Session {
                 PanelCall::Metrics(reply) => {
                     let _ = reply.send(panel::metrics(&root).map_err(failed));
                 }
+            }
+        });
+    }
+}
+
+impl Session {
+    /// Lenses on the document's requirements; the store is read on a
+    /// blocking thread.
+    fn code_lens(&mut self, params: CodeLensParams, reply: Reply<Result<Option<Vec<CodeLens>>>>) {
+        let uri = params.text_document.uri;
+        let options = self.options();
+        let root = self.root.clone();
+        let file = uri.to_file_path().map(|p| p.into_owned());
+        let (Some(root), Some(file), Some(doc)) = (
+            root,
+            file,
+            self.documents.get_mut(&uri).filter(|d| d.is_prd),
+        ) else {
+            let _ = reply.send(Ok(None));
+            return;
+        };
+        let analysis = doc.analysis(&options);
+        let requirements: Vec<crate::lenses::Requirement> = analysis
+            .prd
+            .requirements
+            .iter()
+            .map(|r| crate::lenses::Requirement {
+                id: r.id.value.clone(),
+                range: doc.range(r.header),
+            })
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let prd = tdd_engine::planning::relative_path(&root, &file);
+            let lenses = crate::lenses::lenses(&root, &uri, &prd, requirements);
+            let _ = reply.send(Ok(Some(lenses)));
+        });
+    }
+
+    /// PRD files changed on disk (not open in the editor, whose buffer wins)
+    /// are validated again and their diagnostics published; a deleted one's
+    /// are cleared.
+    fn watched_files(&mut self, params: DidChangeWatchedFilesParams) {
+        let options = self.options();
+        for change in params.changes {
+            if self.documents.contains_key(&change.uri) {
+                continue;
+            }
+            let Some(path) = change.uri.to_file_path().map(|p| p.into_owned()) else {
+                continue;
+            };
+            if change.typ == FileChangeType::DELETED {
+                let _ = self
+                    .outbox
+                    .send(Outgoing::Diagnostics(change.uri, Vec::new(), None));
+                continue;
+            }
+            let matcher = self.matcher.clone();
+            let outbox = self.outbox.clone();
+            let options = options.clone();
+            tokio::task::spawn_blocking(move || {
+                let Ok(bytes) = std::fs::read(&path) else {
+                    return;
+                };
+                if bytes.len() > options.max_bytes {
+                    return;
+                }
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                if !matcher.is_prd(Some(&path), &text) {
+                    return;
+                }
+                let mut doc = Document::new(path.display().to_string(), text, 0, true);
+                let analysis = doc.analysis(&options);
+                let diagnostics = features::diagnostics(&doc, &change.uri, &analysis);
+                let _ = outbox.send(Outgoing::Diagnostics(change.uri, diagnostics, None));
+            });
+        }
+    }
+
+    /// Asks the client to send `workspace/didChangeWatchedFiles` for PRD
+    /// files, when it can be asked (dynamic registration).
+    fn watch_prd_files(&self) {
+        let client = self.client.clone();
+        let globs = self.settings.prd_globs.clone();
+        tokio::spawn(async move {
+            let watchers = globs
+                .into_iter()
+                .map(|glob| FileSystemWatcher {
+                    glob_pattern: GlobPattern::String(if glob.contains('/') {
+                        glob
+                    } else {
+                        format!("**/{glob}")
+                    }),
+                    kind: None,
+                })
+                .collect();
+            let options = DidChangeWatchedFilesRegistrationOptions { watchers };
+            let registration = Registration {
+                id: "tdd-prd-files".into(),
+                method: "workspace/didChangeWatchedFiles".into(),
+                register_options: serde_json::to_value(options).ok(),
+            };
+            let asked = client.register_capability(vec![registration]);
+            match tokio::time::timeout(Duration::from_secs(5), asked).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::info!(%err, "the client did not watch PRD files"),
+                Err(_) => tracing::info!("the client did not answer the file-watch registration"),
             }
         });
     }

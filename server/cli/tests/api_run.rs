@@ -83,7 +83,13 @@ fn a_configured_api_worker_runs_a_task_to_merged_and_the_key_stays_in_the_header
         "wrote src/negate.py",
         Reply::tool("finish", json!({"summary": "negate written"})),
     ));
-    server.push(when("Stage: REFACTOR", Reply::text("Nothing to improve.")));
+    // A model that found the key (in the environment, say) and says it.
+    server.push(when(
+        "Stage: REFACTOR",
+        Reply::text(format!(
+            "Nothing to improve; {API_KEY} is in the environment."
+        )),
+    ));
     let root = project("api-run", &format!("{}/v1", server.base_url()));
 
     let decompose = tdd(&root, &["decompose", "neg.prd.md"], None);
@@ -186,6 +192,13 @@ fn a_configured_api_worker_runs_a_task_to_merged_and_the_key_stays_in_the_header
     for text in &panel {
         assert!(!text.contains(API_KEY), "the key is in the panel's view");
     }
+    // The transcripts are there, with the key the model repeated redacted.
+    assert!(
+        panel
+            .iter()
+            .any(|t| t.contains("[redacted] is in the environment")),
+        "no transcript with the redacted key in the task details"
+    );
 
     // And the daemon's SSE stream of the whole log, with its own logs at
     // the most verbose level.

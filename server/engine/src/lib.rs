@@ -19,6 +19,7 @@ pub mod registry;
 pub mod scheduler;
 pub mod store;
 pub mod testrun;
+pub mod transcript;
 pub mod usage;
 pub mod view;
 pub mod webhooks;

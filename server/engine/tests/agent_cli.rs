@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tdd_engine::transcript::TranscriptFormat;
 
 use serde_json::json;
 use tdd_core::config::AgentCli;
@@ -200,6 +201,17 @@ fn a_task_merges_through(cli: AgentCli, name: &str) {
             AgentCli::ClaudeCode => assert!(usage.cost_usd.is_some_and(|c| c > 0.0), "{usage:?}"),
             AgentCli::Codex => assert_eq!(usage.cost_usd, None, "{usage:?}"),
         }
+        // The CLI's JSON event stream is the attempt's transcript.
+        let transcript = attempt.transcript.as_ref().expect("a transcript");
+        assert_eq!(transcript.format, TranscriptFormat::JsonLines);
+        let events: Vec<serde_json::Value> = transcript
+            .text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert!(events.len() >= 2, "{}", transcript.text);
+        assert!(!transcript.text.contains(server.api_key()));
     }
 
     // Only model calls, all for the configured model, all answered from the

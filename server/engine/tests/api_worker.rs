@@ -9,6 +9,7 @@
 
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tdd_engine::transcript::TranscriptFormat;
 
 use serde_json::json;
 use tdd_core::gate::{Outcome, Stage};
@@ -119,7 +120,11 @@ fn a_task_merges_through(dialect: ApiDialect, stream: bool, name: &str) {
         write_file(IMPL_FILE, REAL),
     ));
     server.push(when("wrote src/calc.py", finish("wrote add")));
-    server.push(when("Stage: REFACTOR", Reply::text("Nothing to improve.")));
+    // A model that read the key somewhere and says it back.
+    server.push(when(
+        "Stage: REFACTOR",
+        Reply::text(format!("Nothing to improve (saw {API_KEY} in the env).")),
+    ));
     let root = python_repo(name);
     let mut worker = worker_with(&server, dialect, |c| c.stream = stream);
 
@@ -147,6 +152,25 @@ fn a_task_merges_through(dialect: ApiDialect, stream: bool, name: &str) {
             && denied.message.contains("is not writable in this stage"),
         "{}",
         denied.message
+    );
+    // The attempt's transcript is the conversation: the refused call, the
+    // refusal sent back, and the write that followed.
+    let transcript = green.transcript.as_ref().expect("a transcript");
+    assert_eq!(transcript.format, TranscriptFormat::Messages);
+    let messages: serde_json::Value = serde_json::from_str(&transcript.text).unwrap();
+    let text = messages.to_string();
+    let refused_at = text.find("is not writable in this stage").expect(&text);
+    assert!(text[..refused_at].contains("write_file"), "{text}");
+    assert!(text[refused_at..].contains("src/calc.py"), "{text}");
+    let refactor = outcome
+        .attempts
+        .iter()
+        .find(|a| a.stage == Stage::Refactor)
+        .unwrap();
+    let said = &refactor.transcript.as_ref().unwrap().text;
+    assert!(
+        !said.contains(API_KEY) && said.contains("saw [redacted] in the env"),
+        "{said}"
     );
     assert_eq!(git(&root, &["show", "tdd/calc:src/calc.py"]), REAL);
     assert_eq!(

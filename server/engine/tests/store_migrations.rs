@@ -63,7 +63,7 @@ fn a_fresh_database_is_at_the_latest_version_with_every_table() {
     drop(Store::open(&path).unwrap());
 
     let conn = Connection::open(&path).unwrap();
-    assert_eq!(LATEST_VERSION, 5);
+    assert_eq!(LATEST_VERSION, 6);
     assert_eq!(version(&conn), LATEST_VERSION);
     let mut expected: Vec<&str> = V1_TABLES
         .iter()
@@ -192,7 +192,7 @@ fn a_reader_refuses_an_outdated_database() {
             err,
             StoreError::Outdated {
                 found: 1,
-                supported: 5,
+                supported: 6,
                 ..
             }
         ),

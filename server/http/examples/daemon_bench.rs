@@ -99,6 +99,7 @@ fn project(dir: &Path, requirements: usize, criteria: usize) -> PathBuf {
                         diff_stats: Some(json!({ "added": 1 })),
                         evidence: Some("3 passed".into()),
                         usage: None,
+                        transcript: None,
                     })?;
                     tx.append_event(
                         "stage.attempt",

@@ -198,6 +198,7 @@ impl Run<'_> {
             reverted: Vec::new(),
             changes,
             usage: None,
+            transcript: None,
         });
         match kind {
             None => Ok(()),
@@ -226,6 +227,7 @@ impl Run<'_> {
             reverted: Vec::new(),
             changes: Vec::new(),
             usage: None,
+            transcript: None,
         });
     }
 }

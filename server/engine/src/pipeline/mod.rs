@@ -206,6 +206,8 @@ pub struct AttemptRecord {
     pub changes: Vec<Change>,
     /// The model calls and tokens the worker reported.
     pub usage: Option<Usage>,
+    /// The worker's account of the attempt, when it gave one.
+    pub transcript: Option<crate::transcript::Transcript>,
 }
 
 /// How a task ended.

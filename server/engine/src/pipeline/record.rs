@@ -40,6 +40,7 @@ pub(super) fn persist(
         diff_stats: Some(diff_stats(&record.changes)),
         evidence: Some(evidence),
         usage: record.usage,
+        transcript: record.transcript.as_ref().map(crate::transcript::pack),
     };
     let mut store = recorder
         .store

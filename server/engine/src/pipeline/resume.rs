@@ -125,6 +125,7 @@ pub(super) fn record_found_merged(
         reverted: Vec::new(),
         changes: Vec::new(),
         usage: None,
+        transcript: None,
     };
     persist(recorder, task, &record).err()
 }
@@ -198,6 +199,7 @@ impl Run<'_> {
                 reverted: Vec::new(),
                 changes: Vec::new(),
                 usage: None,
+                transcript: None,
             });
         }
     }

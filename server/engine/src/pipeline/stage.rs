@@ -40,6 +40,7 @@ impl Run<'_> {
                 reverted: Vec::new(),
                 changes: Vec::new(),
                 usage: None,
+                transcript: None,
             };
             let result = self.attempt(
                 stage,
@@ -156,6 +157,7 @@ impl Run<'_> {
         let denied = match performed {
             Ok(report) => {
                 record.usage = report.usage;
+                record.transcript = report.transcript;
                 report.denied
             }
             Err(WorkerError::ProviderOutage(message)) => {

@@ -97,6 +97,11 @@ pub trait Queries: sealed::Db {
         runs::by_task(self.conn(), self.db_path(), task_id)
     }
 
+    /// The stored transcripts of a task's attempts, by attempt id.
+    fn task_transcripts(&self, task_id: TaskId) -> Result<Vec<runs::TranscriptRow>> {
+        runs::transcripts_of_task(self.conn(), self.db_path(), task_id)
+    }
+
     /// Every attempt of every task, in the order they were recorded.
     fn all_attempts(&self) -> Result<Vec<AttemptRow>> {
         runs::all(self.conn(), self.db_path())

@@ -9,6 +9,7 @@ use rusqlite::{Row, params};
 use super::error::{At, Result};
 use super::usage::count;
 use super::{PrdId, ReadTx, TaskId, WriteTx};
+use crate::transcript::Packed;
 use crate::usage::Usage;
 
 /// Row id of a run.
@@ -54,6 +55,18 @@ pub struct NewAttempt {
     pub evidence: Option<String>,
     /// What the worker's model calls used, when it reported it.
     pub usage: Option<Usage>,
+    /// The worker's transcript of the attempt, packed for storage.
+    pub transcript: Option<Packed>,
+}
+
+/// A stored transcript, still deflated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscriptRow {
+    pub attempt_id: i64,
+    pub format: String,
+    pub original_len: i64,
+    pub truncated: bool,
+    pub deflated: Vec<u8>,
 }
 
 /// A recorded attempt.
@@ -185,8 +198,53 @@ impl WriteTx<'_> {
                 ])
             })
             .at(self.path)?;
-        Ok(self.tx.last_insert_rowid())
+        let id = self.tx.last_insert_rowid();
+        if let Some(packed) = &attempt.transcript {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO attempt_transcripts
+                         (attempt_id, format, original_len, truncated, deflated)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        id,
+                        packed.format.as_str(),
+                        packed.original_len as i64,
+                        packed.truncated,
+                        packed.deflated,
+                    ])
+                })
+                .at(self.path)?;
+        }
+        Ok(id)
     }
+}
+
+/// The transcripts of a task's attempts.
+pub(super) fn transcripts_of_task(
+    conn: &rusqlite::Connection,
+    db: &std::path::Path,
+    task_id: TaskId,
+) -> Result<Vec<TranscriptRow>> {
+    conn.prepare_cached(
+        "SELECT t.attempt_id, t.format, t.original_len, t.truncated, t.deflated
+         FROM attempt_transcripts t JOIN attempts a ON a.id = t.attempt_id
+         WHERE a.task_id = ?1 ORDER BY t.attempt_id",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map([task_id], |r| {
+            Ok(TranscriptRow {
+                attempt_id: r.get(0)?,
+                format: r.get(1)?,
+                original_len: r.get(2)?,
+                truncated: r.get(3)?,
+                deflated: r.get(4)?,
+            })
+        })?
+        .collect()
+    })
+    .at(db)
 }
 
 const ATTEMPT_COLUMNS: &str = "id, run_id, task_id, stage, attempt, worker, started_at, \

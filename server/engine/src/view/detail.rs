@@ -1,6 +1,7 @@
 //! One task, in full: every attempt with its verdict and evidence, the diff
 //! of each stage commit, and the task's events.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use git2::{Oid, Repository};
@@ -11,7 +12,7 @@ use serde_json::Value;
 use super::snapshot::{Snapshot, TaskView};
 use super::{ViewError, time};
 use crate::events::LoggedEvent;
-use crate::store::runs::AttemptRow;
+use crate::store::runs::{AttemptRow, TranscriptRow};
 use crate::store::{Queries, Reader};
 use crate::usage::Usage;
 
@@ -54,6 +55,22 @@ pub struct AttemptView {
     /// Files the worker changed, by kind.
     pub diff_stats: Option<Value>,
     pub usage: Option<Usage>,
+    /// What the worker said and did in the attempt, redacted; `None` for
+    /// workers that keep none (scripted, human) and stores from before
+    /// transcripts were kept.
+    pub transcript: Option<TranscriptView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TranscriptView {
+    /// `messages` (a JSON array of the model API's messages), `json_lines`
+    /// (an agent CLI's event stream) or `text`.
+    pub format: String,
+    pub text: String,
+    /// Bytes of the whole transcript; more than `text` holds when it was
+    /// `truncated` (its head and tail are kept).
+    pub bytes: i64,
+    pub truncated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -112,16 +129,18 @@ pub fn task_detail(
             });
         }
     };
-    let (attempts, events) = reader.read(|tx| -> Result<_, ViewError> {
+    let (attempts, mut transcripts, events) = reader.read(|tx| -> Result<_, ViewError> {
         let prd_row = tx.prd(&task.prd)?;
         let row = match &prd_row {
             Some(p) => tx.task(p.id, key)?,
             None => None,
         };
-        let attempts = match &row {
-            Some(row) => tx.task_attempts(row.id)?,
-            None => Vec::new(),
+        let (attempts, transcripts) = match &row {
+            Some(row) => (tx.task_attempts(row.id)?, tx.task_transcripts(row.id)?),
+            None => (Vec::new(), Vec::new()),
         };
+        let transcripts: HashMap<i64, TranscriptRow> =
+            transcripts.into_iter().map(|t| (t.attempt_id, t)).collect();
         let prd_id = prd_row.map(|p| p.id);
         let path = task.prd.clone();
         let events = tx
@@ -132,17 +151,34 @@ pub fn task_detail(
             })
             .map(|e| LoggedEvent::from_row(e, |_| Some(path.clone())))
             .collect();
-        Ok((attempts, events))
+        Ok((attempts, transcripts, events))
     })?;
     Ok(TaskDetail {
         stages: stage_diffs(root, &task.prd, key).unwrap_or_default(),
-        attempts: attempts.into_iter().map(attempt_view).collect(),
+        attempts: attempts
+            .into_iter()
+            .map(|row| {
+                let transcript = transcripts.remove(&row.id).map(transcript_view);
+                attempt_view(row, transcript)
+            })
+            .collect(),
         events,
         task,
     })
 }
 
-fn attempt_view(row: AttemptRow) -> AttemptView {
+/// A stored transcript as the panel shows it; one that cannot be inflated
+/// says so in its text.
+fn transcript_view(row: TranscriptRow) -> TranscriptView {
+    TranscriptView {
+        text: crate::transcript::unpack(&row.deflated).unwrap_or_else(|e| e),
+        format: row.format,
+        bytes: row.original_len,
+        truncated: row.truncated,
+    }
+}
+
+fn attempt_view(row: AttemptRow, transcript: Option<TranscriptView>) -> AttemptView {
     let duration_ms = row
         .finished_at
         .as_deref()
@@ -164,6 +200,7 @@ fn attempt_view(row: AttemptRow) -> AttemptView {
         report: row.test_summary,
         diff_stats: row.diff_stats,
         usage: row.usage,
+        transcript,
     }
 }
 

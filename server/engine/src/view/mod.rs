@@ -20,7 +20,7 @@ mod time;
 
 use std::path::{Path, PathBuf};
 
-pub use detail::{AttemptView, FileDiff, StageDiff, TaskDetail, task_detail};
+pub use detail::{AttemptView, FileDiff, StageDiff, TaskDetail, TranscriptView, task_detail};
 pub use follow::Follower;
 pub use metrics::{Metrics, Percentiles, StageMetrics, WorkerUsage, metrics};
 pub use snapshot::{

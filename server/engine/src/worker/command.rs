@@ -3,6 +3,7 @@
 //! killed as a group on timeout or cancel, output capped). The protocol is in
 //! [`super::protocol`] and docs/workers.md.
 
+use crate::transcript::{Transcript, TranscriptFormat};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -201,6 +202,7 @@ impl Worker for CommandWorker {
                     },
                     exit_code: Some(0),
                     denied: Vec::new(),
+                    transcript: Some(transcript(&finished.stdout, stderr)),
                 })
             }
             // The shell's codes for "not found" and "not executable".
@@ -208,6 +210,16 @@ impl Worker for CommandWorker {
             (code, _) => Err(self.failed(format!("exited with code {code}"), stderr)),
         }
     }
+}
+
+/// What the command printed: its output, then its errors.
+fn transcript(stdout: &str, stderr: &str) -> Transcript {
+    let mut text = stdout.to_string();
+    if !stderr.trim().is_empty() {
+        text.push_str("\n--- stderr ---\n");
+        text.push_str(stderr);
+    }
+    Transcript::new(TranscriptFormat::Text, text)
 }
 
 impl CommandWorker {

@@ -105,6 +105,8 @@ pub struct WorkerReport {
     /// file in GREEN, a path outside the worktree): each fails the attempt
     /// as a violation, like a change the diff audit puts back.
     pub denied: Vec<String>,
+    /// What the worker said and did, with its own secrets redacted.
+    pub transcript: Option<crate::transcript::Transcript>,
 }
 
 /// Why a worker could not make its attempt. Kept apart from a gate violation

@@ -13,6 +13,7 @@ mod claude;
 mod codex;
 mod scratch;
 
+use crate::transcript::{Transcript, TranscriptFormat};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -321,6 +322,10 @@ impl Worker for AgentCliWorker {
                 exit_code: Some(code),
                 usage: Some(usage),
                 model: model.or_else(|| self.model.clone()),
+                transcript: Some(Transcript::new(
+                    TranscriptFormat::JsonLines,
+                    crate::transcript::redact(&finished.stdout, &[&self.key]),
+                )),
                 ..WorkerReport::default()
             }),
             Verdict::NoResult(seen) => match code {

@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 pub use config::{ApiConfig, ApiDialect, Backoff, StageModels};
 
 use super::{StageRequest, Usage, Worker, WorkerError, WorkerReport};
+use crate::transcript::{Transcript, TranscriptFormat};
 use http::{Http, Streamed};
 use tools::{FINISH, ToolOutput, ToolSpec, Tools};
 
@@ -57,15 +58,16 @@ pub(crate) struct Call {
     pub input: Result<Value, String>,
 }
 
-/// A worker that drives a model over its HTTP API. The API key lives only
-/// in the HTTP client's default headers (marked sensitive), not in the
-/// worker.
+/// A worker that drives a model over its HTTP API. The API key is sent
+/// only in the HTTP client's default headers (marked sensitive); the worker
+/// keeps it apart solely to redact it from its transcripts.
 pub struct ApiWorker {
     name: String,
     url: String,
     /// The settings, without the key.
     config: ApiConfig,
     http: Http,
+    redact: Redactor,
 }
 
 impl ApiWorker {
@@ -84,13 +86,14 @@ impl ApiWorker {
         };
         let http = Http::new(headers, config.timeout, config.max_retries, config.backoff)?;
         let mut config = config;
-        config.api_key = String::new();
+        let redact = Redactor(std::mem::take(&mut config.api_key));
         config.max_turns = config.max_turns.max(1);
         Ok(ApiWorker {
             name: name.into(),
             url,
             config,
             http,
+            redact,
         })
     }
 
@@ -197,14 +200,14 @@ impl ApiWorker {
                 if matches!(reply.stop.as_deref(), Some("max_tokens" | "length")) {
                     summary.push_str(" [the reply stopped at the output token limit]");
                 }
-                return Ok(report(&summary, turn, used));
+                return Ok(self.report(&summary, turn, used, &messages));
             }
             let mut results = Vec::new();
             for call in &reply.calls {
                 let output = match (&call.input, call.name.as_str()) {
                     (Ok(input), FINISH) => {
                         let summary = input["summary"].as_str().unwrap_or(&reply.text);
-                        return Ok(report(summary, turn, used));
+                        return Ok(self.report(summary, turn, used, &messages));
                     }
                     (Ok(input), name) => tools.run(name, input),
                     (Err(problem), _) => ToolOutput {
@@ -219,24 +222,40 @@ impl ApiWorker {
                 ApiDialect::OpenAiChat => openai_chat::results(&results),
             });
         }
-        Ok(report(
+        Ok(self.report(
             &format!("stopped after {max_turns} model replies without finish"),
             max_turns,
             used,
+            &messages,
         ))
+    }
+
+    /// The attempt's report; its transcript is the conversation as sent.
+    fn report(&self, summary: &str, turns: u32, usage: Usage, messages: &[Value]) -> WorkerReport {
+        let conversation = serde_json::to_string_pretty(messages).unwrap_or_default();
+        WorkerReport {
+            usage: Some(usage),
+            summary: self.redact.apply(&format!(
+                "{} ({turns} model replies)",
+                prompt::clip(summary.trim(), MAX_SUMMARY)
+            )),
+            exit_code: None,
+            // Set by the caller, which knows the stage's model.
+            model: None,
+            denied: Vec::new(),
+            transcript: Some(Transcript::new(
+                TranscriptFormat::Messages,
+                self.redact.apply(&conversation),
+            )),
+        }
     }
 }
 
-fn report(summary: &str, turns: u32, usage: Usage) -> WorkerReport {
-    WorkerReport {
-        usage: Some(usage),
-        summary: format!(
-            "{} ({turns} model replies)",
-            prompt::clip(summary.trim(), MAX_SUMMARY)
-        ),
-        exit_code: None,
-        // Set by the caller, which knows the stage's model.
-        model: None,
-        denied: Vec::new(),
+/// The worker's own key, kept only to take it out of what it reports.
+struct Redactor(String);
+
+impl Redactor {
+    fn apply(&self, text: &str) -> String {
+        crate::transcript::redact(text, &[&self.0])
     }
 }

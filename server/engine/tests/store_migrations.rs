@@ -38,6 +38,8 @@ const V1_TABLES: [&str; 4] = ["events", "prds", "task_deps", "tasks"];
 const V2_TABLES: [&str; 4] = ["attempts", "breaker_transitions", "breakers", "runs"];
 const V3_TABLES: [&str; 1] = ["claims"];
 const V5_TABLES: [&str; 2] = ["webhook_cursors", "webhook_deliveries"];
+/// Migration 6: each attempt's worker transcript, compressed.
+const V6_TABLES: [&str; 1] = ["attempt_transcripts"];
 
 fn version(conn: &Connection) -> u32 {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -70,6 +72,7 @@ fn a_fresh_database_is_at_the_latest_version_with_every_table() {
         .chain(&V2_TABLES)
         .chain(&V3_TABLES)
         .chain(&V5_TABLES)
+        .chain(&V6_TABLES)
         .copied()
         .collect();
     expected.sort();

@@ -303,6 +303,9 @@ pub struct RunBody {
     /// Go on with its last unfinished run.
     #[serde(default)]
     pub resume: bool,
+    /// Run only this requirement's tasks (and the unfinished ones they
+    /// depend on), e.g. `REQ-2`.
+    pub requirement: Option<String>,
 }
 
 /// Starts a run in the daemon (202): it goes on after the response, under
@@ -330,6 +333,7 @@ pub async fn run(
         let mut request =
             execution::configured_request(&root, &file).map_err(ApiError::bad_request)?;
         request.resume = body.resume;
+        request.requirement = body.requirement;
         let workers = request.workers.len();
         runs.start(root, request)?;
         Ok(json!({ "started": true, "resume": body.resume, "workers": workers }))

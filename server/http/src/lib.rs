@@ -91,6 +91,11 @@ pub fn router(state: AppState) -> Router {
             open = open.route(endpoint.path, (endpoint.route)());
         }
     }
+    // The dashboard's files and embeddable views, behind the token too.
+    let protected = protected
+        .route("/assets/{*file}", axum::routing::get(page::assets))
+        .route("/embed/{id}", axum::routing::get(page::embed))
+        .route("/badge/{file}", axum::routing::get(page::badge));
     let protected = protected.route_layer(middleware::from_fn_with_state(
         state.clone(),
         auth::require_token,

@@ -350,6 +350,77 @@ async fn the_printed_url_sets_a_cookie_that_authorises_the_browser() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_its_assets_the_embed_and_the_badge_need_the_token() {
+    let d = daemon("dashboard").await;
+    let get = |path: String, token: Option<&str>| {
+        let mut request = d.client.get(format!("{}{path}", d.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    // The page is the panel's bundle, and names its hashed assets.
+    let page = get("/".into(), Some(TOKEN)).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<div id=\"root\">"), "{html}");
+    let script = html
+        .split('"')
+        .find(|part| part.starts_with("./assets/") && part.ends_with(".js"))
+        .unwrap_or_else(|| panic!("no script in {html}"))
+        .trim_start_matches('.')
+        .to_string();
+    let asset = get(script.clone(), Some(TOKEN)).await.unwrap();
+    assert_eq!(asset.status(), 200);
+    assert_eq!(
+        asset.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(
+        asset.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let missing = get("/assets/nothing.js".into(), Some(TOKEN)).await.unwrap();
+    assert_eq!(missing.status(), 404);
+
+    let embed = get(format!("/embed/{}", d.project), Some(TOKEN))
+        .await
+        .unwrap();
+    assert_eq!(embed.status(), 303);
+    assert_eq!(
+        embed.headers()["location"],
+        format!("/#/p/{}/embed", d.project).as_str()
+    );
+    let badge = get(format!("/badge/{}.svg", d.project), Some(TOKEN))
+        .await
+        .unwrap();
+    assert_eq!(badge.status(), 200);
+    assert_eq!(badge.headers()["content-type"], "image/svg+xml");
+    let svg = badge.text().await.unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("no tasks"), "{svg}");
+    assert_eq!(
+        get("/badge/nope.svg".into(), Some(TOKEN))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    for path in [
+        script,
+        format!("/embed/{}", d.project),
+        format!("/badge/{}.svg", d.project),
+    ] {
+        let without = get(path.clone(), None).await.unwrap();
+        assert_eq!(without.status(), 401, "{path}");
+        let wrong = get(path.clone(), Some("wrong")).await.unwrap();
+        assert_eq!(wrong.status(), 401, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_whose_directory_is_gone_is_listed_as_missing() {
     let d = daemon("missing").await;
     let projects: Value = d.get("/api/v1/projects").await.json().await.unwrap();

@@ -6,6 +6,19 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 
+export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+/** Headless, and nothing that reaches for the network on its own. */
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
 export const CALC_PRD = `# Calculator
 
 ## Requirements
@@ -75,7 +88,7 @@ export function makeEnv(bin, venvBin) {
     XDG_CONFIG_HOME: join(dir, "config"),
     XDG_DATA_HOME: join(dir, "data"),
   };
-  const tdd = (cwd, args) => execFileSync(bin, args, { cwd, env, encoding: "utf8" });
+  const tdd = (cwd, args) => execFileSync(bin, args, { cwd, env, encoding: "utf8", maxBuffer: 256 << 20 });
   const git = (cwd, args) => execFileSync("git", args, { cwd, env, encoding: "utf8" });
   return { dir, env, bin, tdd, git };
 }

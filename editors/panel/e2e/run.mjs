@@ -6,23 +6,13 @@ import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { makeEnv, pythonProject, serve, startRun } from "./projects.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, makeEnv, pythonProject, serve, startRun } from "./projects.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../../..");
 const bin = process.env.TDD_BIN ?? join(repo, "target/debug/tdd-orchestrator");
 const out = join(here, "out");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-export const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+
 
 const failures = [];
 function check(ok, what) {
@@ -119,8 +109,11 @@ try {
   const merged = Number(await page.textContent('[data-testid="count-merged"]'));
   const failed = Number(await page.textContent('[data-testid="count-failed"]'));
   check(merged === (status.done ?? 0) && failed === (status.failed ?? 0) + (status.blocked ?? 0), `board counts ${merged} merged, ${failed} failed match \`status\` ${JSON.stringify(status)}`);
-  // What the reducer built across the reload equals a fresh snapshot.
+  // What the reducer built across the reload equals a fresh snapshot, once
+  // it has applied every event the store holds.
   const snapshot = await page.evaluate(async (id) => (await fetch(`/api/v1/projects/${id}/snapshot`)).json(), calcId);
+  await waitFor("the panel to apply the whole log", async () => Number(await page.getAttribute("[data-last-seq]", "data-last-seq")) >= snapshot.last_seq, 10000);
+  check((await page.innerText("header")).includes("run 1: failed"), "the header shows the run's end");
   const board = await page.$$eval("[data-task]", (els) => els.map((el) => [el.getAttribute("data-task"), el.getAttribute("data-state"), Number(el.getAttribute("data-attempts"))]));
   const truth = snapshot.tasks.map((t) => [t.key, t.state, t.attempts]);
   check(JSON.stringify(board.sort()) === JSON.stringify(truth.sort()), `after a reload mid-run the board equals the store: ${JSON.stringify(board)} vs ${JSON.stringify(truth)}`);

@@ -71,6 +71,7 @@ function ProjectScreens({
           </h1>
           <span
             role="status"
+            data-last-seq={panel.state.lastSeq}
             aria-label={panel.live ? "live" : "reconnecting"}
             title={panel.live ? "Live: events arrive as they happen" : "Not connected: reconnecting"}
             className={`inline-block h-2 w-2 rounded-full ${panel.live ? "bg-ok" : "bg-warn"}`}

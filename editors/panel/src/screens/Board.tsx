@@ -83,7 +83,7 @@ export function Board({
           No tasks yet. Open <a className="text-accent underline" href={href(project, "prd")}>PRD</a> to decompose one.
         </Empty>
       ) : (
-        <div className="grid grid-cols-1 gap-2 sm:grid-cols-2 md:grid-cols-4 min-[1200px]:grid-cols-7">
+        <div className="grid grid-cols-1 gap-2 sm:grid-cols-2 md:grid-cols-4 xl:grid-cols-7">
           {COLUMNS.map((column) => (
             <ColumnView key={column} column={column} tasks={byColumn.get(column)!} project={project} />
           ))}

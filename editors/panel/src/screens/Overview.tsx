@@ -67,7 +67,7 @@ function ProjectCard({ project: p }: { project: ProjectSummary }) {
         {p.path}
       </p>
       {p.missing ? (
-        <p className="mt-2 text-xs text-warn">{p.problem ?? "The directory is gone."} Remove it with `tdd-orchestrator projects remove`.</p>
+        <p className="mt-2 text-xs text-warn">{p.problem ?? "The directory is gone."} Forget it with <code>tdd-orchestrator projects remove {p.id}</code>.</p>
       ) : (
         <>
           <div className="mt-2">

@@ -166,14 +166,15 @@ pub fn snapshot(reader: &Reader, root: &Path) -> Result<Snapshot, ViewError> {
             let rows = tx.tasks(prd.id)?;
             let deps = tx.deps(prd.id)?;
             let waves = waves(&rows, &deps);
+            // Grouped once: a scan of every edge per task is quadratic.
+            let mut deps_of: HashMap<&str, Vec<String>> = HashMap::new();
+            for (task, on) in &deps {
+                deps_of.entry(task.as_str()).or_default().push(on.clone());
+            }
             for row in rows {
                 let empty = Vec::new();
                 let mine = by_task.get(&row.id.0).unwrap_or(&empty);
-                let depends_on = deps
-                    .iter()
-                    .filter(|(task, _)| *task == row.key)
-                    .map(|(_, on)| on.clone())
-                    .collect();
+                let depends_on = deps_of.remove(row.key.as_str()).unwrap_or_default();
                 let wave = waves.get(&row.key).copied().unwrap_or(0);
                 let worker = held.get(&row.id.0).map(|w| w.to_string());
                 tasks.push(task_view(&prd.path, row, mine, depends_on, wave, worker));

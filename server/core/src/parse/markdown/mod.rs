@@ -65,6 +65,9 @@ struct State {
     open_item: Option<usize>,
     /// The NFR heading whose paragraph is being collected.
     nfr_heading: bool,
+    /// That paragraph has begun: the next blank line ends it (the blank
+    /// line between the heading and its paragraph does not).
+    nfr_paragraph: bool,
     fence: Option<String>,
     in_comment: bool,
 }
@@ -183,12 +186,15 @@ impl Parser<'_> {
 
     fn line(&mut self, span: Span, line: &str) {
         if line.trim().is_empty() {
-            self.state.nfr_heading = false;
+            if self.state.nfr_paragraph {
+                self.state.nfr_heading = false;
+            }
             return;
         }
         if let Some((level, text_start)) = heading(line) {
             self.state.open_item = None;
             self.state.nfr_heading = false;
+            self.state.nfr_paragraph = false;
             let content = line[text_start..]
                 .trim_end()
                 .trim_end_matches('#')
@@ -213,6 +219,7 @@ impl Parser<'_> {
         }
         self.state.open_item = None;
         if self.state.nfr_heading {
+            self.state.nfr_paragraph = true;
             if let Some(nfr) = self.prd.nfrs.last_mut() {
                 extend(&mut nfr.text, span, line.trim());
                 nfr.span.end = span.end;

@@ -114,6 +114,13 @@ pub fn workers(root: &Path, args: &RunArgs) -> Result<Vec<Box<dyn Worker>>> {
 pub fn run(args: RunArgs, resume: bool) -> Result<ExitCode> {
     let root = root()?;
     if resume && execution::run_in_progress(&root) {
+        if !live_run_paused(&root) {
+            println!(
+                "a run is already working in this project (not paused): nothing to resume; \
+                 `tdd-orchestrator pause` or `cancel` it"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         // A live run that was paused: let it go on.
         let run = execution::request(&root, None)?;
         println!("run {run}: asked to go on");
@@ -125,8 +132,44 @@ pub fn run(args: RunArgs, resume: bool) -> Result<ExitCode> {
         None => bail!("name the PRD to run: `tdd-orchestrator run <prd>`"),
     };
     crate::serve_cmd::register(&root);
-    let summary = execute_run(&root, prd, &args, resume)?;
+    let summary = match execute_run(&root, prd, &args, resume) {
+        Ok(summary) => summary,
+        // Refused, not broken (docs/operations.md): exit 1 with what to do.
+        Err(e)
+            if e.downcast_ref::<execution::ExecError>()
+                .is_some_and(refused) =>
+        {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e),
+    };
     Ok(print_summary(&summary))
+}
+
+/// Errors that refuse the request rather than fail to carry it out.
+fn refused(e: &execution::ExecError) -> bool {
+    use execution::ExecError::*;
+    matches!(
+        e,
+        NotDecomposed { .. }
+            | NothingToResume { .. }
+            | NothingForRequirement { .. }
+            | InvalidPrd { .. }
+    )
+}
+
+/// The live run is paused, or asked to pause.
+fn live_run_paused(root: &Path) -> bool {
+    use tdd_engine::store::{Queries, Reader};
+    let Ok(reader) = Reader::open(tdd_engine::planning::database_path(root)) else {
+        return false;
+    };
+    let runs = reader.runs().unwrap_or_default();
+    runs.iter()
+        .rev()
+        .find(|r| r.finished_at.is_none())
+        .is_some_and(|r| r.status == "paused" || r.control == Some(RunControl::Pause))
 }
 
 /// Builds the workers and runs (or resumes) the PRD, printing progress.
@@ -347,10 +390,34 @@ pub fn print_summary(summary: &RunSummary) -> ExitCode {
         "run {} {status}: {merged} merged now, {} done before, feature branch {}",
         summary.run_id, summary.finished_before, summary.feature_branch
     );
+    if let Some(hint) = next_steps(summary) {
+        println!("{hint}");
+    }
     match summary.status {
         RunStatus::Completed => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     }
+}
+
+/// What to do about the tasks that failed: a run that ends with failures
+/// says which and how to go on, instead of leaving the user to guess.
+fn next_steps(summary: &RunSummary) -> Option<String> {
+    let failed: Vec<&str> = summary
+        .report
+        .tasks
+        .iter()
+        .filter(|t| matches!(t.end, TaskEnd::Failed(_)))
+        .map(|t| t.key.as_str())
+        .collect();
+    let first = failed.first()?;
+    let list = failed.join(", ");
+    Some(format!(
+        "failed: {list}\n\
+         next: `tdd-orchestrator tasks show {first}` shows what it was told; \
+         `tdd-orchestrator retry {first}` tries it again where it stopped, \
+         `retry --fresh {first}` from a clean worktree, `skip {first}` lets its dependents run; \
+         a retry that does not start is held by a circuit breaker: `tdd-orchestrator circuits status`, then `circuits reset <scope> <name>`"
+    ))
 }
 
 fn first_line(text: &str) -> &str {

@@ -229,6 +229,24 @@ fn a_running_task_is_refused_while_its_run_lives_and_released_after_it_died() {
     assert_eq!(status, 0);
     assert!(out.contains("note: a run is in progress"), "{out}");
     assert_eq!(status_of(&dir, ADD), TaskStatus::Running);
+    // A re-plan now would let the run finish tasks under the old plan.
+    let before = std::fs::read_to_string(dir.join("calc.prd.md")).unwrap();
+    std::fs::write(
+        dir.join("calc.prd.md"),
+        before.replace("return 5.", "return 5 as an integer."),
+    )
+    .unwrap();
+    let (status, _, err) = tdd(&dir, &["decompose", "calc.prd.md"]);
+    assert_ne!(status, 0, "{err}");
+    assert!(
+        err.contains("a run is in progress") && err.contains("then decompose"),
+        "{err}"
+    );
+    let (_, out, _) = tdd(&dir, &["status"]);
+    assert!(
+        out.contains("edited since") || out.contains("changed"),
+        "{out}"
+    );
 
     // SIGKILL: the claim stays behind, the run lock goes with the process.
     run.kill().unwrap();
@@ -353,4 +371,53 @@ fn circuits_are_listed_isolated_and_reset_with_their_transitions() {
     assert!(err.contains("<task key>:<stage>"), "{err}");
     let (status, _, _) = tdd(&dir, &["circuits", "reset", "planet", "x"]);
     assert_eq!(status, 2, "clap refuses an unknown scope");
+}
+
+#[test]
+fn run_refuses_a_prd_made_invalid_and_replans_one_changed_since_decomposed() {
+    let dir = project("replan", "");
+    let original = std::fs::read_to_string(dir.join("calc.prd.md")).unwrap();
+
+    // Invalid now (a duplicate id): refused with the error's position, nothing ran.
+    let broken = original.replace("- AC-2.1:", "- AC-1.1:");
+    std::fs::write(dir.join("calc.prd.md"), &broken).unwrap();
+    let (status, _, err) = tdd(&dir, RUN);
+    assert_ne!(status, 0, "{err}");
+    assert!(
+        err.contains("changed since it was decomposed and is not valid now")
+            && err.contains("calc.prd.md:")
+            && err.contains("AC-1.1"),
+        "{err}"
+    );
+    assert!(
+        reader(&dir).runs().unwrap().is_empty(),
+        "no run was started"
+    );
+
+    // Valid and changed: re-planned (the new criterion becomes a task) before dispatch.
+    let grown = original.replace(
+        "- AC-2.1: WHEN the user subtracts 3 from 5 THE SYSTEM SHALL return 2.\n",
+        "- AC-2.1: WHEN the user subtracts 3 from 5 THE SYSTEM SHALL return 2.\n\n### REQ-3 Multiply numbers\n\nAs a user, I want to multiply two numbers so that I get their product.\n\nModule: src/calc_mul.py\nTests: tests/test_calc_mul.py\n\nAcceptance criteria:\n- AC-3.1: WHEN the user multiplies 2 and 3 THE SYSTEM SHALL return 6.\n",
+    );
+    std::fs::write(dir.join("calc.prd.md"), &grown).unwrap();
+    let (_, out, err) = tdd(&dir, RUN);
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains(
+            "calc.prd.md changed since it was decomposed: re-planned before the run (1 added"
+        ),
+        "{all}"
+    );
+    // The script writes nothing, so RED fails: the run says what to do.
+    assert!(
+        out.contains("failed: REQ-1/AC-1.1")
+            && out.contains("`tdd-orchestrator retry REQ-1/AC-1.1`")
+            && out.contains("retry --fresh")
+            && out.contains("circuits status"),
+        "{out}"
+    );
+    let reader = reader(&dir);
+    let prd = reader.prd("calc.prd.md").unwrap().unwrap();
+    assert!(reader.task(prd.id, "REQ-3/AC-3.1").unwrap().is_some());
+    assert_eq!(reader.runs().unwrap().len(), 1);
 }

@@ -25,6 +25,11 @@ pub enum PlanningError {
     Store(#[from] StoreError),
     #[error("{0} is not valid UTF-8: save it as UTF-8 and try again")]
     Encoding(PathBuf),
+    #[error(
+        "a run is in progress in this project: a new plan now would let it finish tasks under the old one; \
+         wait for it, or `tdd-orchestrator pause` / `cancel` it, then decompose"
+    )]
+    RunInProgress,
 }
 
 /// A decomposed PRD, not yet stored.
@@ -134,6 +139,22 @@ fn is_done(status: TaskStatus) -> bool {
 /// history, changed ones are re-planned (done ones only flagged), removed
 /// ones cancelled. One transaction; every change is an event.
 pub fn apply(store: &mut Store, planned: &Planned) -> Result<Replan, PlanningError> {
+    // A live run would finish re-planned tasks under the plan it read and
+    // record them done with the new hash: "changed since done" would never
+    // be raised. Refused, as `retry --fresh` is.
+    let root = store.path().parent().and_then(Path::parent);
+    if root.is_some_and(crate::execution::run_in_progress) {
+        return Err(PlanningError::RunInProgress);
+    }
+    apply_during_run(store, planned)
+}
+
+/// [`apply`] by the run that holds the project's run lock: it re-plans a
+/// changed PRD before it dispatches anything.
+pub(crate) fn apply_during_run(
+    store: &mut Store,
+    planned: &Planned,
+) -> Result<Replan, PlanningError> {
     let hash = text_hash(&planned.text);
     store.write(|tx| -> Result<Replan, PlanningError> {
         let prd = tx.upsert_prd(&planned.path, &hash, planned.format.as_str())?;

@@ -60,10 +60,56 @@ pub struct Finished {
     pub truncated: bool,
 }
 
+/// Environment variables that commonly hold a model provider's key.
+const KNOWN_KEY_VARS: [&str; 10] = [
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENROUTER_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "MISTRAL_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "GROQ_API_KEY",
+    "XAI_API_KEY",
+    "TOGETHER_API_KEY",
+];
+
+/// Variables a worker read a key from (`api_key_env`), beside the known ones.
+static KEY_VARS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks `name` as holding a secret: test runs never see it.
+pub fn mark_key_var(name: &str) {
+    let mut vars = KEY_VARS.lock().unwrap_or_else(|e| e.into_inner());
+    if !vars.iter().any(|v| v == name) {
+        vars.push(name.to_string());
+    }
+}
+
 /// Runs `spec` to its end, its timeout, or `cancel`.
 pub fn run(spec: &Spec, cancel: &CancelToken) -> io::Result<Finished> {
+    spawn_and_wait(spec, cancel, false)
+}
+
+/// [`run`] for a test command: without the provider keys in its
+/// environment, so tests a model wrote cannot read a key and send it back
+/// through their output (unless `spec.env` sets the variable itself).
+pub fn run_without_keys(spec: &Spec, cancel: &CancelToken) -> io::Result<Finished> {
+    spawn_and_wait(spec, cancel, true)
+}
+
+fn spawn_and_wait(spec: &Spec, cancel: &CancelToken, hide_keys: bool) -> io::Result<Finished> {
     let started = Instant::now();
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    if hide_keys {
+        let marked = KEY_VARS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let names = KNOWN_KEY_VARS.iter().map(|n| n.to_string()).chain(marked);
+        for name in names {
+            if !spec.env.iter().any(|(k, _)| *k == name) {
+                command.env_remove(name);
+            }
+        }
+    }
+    let mut child = command
         .arg("-c")
         .arg(&spec.command)
         .current_dir(&spec.cwd)

@@ -154,11 +154,12 @@ pub fn run_tests(
         env,
         timeout,
     };
-    let finished = process::run(&spec, cancel).map_err(|source| TestRunError::Spawn {
-        command: command.clone(),
-        dir: dir.to_path_buf(),
-        source,
-    })?;
+    let finished =
+        process::run_without_keys(&spec, cancel).map_err(|source| TestRunError::Spawn {
+            command: command.clone(),
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     match finished.ending {
         Ending::TimedOut => return Err(TestRunError::TimedOut { command, timeout }),
         Ending::Cancelled => return Err(TestRunError::Cancelled { command }),
@@ -266,7 +267,7 @@ fn rerun_buildable(
         env: env.to_vec(),
         timeout,
     };
-    let Ok(finished) = process::run(&spec, cancel) else {
+    let Ok(finished) = process::run_without_keys(&spec, cancel) else {
         return;
     };
     if !matches!(finished.ending, Ending::Exited(_)) {
@@ -298,7 +299,7 @@ fn cargo_targets(
         env: env.to_vec(),
         timeout,
     };
-    let finished = process::run(&spec, cancel).ok()?;
+    let finished = process::run_without_keys(&spec, cancel).ok()?;
     if finished.ending != Ending::Exited(0) {
         return None;
     }

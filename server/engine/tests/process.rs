@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tdd_engine::process::{CancelToken, Ending, Spec, run};
+use tdd_engine::process::{CancelToken, Ending, Spec, mark_key_var, run, run_without_keys};
 
 fn spec(command: &str, timeout_ms: u64) -> Spec {
     Spec {
@@ -100,4 +100,25 @@ fn a_missing_working_directory_is_an_error_not_a_panic() {
     let mut s = spec("true", 1_000);
     s.cwd = PathBuf::from("/nonexistent/dir");
     assert!(run(&s, &CancelToken::default()).is_err());
+}
+
+#[test]
+fn test_runs_never_see_provider_keys_but_other_commands_do() {
+    // SAFETY: nextest runs each test in its own process, so no other
+    // thread reads the environment while it is changed.
+    unsafe {
+        std::env::set_var("OPENAI_API_KEY", "sk-known-name");
+        std::env::set_var("TDD_TEST_OWN_KEY", "sk-configured-name");
+    }
+    mark_key_var("TDD_TEST_OWN_KEY");
+    let echo = "echo \"${OPENAI_API_KEY:-unset} ${TDD_TEST_OWN_KEY:-unset} ${HOME:+home}\"";
+    let hidden = run_without_keys(&spec(echo, 10_000), &CancelToken::default()).unwrap();
+    assert_eq!(hidden.stdout, "unset unset home\n");
+    let plain = run(&spec(echo, 10_000), &CancelToken::default()).unwrap();
+    assert_eq!(plain.stdout, "sk-known-name sk-configured-name home\n");
+    // A variable the spec sets itself is kept: the command asked for it.
+    let mut own = spec(echo, 10_000);
+    own.env = vec![("OPENAI_API_KEY".into(), "given".into())];
+    let given = run_without_keys(&own, &CancelToken::default()).unwrap();
+    assert_eq!(given.stdout, "given unset home\n");
 }

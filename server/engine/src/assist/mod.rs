@@ -182,6 +182,7 @@ pub fn api_config(root: &Path) -> Result<ApiConfig, AssistError> {
         .api
         .as_ref()
         .ok_or(AssistError::NotConfigured)?;
+    crate::process::mark_key_var(api.key_env());
     let key = std::env::var(api.key_env())
         .ok()
         .filter(|k| !k.trim().is_empty())

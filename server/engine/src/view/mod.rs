@@ -66,8 +66,12 @@ pub fn events_after(
     after: Seq,
     limit: usize,
 ) -> Result<Vec<LoggedEvent>, ViewError> {
-    let paths = prd_paths(reader)?;
+    // Events first: a PRD row is written with (or before) the first event
+    // naming it, so paths read afterwards name every PRD those events do.
+    // Read the other way round, a decomposition committed in between left
+    // its events without their PRD.
     let rows = reader.events_after(after, limit.min(MAX_EVENTS))?;
+    let paths = prd_paths(reader)?;
     Ok(rows
         .into_iter()
         .map(|row| LoggedEvent::from_row(row, |id| paths.get(&id).cloned()))

@@ -187,6 +187,7 @@ pub fn from_config(
                 .api
                 .as_ref()
                 .ok_or(WorkerConfigError::MissingTable(kind))?;
+            crate::process::mark_key_var(api.key_env());
             let key = std::env::var(api.key_env())
                 .ok()
                 .filter(|k| !k.trim().is_empty())

@@ -115,6 +115,7 @@ impl AgentCliWorker {
         project_root: &Path,
     ) -> Result<Self, String> {
         let key_env = config.key_env(cli);
+        crate::process::mark_key_var(key_env);
         let key = std::env::var(key_env)
             .ok()
             .filter(|k| !k.trim().is_empty())

@@ -421,3 +421,74 @@ fn run_refuses_a_prd_made_invalid_and_replans_one_changed_since_decomposed() {
     assert!(reader.task(prd.id, "REQ-3/AC-3.1").unwrap().is_some());
     assert_eq!(reader.runs().unwrap().len(), 1);
 }
+
+#[test]
+fn a_run_held_by_a_breaker_says_which_until_when_and_how_to_reset_it() {
+    let dir = project("held", "");
+    // REQ-1's RED breaker open until reset, as after failures and a retry.
+    let (status, _, err) = tdd(&dir, &["circuits", "isolate", "stage", "REQ-1/AC-1.1:red"]);
+    assert_eq!(status, 0, "{err}");
+    let mut run = bin(&dir)
+        .args(RUN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = run.stdout.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut told = None;
+    while told.is_none() && Instant::now() < deadline {
+        if let Ok(line) = seen.recv_timeout(Duration::from_millis(200)) {
+            if line.contains("waits:") {
+                told = Some(line);
+            }
+        }
+    }
+    let told = told.unwrap_or_else(|| {
+        let _ = run.kill();
+        panic!("the run never said what holds it")
+    });
+    assert!(
+        told.contains("REQ-1/AC-1.1 waits: the stage breaker REQ-1/AC-1.1:red is open")
+            && told.contains("until it is reset")
+            && told.contains("`tdd-orchestrator circuits reset stage REQ-1/AC-1.1:red`"),
+        "{told}"
+    );
+    // Nothing else can start (REQ-2 depends on REQ-1): the run ends by
+    // itself instead of waiting for a reset it cannot see.
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the run waited for a reset it cannot see"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(1));
+    let rest: Vec<String> = seen.try_iter().collect();
+    let rest = rest.join("\n");
+    assert!(rest.contains("not started: REQ-1/AC-1.1 waits"), "{rest}");
+    // Reset, then resume: the task runs (and fails: the script writes nothing).
+    let (status, _, err) = tdd(&dir, &["circuits", "reset", "stage", "REQ-1/AC-1.1:red"]);
+    assert_eq!(status, 0, "{err}");
+    let mut resume = RUN.to_vec();
+    resume[0] = "resume";
+    let (_, out, err) = tdd(&dir, &resume);
+    assert!(
+        out.contains("REQ-1/AC-1.1") && out.contains("failed at red"),
+        "{out}{err}"
+    );
+}

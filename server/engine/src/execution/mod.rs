@@ -52,7 +52,7 @@ use crate::pipeline::{AttemptHook, FailureKind, NoticeHook, PipelineContext, Rec
 use crate::planning;
 use crate::process::CancelToken;
 use crate::project::{self, ProjectError};
-use crate::scheduler::{self, BreakerHook, SchedulerOptions, SchedulerReport, TaskEnd};
+use crate::scheduler::{self, BreakerHook, SchedulerOptions, SchedulerReport, TaskEnd, WaitHook};
 use crate::store::claims::{ClaimRow, RunControl};
 use crate::store::runs::RunId;
 use crate::store::{Queries, Store, StoreError, TaskStatus};
@@ -462,6 +462,7 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     // Breaker changes are saved as they happen, so a crash keeps them.
     let hook_store = store.clone();
     let hook_emit = emit.clone();
+    let wait_emit = emit.clone();
     let options = SchedulerOptions {
         breakers,
         on_breaker_change: Some(BreakerHook(Arc::new(move |changes| {
@@ -474,6 +475,10 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
                 let message = format!("could not save a breaker change: {e}");
                 hook_emit(&RunEvent::Warning { message: &message });
             }
+        }))),
+        on_wait: Some(WaitHook(Arc::new(move |worker, why| {
+            let message = format!("[{worker}] {why}");
+            wait_emit(&RunEvent::Warning { message: &message });
         }))),
         ..SchedulerOptions::default()
     };

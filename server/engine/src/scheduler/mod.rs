@@ -150,6 +150,9 @@ enum Pick {
     Wait(Option<String>),
     /// This worker's breaker is open until a reset.
     Retire(String),
+    /// Every task that could start is held by a breaker open until a reset
+    /// (which this run will not see): waiting would never end.
+    Stuck(String),
 }
 
 /// Runs every task of `graph` with `workers` (see the module documentation).
@@ -356,7 +359,32 @@ fn work(
                     state.runs[index].last_refusal = Some(why);
                     break;
                 }
+                Pick::Stuck(why) if state.running() == 0 => {
+                    // Nothing runs that could change it: end, saying why.
+                    for &i in &plan.order {
+                        if matches!(state.slots[i], Slot::Pending) {
+                            state.slots[i] = Slot::Done(TaskEnd::NotStarted {
+                                reason: why.clone(),
+                            });
+                        }
+                    }
+                    wake.notify_all();
+                    break;
+                }
+                Pick::Stuck(why) => {
+                    if Some(&why) != state.runs[index].last_refusal.as_ref() {
+                        if let Some(hook) = &options.on_wait {
+                            (hook.0)(&name, &why);
+                        }
+                        state.runs[index].last_refusal = Some(why);
+                    }
+                }
                 Pick::Wait(refusal) => {
+                    if refusal.is_some() && refusal != state.runs[index].last_refusal {
+                        if let (Some(hook), Some(why)) = (&options.on_wait, &refusal) {
+                            (hook.0)(&name, why);
+                        }
+                    }
                     if refusal.is_some() {
                         state.runs[index].last_refusal = refusal;
                     }
@@ -406,6 +434,8 @@ fn pick(state: &mut State, plan: &Plan<'_>, worker: &str, now: Millis) -> Pick {
         .filter(|&i| matches!(state.slots[i], Slot::Running { .. }))
         .collect();
     let mut refusal = None;
+    // Whether every candidate is held by a breaker open until a reset.
+    let mut stuck = true;
     for &i in &plan.order {
         if !matches!(state.slots[i], Slot::Pending) || !deps_done(state, plan, i) {
             continue;
@@ -415,6 +445,7 @@ fn pick(state: &mut State, plan: &Plan<'_>, worker: &str, now: Millis) -> Pick {
             .iter()
             .any(|&r| overlap(&task.writes, &plan.tasks[r].writes))
         {
+            stuck = false;
             continue;
         }
         let verdict =
@@ -426,15 +457,50 @@ fn pick(state: &mut State, plan: &Plan<'_>, worker: &str, now: Millis) -> Pick {
             Ok(()) => return Pick::Task(i),
             Err(blocked) => match blocked.scope {
                 // Only this task's stage: another task may go.
-                Scope::Stage => refusal = Some(blocked.to_string()),
+                Scope::Stage => {
+                    stuck &= blocked.until.is_none() && blocked.state.is_open();
+                    refusal = Some(held(&task.key, &blocked));
+                }
                 Scope::Worker if blocked.until.is_none() && blocked.state.is_open() => {
                     return Pick::Retire(blocked.to_string());
                 }
-                Scope::Worker | Scope::System => return Pick::Wait(Some(blocked.to_string())),
+                Scope::Worker | Scope::System => {
+                    return Pick::Wait(Some(held(&task.key, &blocked)));
+                }
             },
         }
     }
-    Pick::Wait(refusal)
+    match refusal {
+        Some(why) if stuck => Pick::Stuck(why),
+        refusal => Pick::Wait(refusal),
+    }
+}
+
+/// What holds `task` back, until when, and how to let it go: the same
+/// text for every look while nothing changes, so it is told once.
+fn held(task: &str, blocked: &tdd_core::breaker::Blocked) -> String {
+    let until = match blocked.until {
+        Some(at) => {
+            let secs = at.0 / 1000;
+            format!(
+                " until {:02}:{:02}:{:02} UTC",
+                secs / 3600 % 24,
+                secs / 60 % 60,
+                secs % 60
+            )
+        }
+        None => " until it is reset".to_string(),
+    };
+    let (scope, name) = match blocked.scope {
+        Scope::System => ("system", "system"),
+        Scope::Worker => ("worker", blocked.name.as_str()),
+        Scope::Stage => ("stage", blocked.name.as_str()),
+    };
+    format!(
+        "{task} waits: {blocked}; nothing is dispatched to it{until} \
+         (a run reads breakers when it starts: `tdd-orchestrator circuits reset {scope} {name}`, \
+         then `tdd-orchestrator resume`)"
+    )
 }
 
 fn finish(

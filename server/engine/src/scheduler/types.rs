@@ -49,7 +49,14 @@ pub struct SchedulerOptions {
     /// Told of breaker changes as they happen (under the scheduler's lock:
     /// keep it short), so they can be persisted before the run ends.
     pub on_breaker_change: Option<BreakerHook>,
+    /// Told once per worker and reason when a breaker holds dispatch (which
+    /// breaker, until when, how to reset it), so a waiting run says why.
+    pub on_wait: Option<WaitHook>,
 }
+
+/// A callback for a worker held by a breaker: the worker, then what holds it.
+#[derive(Clone)]
+pub struct WaitHook(pub Arc<dyn Fn(&str, &str) + Send + Sync>);
 
 /// A callback for breaker changes, oldest first.
 #[derive(Clone)]
@@ -63,6 +70,7 @@ impl Default for SchedulerOptions {
             pause: PauseFlag::default(),
             poll: Duration::from_millis(10),
             on_breaker_change: None,
+            on_wait: None,
         }
     }
 }

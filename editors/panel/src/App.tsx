@@ -2,7 +2,7 @@
 // a header with its run controls. The screens read one `PanelState`.
 
 import { useEffect, useMemo, useState } from "react";
-import { href, useRoute, type Screen } from "./route";
+import { href, Link, useRoute, type Screen } from "./route";
 import { Board } from "./screens/Board";
 import { Embed } from "./screens/Embed";
 import { MetricsScreen } from "./screens/Metrics";
@@ -23,14 +23,12 @@ const TABS: { screen: Screen; label: string }[] = [
 ];
 
 export function App({ transport, fixedProject }: { transport: Transport; fixedProject?: string }) {
-  const route = useRoute();
-  if (route.screen === "overview") {
-    if (fixedProject) {
-      window.location.hash = href(fixedProject, "board");
-      return null;
-    }
-    return <Overview transport={transport} />;
+  let route = useRoute();
+  // In the editor there is one project: its board is the start.
+  if (route.screen === "overview" && fixedProject) {
+    route = { screen: "board", project: fixedProject, params: new URLSearchParams() };
   }
+  if (route.screen === "overview") return <Overview transport={transport} />;
   return <ProjectScreens key={route.project} transport={transport} project={route.project} screen={route.screen} params={route.params} showOverview={!fixedProject} />;
 }
 
@@ -62,9 +60,9 @@ function ProjectScreens({
       <header className="sticky top-0 z-10 border-b border-line bg-surface px-3 py-2">
         <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
           {showOverview && (
-            <a href="#/" className="text-muted hover:text-fg" aria-label="All projects">
+            <Link to="#/" className="text-muted hover:text-fg" aria-label="All projects">
               ← Projects
-            </a>
+            </Link>
           )}
           <h1 className="font-semibold" title={`project ${project}`}>
             {name}
@@ -88,15 +86,15 @@ function ProjectScreens({
           {openBreakers > 0 && <Badge tone="bad">{openBreakers} breaker{openBreakers > 1 ? "s" : ""} open</Badge>}
         </div>
         <nav aria-label="Screens" className="mt-2 flex flex-wrap gap-1">
-          {TABS.map((tab) => (
-            <a
+          {TABS.filter((tab) => tab.screen !== "prd" || api.preview).map((tab) => (
+            <Link
               key={tab.screen}
-              href={href(project, tab.screen)}
+              to={href(project, tab.screen)}
               aria-current={active === tab.screen ? "page" : undefined}
               className={`rounded px-2 py-1 text-xs ${active === tab.screen ? "bg-accent text-accent-fg" : "text-muted hover:bg-bg hover:text-fg"}`}
             >
               {tab.label}
-            </a>
+            </Link>
           ))}
         </nav>
       </header>
@@ -109,7 +107,7 @@ function ProjectScreens({
         )}
         {snapshot && screen === "workers" && <Workers api={api} snapshot={snapshot} />}
         {snapshot && screen === "metrics" && <MetricsScreen api={api} lastSeq={panel.state.lastSeq} since={snapshot.runs[0]?.started_at ?? null} />}
-        {snapshot && screen === "prd" && <PrdScreen project={project} api={api} snapshot={snapshot} />}
+        {snapshot && screen === "prd" && api.preview && <PrdScreen project={project} api={api} snapshot={snapshot} />}
       </main>
     </div>
   );
@@ -117,7 +115,7 @@ function ProjectScreens({
 
 /** The registered project's name (its directory's); the id until known. */
 function useProjectName(transport: Transport, project: string, registry: boolean): string {
-  const [name, setName] = useState(project);
+  const [name, setName] = useState(registry ? project : "This workspace");
   useEffect(() => {
     if (!registry) return;
     transport

@@ -1,7 +1,7 @@
 // The address is the state a reload keeps: `#/` the overview,
 // `#/p/<project>/<screen>?…` a project's screen.
 
-import { useEffect, useState } from "react";
+import { createElement, useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from "react";
 
 export const SCREENS = ["board", "task", "workers", "metrics", "prd", "embed"] as const;
 export type Screen = (typeof SCREENS)[number];
@@ -32,7 +32,26 @@ export function useRoute(): Route {
   useEffect(() => {
     const changed = () => setHash(window.location.hash);
     window.addEventListener("hashchange", changed);
+    changed(); // a change before this effect ran would be missed otherwise
     return () => window.removeEventListener("hashchange", changed);
   }, []);
   return parseRoute(hash);
+}
+
+/** Goes to `hash` (`#/…`). Links do not do it themselves: a VS Code webview
+ * takes over clicks on `#` links (it scrolls to an element instead). */
+export function navigate(hash: string): void {
+  window.history.pushState(null, "", hash);
+  window.dispatchEvent(new HashChangeEvent("hashchange"));
+}
+
+/** An `<a>` to a screen that works in a browser and in a webview alike. */
+export function Link({ to, ...props }: AnchorHTMLAttributes<HTMLAnchorElement> & { to: string }) {
+  const onClick = (e: MouseEvent<HTMLAnchorElement>) => {
+    if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    e.stopPropagation();
+    navigate(to);
+  };
+  return createElement("a", { ...props, href: to, onClick });
 }

@@ -62,8 +62,9 @@ export interface ProjectTransport {
   subscribe(after: number, onEvents: (events: LoggedEvent[]) => void, onStatus: (live: boolean) => void): () => void;
   taskDetail(key: string, prd?: string): Promise<TaskDetail>;
   metrics(): Promise<Metrics>;
-  preview(path: string, text: string): Promise<Preview>;
-  decompose(path: string, text: string): Promise<Record<string, unknown>>;
+  /** Absent in the editor, which validates and plans the PRD as you type. */
+  preview?(path: string, text: string): Promise<Preview>;
+  decompose?(path: string, text: string): Promise<Record<string, unknown>>;
   command(command: Command): Promise<Record<string, unknown>>;
 }
 

@@ -123,6 +123,16 @@ impl PrdMatcher {
                 .root
                 .as_deref()
                 .and_then(|root| path.strip_prefix(root).ok());
+            // The engine's worktrees (`.tdd/worktrees/…`) hold copies of every
+            // PRD; reporting on them would list each problem once per task.
+            let internal = relative.is_some_and(|rel| {
+                rel.components()
+                    .next()
+                    .is_some_and(|c| c.as_os_str() == ".tdd" || c.as_os_str() == ".git")
+            });
+            if internal {
+                return false;
+            }
             let candidate = relative.unwrap_or(path);
             if self.set.is_match(candidate)
                 || path
@@ -140,6 +150,20 @@ impl PrdMatcher {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn copies_in_the_engines_worktrees_are_not_prds() {
+        let matcher = PrdMatcher::new(Some(PathBuf::from("/p")), &["**/*.prd.md".to_string()]);
+        let prd = "# A\n";
+        assert!(matcher.is_prd(Some(Path::new("/p/docs/a.prd.md")), prd));
+        assert!(!matcher.is_prd(
+            Some(Path::new(
+                "/p/.tdd/worktrees/REQ-1-AC-1.1-f439/docs/a.prd.md"
+            )),
+            prd
+        ));
+        assert!(!matcher.is_prd(Some(Path::new("/p/.git/a.prd.md")), prd));
+    }
 
     #[test]
     fn reads_known_keys_and_reports_the_rest() {

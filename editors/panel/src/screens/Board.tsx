@@ -3,7 +3,7 @@
 
 import { useMemo, useState } from "react";
 import type { TaskView } from "../generated/protocol";
-import { href } from "../route";
+import { href, Link } from "../route";
 import { COLUMNS, columnOf, currentRun, type Column, type PanelState } from "../state";
 import type { Command, ProjectTransport } from "../transport";
 import { ago, Badge, Button, Empty, ErrorBox, toneOf } from "../ui";
@@ -80,7 +80,7 @@ export function Board({
       </div>
       {snapshot.tasks.length === 0 ? (
         <Empty>
-          No tasks yet. Open <a className="text-accent underline" href={href(project, "prd")}>PRD</a> to decompose one.
+          No tasks yet. Open <Link className="text-accent underline" to={href(project, "prd")}>PRD</Link> to decompose one.
         </Empty>
       ) : (
         <div className="grid grid-cols-1 gap-2 sm:grid-cols-2 md:grid-cols-4 xl:grid-cols-7">
@@ -141,7 +141,7 @@ function Card({ task: t, project }: { task: TaskView; project: string }) {
       : null;
   return (
     <li data-task={t.key} data-state={t.state} data-attempts={t.attempts} className="rounded border border-line bg-surface">
-      <a href={href(project, "task", { key: t.key, prd: t.prd })} className="block p-2 hover:bg-bg" aria-label={`${t.key}: ${t.title}, ${t.state}`}>
+      <Link to={href(project, "task", { key: t.key, prd: t.prd })} className="block p-2 hover:bg-bg" aria-label={`${t.key}: ${t.title}, ${t.state}`}>
         <div className="flex items-center justify-between gap-1">
           <span className="truncate font-mono text-[11px] text-muted">{t.key}</span>
           <Badge tone={toneOf(t.state)}>{t.state}</Badge>
@@ -158,7 +158,7 @@ function Card({ task: t, project }: { task: TaskView; project: string }) {
             {result.text}
           </p>
         )}
-      </a>
+      </Link>
     </li>
   );
 }

@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from "react";
 import type { ProjectSummary } from "../generated/protocol";
-import { href } from "../route";
+import { href, Link } from "../route";
 import type { Transport } from "../transport";
 import { ago, Badge, cost, Empty, ErrorBox, Progress, toneOf } from "../ui";
 
@@ -98,9 +98,9 @@ function ProjectCard({ project: p }: { project: ProjectSummary }) {
   return (
     <li className="rounded border border-line bg-surface p-3" data-testid="project">
       {p.missing ? body : (
-        <a href={href(p.id, "board")} className="block focus:outline-none" aria-label={`Open ${p.name}`}>
+        <Link to={href(p.id, "board")} className="block focus:outline-none" aria-label={`Open ${p.name}`}>
           {body}
-        </a>
+        </Link>
       )}
     </li>
   );

@@ -3,7 +3,7 @@
 
 import { useState, type DragEvent } from "react";
 import type { Snapshot } from "../generated/protocol";
-import { href } from "../route";
+import { href, navigate } from "../route";
 import type { PlannedTask, Preview, ProjectTransport } from "../transport";
 import { Badge, Button, Empty, ErrorBox, Section } from "../ui";
 
@@ -27,16 +27,16 @@ export function PrdScreen({ project, api, snapshot }: { project: string; api: Pr
   };
   // An empty box means the file on disk.
   const body = () => (text.trim() ? text : undefined) as string;
-  const check = () => guard(async () => setPreview(await api.preview(path, body())));
+  const check = () => guard(async () => setPreview(await api.preview!(path, body())));
   const decompose = () =>
     guard(async () => {
-      const result = await api.decompose(path, body());
+      const result = await api.decompose!(path, body());
       setMessage({ ok: true, text: `Decomposed: ${result.tasks} tasks (${result.added} added, ${result.replanned} re-planned, ${result.cancelled} cancelled)` });
     });
   const run = () =>
     guard(async () => {
       await api.command({ kind: "run", prd: path });
-      window.location.hash = href(project, "board");
+      navigate(href(project, "board"));
     });
   const drop = (e: DragEvent) => {
     e.preventDefault();

@@ -5,7 +5,7 @@
 import { useEffect, useState } from "react";
 import { Diff, Hunk, parseDiff } from "react-diff-view";
 import type { AttemptView, FileDiff, StageDiff, TaskDetail } from "../generated/protocol";
-import { href } from "../route";
+import { href, Link } from "../route";
 import type { PanelState } from "../state";
 import type { Command, ProjectTransport } from "../transport";
 import { Badge, Button, duration, Empty, ErrorBox, Section, toneOf, usageText } from "../ui";
@@ -51,9 +51,9 @@ export function TaskDetailScreen({
   const t = detail.task;
   return (
     <div className="mx-auto max-w-5xl">
-      <a href={href(project, "board")} className="text-xs text-muted hover:text-fg">
+      <Link to={href(project, "board")} className="text-xs text-muted hover:text-fg">
         ← Board
-      </a>
+      </Link>
       <div className="my-2 flex flex-wrap items-center gap-2">
         <h2 className="font-mono text-sm text-muted">{t.key}</h2>
         <Badge tone={toneOf(t.state)}>{t.state}</Badge>

@@ -97,7 +97,13 @@ impl Store {
                 supported: LATEST_VERSION,
             });
         }
-        if found == 0 && migrations::has_objects(&conn).at(&path)? {
+        // Tables with version 0 is someone else's database, unless another of
+        // our processes committed its first migration between the two reads
+        // (tables and version commit together): read the version again.
+        if found == 0
+            && migrations::has_objects(&conn).at(&path)?
+            && migrations::user_version(&conn).at(&path)? == 0
+        {
             return Err(StoreError::Foreign { path });
         }
 

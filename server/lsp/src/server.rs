@@ -102,7 +102,17 @@ impl LanguageServer for Backend {
             .and_then(|w| w.did_change_watched_files.as_ref())
             .and_then(|w| w.dynamic_registration)
             .unwrap_or(false);
+        // `workspace/codeLens/refresh`: lenses say how far a requirement's
+        // tasks are, which a run changes under an unchanged document.
+        let lens_refresh = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.code_lens.as_ref())
+            .and_then(|c| c.refresh_support)
+            .unwrap_or(false);
         self.notify(Event::Initialize {
+            lens_refresh,
             watch_files,
             root,
             options: params.initialization_options,

@@ -107,6 +107,19 @@ async fn execute(client: &mut TestClient, command: &str, args: Value) -> Value {
     client.response(id).await
 }
 
+/// Whether the server sent a request `method` (answered by the test client).
+async fn wait_for_request(client: &mut TestClient, method: &str) -> bool {
+    for _ in 0..100 {
+        if client.server_requests.iter().any(|r| r["method"] == method) {
+            return true;
+        }
+        // Messages are read while waiting on something: ask for one.
+        let _ = client.request("tdd/snapshot", Value::Null).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
 /// The titles and commands of the code lenses on `uri`.
 async fn lenses(client: &mut TestClient, uri: &str) -> Vec<(String, String, Value)> {
     let lenses = client
@@ -149,8 +162,12 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
     let root_uri = format!("file://{}", root.display());
     let prd_uri = format!("{root_uri}/neg.prd.md");
     let mut client = TestClient::start();
+    // A client whose code lenses can be refreshed (VS Code's can).
+    let capabilities = json!({
+        "workspace": { "configuration": true, "codeLens": { "refreshSupport": true } }
+    });
     client
-        .initialize_in(&root_uri, json!({ "panel": true }))
+        .initialize_with(&root_uri, capabilities, json!({ "panel": true }))
         .await;
 
     // Not decomposed yet: the run starts, then says why it could not.
@@ -253,6 +270,15 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
         "{events:?}"
     );
     assert_eq!(events.last().unwrap()["data"]["status"], "completed");
+    // The lenses' counts moved under an unchanged document: the client was
+    // asked to refresh them, and they say so when it does.
+    let refreshed = wait_for_request(&mut client, "workspace/codeLens/refresh").await;
+    assert!(refreshed, "no workspace/codeLens/refresh during the run");
+    let after = lenses(&mut client, &prd_uri).await;
+    assert!(
+        after.iter().any(|(title, _, _)| title == "1/1 merged"),
+        "{after:?}"
+    );
 
     // What a panel opened now reads: the same log, and a snapshot as of its end.
     let log = client.request("tdd/events", json!({ "after": 0 })).await;

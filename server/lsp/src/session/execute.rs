@@ -132,13 +132,21 @@ struct OutboxNotices {
     progress: bool,
     /// This run's progress token.
     token: String,
+    /// The client's `workspace.codeLens.refreshSupport`.
+    lens_refresh: bool,
 }
 
 impl run_commands::Notices for OutboxNotices {
     fn progress(&self, step: run_commands::Progress) {
+        // A report or an end follows a task's end: the lenses' counts moved
+        // (a panel client is told through the event log as well).
+        let moved = !matches!(step, run_commands::Progress::Begin { .. });
         if self.progress {
             let token = self.token.clone();
             let _ = self.outbox.send(Outgoing::Progress(token, step));
+        }
+        if moved && self.lens_refresh {
+            let _ = self.outbox.send(Outgoing::RefreshLenses);
         }
     }
 
@@ -187,6 +195,8 @@ impl Session {
         let notices = std::sync::Arc::new(OutboxNotices {
             outbox: self.outbox.clone(),
             progress: self.work_done_progress,
+            // A panel client hears of each task's end through the log.
+            lens_refresh: self.lens_refresh && !self.is_panel(),
             token: format!("tdd-run-{}", self.progress_tokens),
         });
         let runs = self.runs.clone();

@@ -39,6 +39,8 @@ pub enum Event {
         panel: bool,
         /// `capabilities.window.workDoneProgress`.
         work_done_progress: bool,
+        /// `capabilities.workspace.codeLens.refreshSupport`.
+        lens_refresh: bool,
         /// The client registers file watchers when asked.
         watch_files: bool,
     },
@@ -86,6 +88,8 @@ enum Outgoing {
     Event(Box<LoggedEvent>),
     /// A step of `$/progress` under a token; `Begin` first creates the token.
     Progress(String, run_commands::Progress),
+    /// `workspace/codeLens/refresh`: a task ended, so the lenses' counts moved.
+    RefreshLenses,
 }
 
 pub struct Session {
@@ -110,6 +114,8 @@ pub struct Session {
     /// Pushes the event log's new entries while the client is a panel.
     following: Option<panel::Following>,
     work_done_progress: bool,
+    /// The client can be asked to refresh its code lenses.
+    lens_refresh: bool,
     /// The client can be asked to watch files.
     watch_files: bool,
     /// Progress tokens handed out so far.
@@ -138,6 +144,7 @@ pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
         panel_capability: false,
         following: None,
         work_done_progress: false,
+        lens_refresh: false,
         watch_files: false,
         progress_tokens: 0,
     };
@@ -160,6 +167,11 @@ async fn send_outgoing(client: Client, mut rx: mpsc::UnboundedReceiver<Outgoing>
                     .await
             }
             Outgoing::Progress(token, step) => send_progress(&client, &mut live, token, step).await,
+            Outgoing::RefreshLenses => {
+                if let Err(e) = client.code_lens_refresh().await {
+                    tracing::debug!("workspace/codeLens/refresh: {e}");
+                }
+            }
         }
     }
 }
@@ -247,9 +259,11 @@ impl Session {
                 pull_configuration,
                 panel,
                 work_done_progress,
+                lens_refresh,
                 watch_files,
             } => {
                 self.watch_files = watch_files;
+                self.lens_refresh = lens_refresh;
                 self.pull_configuration = pull_configuration;
                 self.panel_capability = panel;
                 self.work_done_progress = work_done_progress;
@@ -551,8 +565,14 @@ impl Session {
         match (&self.root, self.is_panel()) {
             (Some(root), true) if self.following.is_none() => {
                 let outbox = self.outbox.clone();
+                let lens_refresh = self.lens_refresh;
                 self.following = Some(panel::follow(root.clone(), move |event| {
-                    outbox.send(Outgoing::Event(Box::new(event))).is_ok()
+                    let moved = lenses_move(&event.event.kind());
+                    let sent = outbox.send(Outgoing::Event(Box::new(event))).is_ok();
+                    if sent && lens_refresh && moved {
+                        let _ = outbox.send(Outgoing::RefreshLenses);
+                    }
+                    sent
                 }));
             }
             (_, false) => self.following = None,
@@ -711,4 +731,19 @@ fn request_failed(message: &str) -> tower_lsp_server::jsonrpc::Error {
 fn display_path(uri: &Uri) -> String {
     uri.to_file_path()
         .map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string())
+}
+
+/// Log entries after which a requirement's lens ("1 failed · 1/3 merged",
+/// "Run REQ-1 · N tasks") says something else.
+fn lenses_move(kind: &str) -> bool {
+    matches!(
+        kind,
+        "task.merged"
+            | "task.failed"
+            | "task.skipped"
+            | "task.retry"
+            | "task_cancelled"
+            | "prd_decomposed"
+            | "run.finished"
+    )
 }

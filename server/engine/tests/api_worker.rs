@@ -352,6 +352,11 @@ fn a_refused_key_is_an_outage_at_once_and_the_key_is_not_quoted() {
                 "{message}"
             );
             assert!(!message.contains(API_KEY), "{message}");
+            // The provider quoted the key; the worker reports it redacted.
+            assert!(
+                message.contains("Incorrect API key provided: [redacted]"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }

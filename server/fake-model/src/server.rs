@@ -123,7 +123,7 @@ async fn handle(shared: Shared, req: Request<Incoming>) -> Result<Response<RespB
     let plan = {
         let mut state = shared.lock().unwrap_or_else(|p| p.into_inner());
         let authorized = key_ok(&headers, &state.api_key);
-        let (plan, outcome) = decide(
+        let (mut plan, outcome) = decide(
             &mut state,
             &method,
             &path,
@@ -132,6 +132,14 @@ async fn handle(shared: Shared, req: Request<Incoming>) -> Result<Response<RespB
             authorized,
             raw.len(),
         );
+        // As some providers do, the refusal quotes the key it was given:
+        // clients must keep it out of what they store and show.
+        if let Plan::Error(_, ErrorKind::Unauthorized, message) = &mut plan {
+            *message = format!(
+                "{message}: Incorrect API key provided: {}",
+                presented_key(&headers)
+            );
+        }
         let record = RecordedRequest {
             method,
             path,
@@ -150,6 +158,18 @@ async fn handle(shared: Shared, req: Request<Incoming>) -> Result<Response<RespB
         plan
     };
     Ok(play(plan).await)
+}
+
+/// The key the request carries, if any.
+fn presented_key(headers: &[(String, String)]) -> String {
+    headers
+        .iter()
+        .find_map(|(n, v)| match n.as_str() {
+            "x-api-key" => Some(v.clone()),
+            "authorization" => v.strip_prefix("Bearer ").map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// The key may come as `x-api-key` (Anthropic) or `Authorization: Bearer`.

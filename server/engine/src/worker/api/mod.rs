@@ -167,7 +167,11 @@ impl Worker for ApiWorker {
             .to_string();
         let tools =
             Tools::new(&request.worktree, &request.writable).with_tests(request.tests.as_ref());
-        let mut report = self.attempt(request, &model, &tools)?;
+        // A provider may echo the key in an error body ("Incorrect API key
+        // provided: …"): it never leaves the worker.
+        let mut report = self
+            .attempt(request, &model, &tools)
+            .map_err(|e| self.redact.error(e))?;
         report.model = Some(model);
         report.denied = tools.denied();
         Ok(report)
@@ -257,5 +261,12 @@ struct Redactor(String);
 impl Redactor {
     fn apply(&self, text: &str) -> String {
         crate::transcript::redact(text, &[&self.0])
+    }
+
+    fn error(&self, error: WorkerError) -> WorkerError {
+        match error {
+            WorkerError::ProviderOutage(text) => WorkerError::ProviderOutage(self.apply(&text)),
+            WorkerError::Failed(text) => WorkerError::Failed(self.apply(&text)),
+        }
     }
 }

@@ -375,6 +375,12 @@ fn a_run_killed_at_random_moments_resumes_to_completion_every_time() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        // What resume said goes with any failure found after it.
+        let context = format!(
+            "{context}\nresume said:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         check_finished(&root, &context);
     }
     eprintln!("{killed_mid_run} of {ROUNDS} kills landed while the run was working");

@@ -48,63 +48,10 @@ write(root .. '/pyproject.toml', '[project]\nname = "calc"\nversion = "0.1.0"\n'
 write(root .. '/pytest.ini', '[pytest]\ntestpaths = tests\n')
 write(root .. '/conftest.py', 'import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / "src"))\n')
 write(root .. '/src/README', 'sources\n')
-write(root .. '/calc.prd.md', [[
-# Calculator
-
-## Requirements
-
-### REQ-1 Add
-
-As a user, I want to add two numbers so that I get their sum.
-
-Module: src/add.py
-Tests: tests/test_add.py
-
-Acceptance criteria:
-- AC-1.1: WHEN the user adds 2 and 3 THE SYSTEM SHALL return 5.
-
-### REQ-2 Negate
-
-As a user, I want a number negated so that I get its opposite.
-
-Module: src/negate.py
-Tests: tests/test_negate.py
-
-Acceptance criteria:
-- AC-2.1: WHEN the user negates 7 THE SYSTEM SHALL return -7.
-]])
-write(root .. '/script.toml', [=[
-[[step]]
-task = "REQ-1/AC-1.1"
-stage = "red"
-pause_ms = 500
-write = { "tests/test_add.py" = "from add import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n" }
-
-[[step]]
-task = "REQ-1/AC-1.1"
-stage = "green"
-pause_ms = 500
-write = { "src/add.py" = "def add(a, b):\n    return a - b\n" }
-
-[[step]]
-task = "REQ-1/AC-1.1"
-stage = "green"
-attempt = 2
-pause_ms = 500
-write = { "src/add.py" = "def add(a, b):\n    return a + b\n" }
-
-[[step]]
-task = "REQ-2/AC-2.1"
-stage = "red"
-pause_ms = 500
-write = { "tests/test_negate.py" = "from negate import negate\n\n\ndef test_negate():\n    assert negate(7) == -7\n" }
-
-[[step]]
-task = "REQ-2/AC-2.1"
-stage = "green"
-pause_ms = 500
-write = { "src/negate.py" = "def negate(x):\n    return -x\n" }
-]=])
+-- The editor tests' shared fixture (tests/fixtures/editors).
+local fixtures = repo .. '/tests/fixtures/editors/'
+write(root .. '/calc.prd.md', table.concat(vim.fn.readfile(fixtures .. 'calc.prd.md'), '\n') .. '\n')
+write(root .. '/script.toml', table.concat(vim.fn.readfile(fixtures .. 'calc.script.toml'), '\n') .. '\n')
 sh({ bin, 'init', '--language', 'python' }, root)
 local config = table.concat(vim.fn.readfile(root .. '/.tdd/config.toml'), '\n')
 config = config:gsub('\n%[worker%]\n', '\n[worker]\nkind = "scripted"\ncount = 1\n', 1)

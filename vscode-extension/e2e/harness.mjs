@@ -41,9 +41,10 @@ export function workspace(bin, venvBin) {
   write(root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
   write(root, "conftest.py", 'import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / "src"))\n');
   write(root, "src/README", "sources\n");
-  write(root, "calc.prd.md", readFileSync(new URL("./calc.prd.md", import.meta.url), "utf8"));
-  write(root, "notes.prd.md", readFileSync(new URL("./notes.prd.md", import.meta.url), "utf8"));
-  write(root, "script.toml", readFileSync(new URL("./script.toml", import.meta.url), "utf8"));
+  const fixture = (name) => readFileSync(new URL(`../../tests/fixtures/editors/${name}`, import.meta.url), "utf8");
+  write(root, "calc.prd.md", fixture("calc.prd.md"));
+  write(root, "notes.prd.md", fixture("notes.prd.md"));
+  write(root, "script.toml", fixture("calc.script.toml"));
   sh(bin, ["init", "--language", "python"]);
   // pytest by its absolute path: VS Code's server starts extensions with the
   // login shell's environment, not the one it was started with.

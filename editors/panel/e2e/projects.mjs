@@ -1,7 +1,7 @@
 // Real projects for the browser test: git repositories initialised and
 // decomposed by the real binary, registered in a throw-away registry.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync, appendFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -19,65 +19,12 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-export const CALC_PRD = `# Calculator
-
-## Requirements
-
-### REQ-1 Add
-
-As a user, I want to add two numbers so that I get their sum.
-
-Module: src/add.py
-Tests: tests/test_add.py
-
-Acceptance criteria:
-- AC-1.1: WHEN the user adds 2 and 3 THE SYSTEM SHALL return 5.
-
-### REQ-2 Negate
-
-As a user, I want a number negated so that I get its opposite.
-
-Module: src/negate.py
-Tests: tests/test_negate.py
-
-Acceptance criteria:
-- AC-2.1: WHEN the user negates 7 THE SYSTEM SHALL return -7.
-`;
-
-/** REQ-1's first GREEN is wrong (rejected by its failing test), its second
- * right; REQ-2's GREEN never passes, so its stage breaker opens. */
-const SCRIPT = `
-[[step]]
-task = "REQ-1/AC-1.1"
-stage = "red"
-pause_ms = 900
-write = { "tests/test_add.py" = "from add import add\\n\\n\\ndef test_add():\\n    assert add(2, 3) == 5\\n" }
-
-[[step]]
-task = "REQ-1/AC-1.1"
-stage = "green"
-pause_ms = 900
-write = { "src/add.py" = "def add(a, b):\\n    return a - b\\n" }
-
-[[step]]
-task = "REQ-1/AC-1.1"
-stage = "green"
-attempt = 2
-pause_ms = 900
-write = { "src/add.py" = "def add(a, b):\\n    return a + b\\n" }
-
-[[step]]
-task = "REQ-2/AC-2.1"
-stage = "red"
-pause_ms = 900
-write = { "tests/test_negate.py" = "from negate import negate\\n\\n\\ndef test_negate():\\n    assert negate(7) == -7\\n" }
-
-[[step]]
-task = "REQ-2/AC-2.1"
-stage = "green"
-pause_ms = 900
-write = { "src/negate.py" = "def negate(x):\\n    return x\\n" }
-`;
+/** The editor tests' shared project (tests/fixtures/editors): REQ-1's first
+ * GREEN is rejected by its failing test; in this script REQ-2's GREEN never
+ * passes, so its stage breaker opens. */
+const fixture = (name) => readFileSync(new URL(`../../../tests/fixtures/editors/${name}`, import.meta.url), "utf8");
+export const CALC_PRD = fixture("calc.prd.md");
+const SCRIPT = fixture("calc-req2-fails.script.toml");
 
 export function makeEnv(bin, venvBin) {
   const dir = mkdtempSync(join(tmpdir(), "tdd-panel-e2e-"));

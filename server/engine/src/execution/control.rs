@@ -69,10 +69,17 @@ impl RunLock {
         else {
             return false;
         };
-        // Taking it for a moment is the only way to ask; give it back at once.
-        if file.try_lock().is_ok() {
-            let _ = file.unlock();
-            return false;
+        // Taking it for a moment is the only way to ask, so another process
+        // asking at the same instant looks like a run: a run holds it for
+        // good, an asker for microseconds, so ask a few times.
+        for attempt in 0..3 {
+            if file.try_lock().is_ok() {
+                let _ = file.unlock();
+                return false;
+            }
+            if attempt < 2 {
+                std::thread::sleep(std::time::Duration::from_millis(15));
+            }
         }
         true
     }

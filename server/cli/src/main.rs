@@ -233,7 +233,7 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             ExitCode::from(2)
         }
     }
@@ -408,4 +408,18 @@ fn convert(input: &Path, output: Option<&Path>, force: bool) -> Result<ExitCode>
         None => print!("{markdown}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An error with its causes, each said once: many messages already quote
+/// their cause, which `{:#}` would print a second time.
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }

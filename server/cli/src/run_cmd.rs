@@ -131,6 +131,16 @@ pub fn run(args: RunArgs, resume: bool) -> Result<ExitCode> {
         None if resume => unfinished_prd(&root)?,
         None => bail!("name the PRD to run: `tdd-orchestrator run <prd>`"),
     };
+    // What the project lacks before what the configuration does: a run
+    // outside a git repository, or of a PRD that is not there, says so first.
+    tdd_engine::git::Project::open(&root)?;
+    if !prd.is_file() {
+        eprintln!(
+            "error: {} is not a file: name the PRD to run (`tdd-orchestrator status` lists the decomposed ones)",
+            prd.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
     crate::serve_cmd::register(&root);
     let summary = match execute_run(&root, prd, &args, resume) {
         Ok(summary) => summary,
@@ -139,7 +149,7 @@ pub fn run(args: RunArgs, resume: bool) -> Result<ExitCode> {
             if e.downcast_ref::<execution::ExecError>()
                 .is_some_and(refused) =>
         {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::describe(&e));
             return Ok(ExitCode::from(1));
         }
         Err(e) => return Err(e),

@@ -492,3 +492,43 @@ fn a_run_held_by_a_breaker_says_which_until_when_and_how_to_reset_it() {
         "{out}{err}"
     );
 }
+
+#[test]
+fn run_names_what_the_project_lacks_first_and_each_cause_once() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ops-lacks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    let (status, _, err) = tdd(&dir, &["init", "--language", "python"]);
+    assert_eq!(status, 0, "{err}");
+    // No git repository (any more): that, not the unconfigured worker.
+    std::fs::remove_dir_all(dir.join(".git")).unwrap();
+    let (status, _, err) = tdd(&dir, &["run", "calc.prd.md"]);
+    assert_eq!(status, 2, "{err}");
+    assert!(
+        err.contains("is not a git repository") && !err.contains("worker"),
+        "{err}"
+    );
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    // No such PRD: refused, before any worker is built.
+    let (status, _, err) = tdd(&dir, &["run", "missing.prd.md"]);
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("missing.prd.md is not a file"), "{err}");
+    // A cause quoted in its message is not printed a second time.
+    std::fs::write(dir.join("calc.prd.md"), PRD).unwrap();
+    let (status, _, err) = tdd(
+        &dir,
+        &[
+            "run",
+            "calc.prd.md",
+            "--worker",
+            "scripted",
+            "--script",
+            "nope.toml",
+        ],
+    );
+    assert_eq!(status, 2, "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}

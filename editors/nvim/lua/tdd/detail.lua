@@ -66,13 +66,7 @@ end
 
 --- Opens the float for `task` (a snapshot task); `done(buf)` once shown.
 function M.open(task, done)
-  local client = tdd.client()
-  if not client then return end
-  client:request('tdd/taskDetail', { task = task.key, prd = task.prd }, function(err, detail)
-    if err or not detail then
-      vim.notify('tdd: ' .. (err and err.message or 'no detail'), vim.log.levels.ERROR)
-      return
-    end
+  tdd.task_detail(task, function(detail)
     local lines = M.render(detail)
     local buf = vim.api.nvim_create_buf(false, true)
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)

@@ -40,11 +40,7 @@ end
 function M.open(task, stage, done)
   local client = tdd.client()
   if not client then return end
-  client:request('tdd/taskDetail', { task = task.key, prd = task.prd }, function(err, detail)
-    if err or not detail then
-      vim.notify('tdd: ' .. (err and err.message or 'no detail'), vim.log.levels.ERROR)
-      return
-    end
+  tdd.task_detail(task, function(detail)
     local chosen
     if stage then
       for _, s in ipairs(detail.stages) do

@@ -168,6 +168,20 @@ function M.exec(command, args, done)
   end)
 end
 
+--- `tdd/taskDetail` of `task` (a snapshot task); `done(detail)` on success,
+--- the error notified otherwise.
+function M.task_detail(task, done)
+  local client = M.client()
+  if not client then return end
+  client:request('tdd/taskDetail', { task = task.key, prd = task.prd }, function(err, detail)
+    if err or not detail then
+      vim.notify('tdd: ' .. (err and err.message or 'no detail'), vim.log.levels.ERROR)
+      return
+    end
+    done(detail)
+  end)
+end
+
 --- The PRD a command is about: the current buffer when it is one the
 --- project decomposed (or looks like a PRD), else the project's first.
 function M.prd_uri()

@@ -150,7 +150,6 @@ function Chart({
       resize.disconnect();
       plot.destroy();
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
   return <div ref={box} role="img" aria-label={label} className="w-full text-fg" />;
 }

@@ -28,8 +28,10 @@
 
 mod control;
 mod event;
+mod finish;
 mod graph;
 mod meter;
+mod replan;
 mod runner;
 
 use std::path::{Path, PathBuf};
@@ -48,7 +50,7 @@ use runner::StoreRunner;
 use crate::breakers::{self, BreakerError};
 use crate::events::Event;
 use crate::git::{GitError, Project};
-use crate::pipeline::{AttemptHook, FailureKind, NoticeHook, PipelineContext, Recorder};
+use crate::pipeline::{AttemptHook, NoticeHook, PipelineContext, Recorder};
 use crate::planning;
 use crate::process::CancelToken;
 use crate::project::{self, ProjectError};
@@ -239,62 +241,6 @@ fn sanitize(text: &str) -> String {
     }
 }
 
-/// The PRD as it is now, not as it was decomposed: a changed PRD that is
-/// invalid is refused with its errors (running the old plan would build
-/// what the document no longer says); a changed valid one is re-planned,
-/// and the change told, before anything is dispatched. A PRD gone from disk
-/// runs the plan that was stored.
-fn refresh_plan(
-    root: &Path,
-    file: &Path,
-    rel: &str,
-    prd: &crate::store::PrdRow,
-    store: &mut Store,
-    emit: &Emit,
-) -> Result<(), ExecError> {
-    let Ok(text) = std::fs::read_to_string(file) else {
-        return Ok(());
-    };
-    if prd.decomposed_hash.as_deref() == Some(tdd_core::plan::text_hash(&text).as_str()) {
-        return Ok(());
-    }
-    let analysis = tdd_core::analysis::analyze(rel, &text, &Default::default());
-    let index = tdd_core::text::LineIndex::new(&text);
-    let at = |start: usize| {
-        let at = index.line_col(&text, start, tdd_core::text::ColumnUnit::Char);
-        format!("{rel}:{}:{}", at.line + 1, at.col + 1)
-    };
-    let mut problems: Vec<String> = analysis
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == tdd_core::diagnostic::Severity::Error)
-        .map(|d| format!("{}: {}", at(d.span.start), d.message))
-        .collect();
-    let planned = planning::plan_text(root, file, text.clone())?;
-    problems.extend(
-        planned
-            .errors
-            .iter()
-            .map(|e| format!("{}: {}", at(e.span.start), e.message)),
-    );
-    if !problems.is_empty() {
-        return Err(ExecError::InvalidPrd {
-            prd: rel.to_string(),
-            problems: problems.join("; "),
-        });
-    }
-    let changes = planning::apply_during_run(store, &planned)?;
-    let message = format!(
-        "{rel} changed since it was decomposed: re-planned before the run ({} added, {} re-planned, {} cancelled, {} done but changed)",
-        changes.added.len(),
-        changes.replanned.len() + changes.revived.len(),
-        changes.cancelled.len(),
-        changes.changed_since_done.len(),
-    );
-    emit(&RunEvent::Warning { message: &message });
-    Ok(())
-}
-
 /// Runs (or resumes) the PRD's remaining tasks; see the module docs.
 pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     // A stop asked for (SIGINT, say) from here on ends this run.
@@ -322,7 +268,7 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     let rel = planning::relative_path(&req.root, &prd_path);
     let not_decomposed = || ExecError::NotDecomposed { prd: rel.clone() };
     let prd = store.read(|tx| tx.prd(&rel))?.ok_or_else(not_decomposed)?;
-    refresh_plan(&req.root, &prd_path, &rel, &prd, &mut store, &emit)?;
+    replan::refresh_plan(&req.root, &prd_path, &rel, &prd, &mut store, &emit)?;
     let rows = store.read(|tx| tx.tasks(prd.id))?;
     if rows.is_empty() {
         return Err(not_decomposed());
@@ -540,7 +486,7 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
         }
         None => RunStatus::Failed,
     };
-    finish(&store, prd.id, run_id, &remaining.ids, &report, &status)?;
+    finish::finish(&store, prd.id, run_id, &remaining.ids, &report, &status)?;
     if let Some(deliverer) = deliverer {
         deliverer.finish();
     }
@@ -551,90 +497,6 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
         report,
         recovered,
         finished_before: remaining.finished,
-    })
-}
-
-/// Writes what the scheduler decided that the runner did not: setup tasks
-/// skipped, tasks blocked or never started, breaker changes, the run's end.
-fn finish(
-    store: &Arc<Mutex<Store>>,
-    prd_id: crate::store::PrdId,
-    run_id: RunId,
-    ids: &std::collections::HashMap<String, crate::store::TaskId>,
-    report: &SchedulerReport,
-    status: &RunStatus,
-) -> Result<(), ExecError> {
-    let mut store = store
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    store.write(|tx| {
-        for task in &report.tasks {
-            let Some(&id) = ids.get(&task.key) else {
-                continue;
-            };
-            let current = tx
-                .tasks(prd_id)?
-                .into_iter()
-                .find(|t| t.id == id)
-                .map(|t| t.status);
-            match &task.end {
-                TaskEnd::Skipped { reason } => {
-                    tx.set_task_status(id, TaskStatus::Done)?;
-                    let event = Event::TaskSkipped {
-                        reason: reason.clone(),
-                        from: None,
-                        by: None,
-                    };
-                    tx.log(Some(prd_id), Some(&task.key), &event)?;
-                }
-                TaskEnd::Blocked { by } => {
-                    let by_failed = ids.get(by).and_then(|b| {
-                        tx.tasks(prd_id)
-                            .ok()?
-                            .into_iter()
-                            .find(|t| t.id == *b)
-                            .map(|t| t.status)
-                    }) == Some(TaskStatus::Failed);
-                    let new = if by_failed {
-                        TaskStatus::Blocked
-                    } else {
-                        TaskStatus::Pending
-                    };
-                    tx.set_task_status(id, new)?;
-                }
-                // Outages put it back each time; past the bound it failed.
-                TaskEnd::Failed(f) if f.kind == FailureKind::ProviderOutage => {
-                    tx.set_task_status(id, TaskStatus::Failed)?;
-                    let event = Event::TaskFailed {
-                        stage: f.stage.as_str().to_string(),
-                        failure_kind: f.kind.as_str().to_string(),
-                        reason: f.reason.clone(),
-                        model_usage: None,
-                    };
-                    tx.log(Some(prd_id), Some(&task.key), &event)?;
-                }
-                TaskEnd::NotStarted { .. } if current != Some(TaskStatus::Done) => {
-                    tx.set_task_status(id, TaskStatus::Pending)?;
-                }
-                _ => {}
-            }
-        }
-        tx.finish_run(run_id, status.as_str())?;
-        let count = |f: fn(&TaskEnd) -> bool| report.tasks.iter().filter(|t| f(&t.end)).count();
-        let used = tx
-            .usage_by_run(prd_id)?
-            .into_iter()
-            .find(|(id, _)| *id == run_id);
-        let event = Event::RunFinished {
-            run: run_id.0,
-            status: status.as_str().to_string(),
-            merged: count(|e| matches!(e, TaskEnd::Merged)),
-            failed: count(|e| matches!(e, TaskEnd::Failed(_))),
-            blocked: count(|e| matches!(e, TaskEnd::Blocked { .. })),
-            model_usage: used.map(|(_, usage)| usage),
-        };
-        tx.log(Some(prd_id), None, &event)?;
-        Ok::<_, ExecError>(())
     })
 }
 

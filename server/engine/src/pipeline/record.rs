@@ -92,3 +92,58 @@ fn diff_stats(changes: &[Change]) -> Value {
         "paths": changes.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(),
     })
 }
+
+/// Failing tests and problems a stored report keeps, and the bytes of each
+/// message: the panel shows why a stage failed; the full output is in
+/// `.tdd/logs/`.
+const STORED_FAILURES: usize = 50;
+const STORED_MESSAGE_BYTES: usize = 4096;
+
+/// A test report as an attempt stores it: the counts of its summary, plus
+/// `failures` (the failing tests: id, kind, message, where) and `problems`
+/// (collection errors and the like), each bounded.
+pub fn report_json(report: &tdd_core::report::TestReport) -> Value {
+    let clip = |text: &str| -> String {
+        if text.len() <= STORED_MESSAGE_BYTES {
+            return text.to_string();
+        }
+        let mut end = STORED_MESSAGE_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &text[..end])
+    };
+    let mut json = serde_json::to_value(report.summary()).unwrap_or(Value::Null);
+    let failures: Vec<Value> = report
+        .tests
+        .iter()
+        .filter_map(|t| t.failure.as_ref().map(|f| (t, f)))
+        .take(STORED_FAILURES)
+        .map(|(test, failure)| {
+            serde_json::json!({
+                "id": test.id,
+                "kind": failure.kind,
+                "message": clip(&failure.message),
+                "location": failure.location,
+            })
+        })
+        .collect();
+    let problems: Vec<Value> = report
+        .problems
+        .iter()
+        .take(STORED_FAILURES)
+        .map(|p| {
+            serde_json::json!({
+                "kind": p.kind,
+                "scope": p.scope,
+                "message": clip(&p.message),
+                "location": p.location,
+            })
+        })
+        .collect();
+    if let Value::Object(map) = &mut json {
+        map.insert("failures".into(), Value::Array(failures));
+        map.insert("problem_list".into(), Value::Array(problems));
+    }
+    json
+}

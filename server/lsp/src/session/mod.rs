@@ -4,6 +4,9 @@
 //! ordered outbox, so the actor never waits on the client.
 
 mod execute;
+mod outgoing;
+mod panel_protocol;
+mod watch;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -125,7 +128,7 @@ pub struct Session {
 pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
     let (tx, rx) = mpsc::unbounded_channel();
     let (outbox, outgoing) = mpsc::unbounded_channel();
-    tokio::spawn(send_outgoing(client.clone(), outgoing));
+    tokio::spawn(outgoing::send_outgoing(client.clone(), outgoing));
     let settings = Settings::default();
     let matcher = PrdMatcher::new(None, &settings.prd_globs);
     let events = tx.downgrade();
@@ -150,78 +153,6 @@ pub fn spawn(client: Client) -> mpsc::UnboundedSender<Event> {
     };
     tokio::spawn(session.run(rx));
     tx
-}
-
-async fn send_outgoing(client: Client, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
-    // Tokens the client accepted; steps of any other are dropped.
-    let mut live = std::collections::HashSet::new();
-    while let Some(message) = rx.recv().await {
-        match message {
-            Outgoing::Diagnostics(uri, diags, version) => {
-                client.publish_diagnostics(uri, diags, version).await
-            }
-            Outgoing::Message(kind, text) => client.show_message(kind, text).await,
-            Outgoing::Event(event) => {
-                client
-                    .send_notification::<crate::ext::EventNotification>(*event)
-                    .await
-            }
-            Outgoing::Progress(token, step) => send_progress(&client, &mut live, token, step).await,
-            Outgoing::RefreshLenses => {
-                if let Err(e) = client.code_lens_refresh().await {
-                    tracing::debug!("workspace/codeLens/refresh: {e}");
-                }
-            }
-        }
-    }
-}
-
-async fn send_progress(
-    client: &Client,
-    live: &mut std::collections::HashSet<String>,
-    token: String,
-    step: run_commands::Progress,
-) {
-    use run_commands::Progress;
-    let value = match step {
-        Progress::Begin { title, message } => {
-            let create = client.create_work_done_progress(ProgressToken::String(token.clone()));
-            match tokio::time::timeout(Duration::from_secs(5), create).await {
-                Ok(Ok(())) => {}
-                _ => {
-                    tracing::info!("the client did not create progress token {token}");
-                    return;
-                }
-            }
-            live.insert(token.clone());
-            WorkDoneProgress::Begin(WorkDoneProgressBegin {
-                title,
-                message: Some(message),
-                percentage: Some(0),
-                cancellable: Some(false),
-            })
-        }
-        Progress::Report {
-            message,
-            percentage,
-        } if live.contains(&token) => WorkDoneProgress::Report(WorkDoneProgressReport {
-            message: Some(message),
-            percentage,
-            cancellable: Some(false),
-        }),
-        Progress::End { message } if live.remove(&token) => {
-            WorkDoneProgress::End(WorkDoneProgressEnd {
-                message: Some(message),
-            })
-        }
-        _ => return,
-    };
-    client
-        .send_notification::<notification::Progress>(ProgressParams {
-            token: ProgressToken::String(token),
-            value: ProgressParamsValue::WorkDone(value),
-        })
-        .await;
 }
 
 impl Session {
@@ -554,66 +485,6 @@ impl Session {
 }
 
 impl Session {
-    /// Whether the client opted in to the panel protocol.
-    fn is_panel(&self) -> bool {
-        self.panel_capability || self.settings.panel
-    }
-
-    /// Starts following the event log once the client is a panel and the
-    /// workspace is known; stops when it no longer is.
-    fn follow_if_panel(&mut self) {
-        match (&self.root, self.is_panel()) {
-            (Some(root), true) if self.following.is_none() => {
-                let outbox = self.outbox.clone();
-                let lens_refresh = self.lens_refresh;
-                self.following = Some(panel::follow(root.clone(), move |event| {
-                    let moved = lenses_move(&event.event.kind());
-                    let sent = outbox.send(Outgoing::Event(Box::new(event))).is_ok();
-                    if sent && lens_refresh && moved {
-                        let _ = outbox.send(Outgoing::RefreshLenses);
-                    }
-                    sent
-                }));
-            }
-            (_, false) => self.following = None,
-            _ => {}
-        }
-    }
-
-    /// Answers a panel request on a blocking thread.
-    fn panel(&self, call: PanelCall) {
-        let root = self.root.clone();
-        tokio::task::spawn_blocking(move || {
-            let Some(root) = root else {
-                let error = || request_failed("open a workspace folder: the panel shows a project");
-                match call {
-                    PanelCall::Snapshot(reply) => drop(reply.send(Err(error()))),
-                    PanelCall::Events(_, reply) => drop(reply.send(Err(error()))),
-                    PanelCall::TaskDetail(_, reply) => drop(reply.send(Err(error()))),
-                    PanelCall::Metrics(reply) => drop(reply.send(Err(error()))),
-                }
-                return;
-            };
-            let failed = |e: String| request_failed(&e);
-            match call {
-                PanelCall::Snapshot(reply) => {
-                    let _ = reply.send(panel::snapshot(&root).map_err(failed));
-                }
-                PanelCall::Events(params, reply) => {
-                    let _ = reply.send(panel::events(&root, &params).map_err(failed));
-                }
-                PanelCall::TaskDetail(params, reply) => {
-                    let _ = reply.send(panel::task_detail(&root, &params).map_err(failed));
-                }
-                PanelCall::Metrics(reply) => {
-                    let _ = reply.send(panel::metrics(&root).map_err(failed));
-                }
-            }
-        });
-    }
-}
-
-impl Session {
     /// Lenses on the document's requirements; the store is read on a
     /// blocking thread.
     fn code_lens(&mut self, params: CodeLensParams, reply: Reply<Result<Option<Vec<CodeLens>>>>) {
@@ -645,78 +516,6 @@ impl Session {
             let _ = reply.send(Ok(Some(lenses)));
         });
     }
-
-    /// PRD files changed on disk (not open in the editor, whose buffer wins)
-    /// are validated again and their diagnostics published; a deleted one's
-    /// are cleared.
-    fn watched_files(&mut self, params: DidChangeWatchedFilesParams) {
-        let options = self.options();
-        for change in params.changes {
-            if self.documents.contains_key(&change.uri) {
-                continue;
-            }
-            let Some(path) = change.uri.to_file_path().map(|p| p.into_owned()) else {
-                continue;
-            };
-            if change.typ == FileChangeType::DELETED {
-                let _ = self
-                    .outbox
-                    .send(Outgoing::Diagnostics(change.uri, Vec::new(), None));
-                continue;
-            }
-            let matcher = self.matcher.clone();
-            let outbox = self.outbox.clone();
-            let options = options.clone();
-            tokio::task::spawn_blocking(move || {
-                let Ok(bytes) = std::fs::read(&path) else {
-                    return;
-                };
-                if bytes.len() > options.max_bytes {
-                    return;
-                }
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                if !matcher.is_prd(Some(&path), &text) {
-                    return;
-                }
-                let mut doc = Document::new(path.display().to_string(), text, 0, true);
-                let analysis = doc.analysis(&options);
-                let diagnostics = features::diagnostics(&doc, &change.uri, &analysis);
-                let _ = outbox.send(Outgoing::Diagnostics(change.uri, diagnostics, None));
-            });
-        }
-    }
-
-    /// Asks the client to send `workspace/didChangeWatchedFiles` for PRD
-    /// files, when it can be asked (dynamic registration).
-    fn watch_prd_files(&self) {
-        let client = self.client.clone();
-        let globs = self.settings.prd_globs.clone();
-        tokio::spawn(async move {
-            let watchers = globs
-                .into_iter()
-                .map(|glob| FileSystemWatcher {
-                    glob_pattern: GlobPattern::String(if glob.contains('/') {
-                        glob
-                    } else {
-                        format!("**/{glob}")
-                    }),
-                    kind: None,
-                })
-                .collect();
-            let options = DidChangeWatchedFilesRegistrationOptions { watchers };
-            let registration = Registration {
-                id: "tdd-prd-files".into(),
-                method: "workspace/didChangeWatchedFiles".into(),
-                register_options: serde_json::to_value(options).ok(),
-            };
-            let asked = client.register_capability(vec![registration]);
-            match tokio::time::timeout(Duration::from_secs(5), asked).await {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => tracing::info!(%err, "the client did not watch PRD files"),
-                Err(_) => tracing::info!("the client did not answer the file-watch registration"),
-            }
-        });
-    }
 }
 
 /// LSP `RequestFailed`: the request was valid but cannot be served.
@@ -731,19 +530,4 @@ fn request_failed(message: &str) -> tower_lsp_server::jsonrpc::Error {
 fn display_path(uri: &Uri) -> String {
     uri.to_file_path()
         .map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string())
-}
-
-/// Log entries after which a requirement's lens ("1 failed · 1/3 merged",
-/// "Run REQ-1 · N tasks") says something else.
-fn lenses_move(kind: &str) -> bool {
-    matches!(
-        kind,
-        "task.merged"
-            | "task.failed"
-            | "task.skipped"
-            | "task.retry"
-            | "task_cancelled"
-            | "prd_decomposed"
-            | "run.finished"
-    )
 }

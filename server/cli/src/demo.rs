@@ -9,11 +9,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use git2::{IndexAddOption, Repository, Signature, Sort};
 use tdd_core::config::Language;
-use tdd_core::gate::Stage;
 use tdd_engine::execution::{self, RunRequest, RunStatus};
 use tdd_engine::store::Store;
-use tdd_engine::worker::{Script, ScriptedWorker, Worker};
 use tdd_engine::{planning, project};
+use tdd_gates::Stage;
+use tdd_workers::{Script, ScriptedWorker, Worker};
 
 use crate::run_cmd::{Printer, print_summary};
 

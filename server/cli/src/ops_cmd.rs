@@ -17,7 +17,7 @@ use tdd_engine::operations::{self, BreakerChange, BreakerStatus, OpError, TaskCh
 use tdd_engine::project;
 use tdd_engine::store::claims::RunRow;
 use tdd_engine::store::runs::{AttemptRow, RunId};
-use tdd_engine::usage::Usage;
+use tdd_workers::usage::Usage;
 
 #[derive(Subcommand)]
 pub enum CircuitsCommand {

@@ -16,7 +16,7 @@ use tdd_engine::pipeline::{AttemptRecord, FailureKind};
 use tdd_engine::project;
 use tdd_engine::scheduler::TaskEnd;
 use tdd_engine::store::claims::RunControl;
-use tdd_engine::worker::{self, Worker};
+use tdd_workers::Worker;
 
 #[derive(Args, Clone)]
 pub struct RunArgs {
@@ -107,7 +107,7 @@ pub fn workers(root: &Path, args: &RunArgs) -> Result<Vec<Box<dyn Worker>>> {
         );
     }
     (1..=count)
-        .map(|n| worker::from_config(&config, root, &format!("w{n}")).map_err(Into::into))
+        .map(|n| tdd_workers::from_config(&config, root, &format!("w{n}")).map_err(Into::into))
         .collect()
 }
 
@@ -252,7 +252,7 @@ pub fn control(control: Option<RunControl>) -> Result<ExitCode> {
 /// `done <task>`: the person finished the stage the human worker waits on.
 pub fn done(task: &str) -> Result<ExitCode> {
     let root = root()?;
-    match tdd_engine::worker::human::done(&root, task) {
+    match tdd_workers::human::done(&root, task) {
         Ok(_) => {
             println!("{task}: done; the run judges it now");
             Ok(ExitCode::SUCCESS)
@@ -347,7 +347,7 @@ impl Printer {
 /// `[w1] REQ-1/AC-1.1 red #1: passed — 1 failed (assertion)` and the reasons.
 pub fn attempt_line(key: &str, record: &AttemptRecord) -> String {
     let verdict = match record.failure_kind {
-        None if record.outcome == Some(tdd_core::gate::Outcome::AlreadyImplemented) => {
+        None if record.outcome == Some(tdd_gates::Outcome::AlreadyImplemented) => {
             "already implemented".to_string()
         }
         None => "passed".to_string(),

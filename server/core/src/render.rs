@@ -429,10 +429,10 @@ mod tests {
         assert!(shared < nfr);
 
         // Every id of the source survives.
-        let ids = legacy::id_mentions(FIXTURE);
+        let ids = id_mentions(FIXTURE);
         let ids = ids
             .iter()
-            .filter(|(_, id)| matches!(crate::ids::prefix(id).as_str(), "FR" | "NFR" | "AC"));
+            .filter(|(_, id)| matches!(ids::prefix(id).as_str(), "FR" | "NFR" | "AC"));
         for (_, id) in ids {
             assert!(md.contains(id), "{id} lost");
         }
@@ -503,7 +503,7 @@ mod tests {
         let md = to_markdown(&prd);
         for line in md.lines() {
             assert!(
-                crate::ids::scan_id(line).is_none(),
+                ids::scan_id(line).is_none(),
                 "line starts with an id: {line:?}"
             );
         }

@@ -24,9 +24,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tdd_core::plan::{Task, TaskGraph};
-use tdd_engine::process::CancelToken;
 use tdd_engine::scheduler::{Ran, SchedulerOptions, TaskEnd, TaskRunner, run};
-use tdd_engine::worker::{ScriptedWorker, Worker};
+use tdd_workers::process::CancelToken;
+use tdd_workers::{ScriptedWorker, Worker};
 
 /// The simulated worker: every task takes this long.
 const LATENCY: Duration = Duration::from_millis(20);

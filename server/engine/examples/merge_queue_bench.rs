@@ -35,12 +35,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use tdd_core::config::{Language, Layout};
-use tdd_core::gate::Stage;
 use tdd_engine::git::Project;
 use tdd_engine::pipeline::PipelineContext;
-use tdd_engine::process::CancelToken;
 use tdd_engine::scheduler::{SchedulerOptions, run_pipeline};
-use tdd_engine::worker::Worker;
+use tdd_gates::Stage;
+use tdd_workers::Worker;
+use tdd_workers::process::CancelToken;
 
 #[path = "bench_support/mod.rs"]
 mod bench_support;

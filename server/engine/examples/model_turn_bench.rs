@@ -32,12 +32,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tdd_core::config::Language;
-use tdd_core::gate::Stage;
 use tdd_engine::execution::{self, RunRequest, RunStatus};
 use tdd_engine::planning;
 use tdd_engine::store::{Queries, Store, StoreError};
-use tdd_engine::worker::{ApiConfig, ApiDialect, ApiWorker, StageRequest, Worker};
 use tdd_fake_model::{Config, FakeModel, Mode, RecordedRequest, Reply, Solution};
+use tdd_gates::Stage;
+use tdd_workers::{ApiConfig, ApiDialect, ApiWorker, StageRequest, Worker};
 
 const TURNS: usize = 200;
 const RUNS: usize = 15;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::store::{EventRow, PrdId, Seq, StoreError, WriteTx};
-use crate::usage::Usage;
+use tdd_workers::usage::Usage;
 
 /// A run's row id, as events carry it.
 pub type RunNumber = i64;

@@ -15,7 +15,7 @@ use crate::events::Event;
 use crate::project::{self, ProjectError};
 use crate::store::runs::RunId;
 use crate::store::{NewTask, PrdId, Queries, Store, StoreError, TaskId, TaskStatus, WriteTx};
-use crate::usage::Usage;
+use tdd_workers::usage::Usage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanningError {

@@ -27,7 +27,8 @@ use crate::events::{Event, LoggedEvent};
 use crate::store::webhooks::NewDelivery;
 use crate::store::{Queries, Reader, Store};
 use crate::view::{self, Follower};
-use crate::worker::api::http::Jitter;
+use tdd_workers::Jitter;
+use tdd_workers::outbound::{self, Posted, Poster};
 
 /// How long one attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,13 +120,13 @@ pub fn start(
     if hooks.is_empty() {
         return None;
     }
-    crate::worker::api::http::install_crypto_provider();
-    let client = reqwest::blocking::Client::builder()
-        .timeout(ATTEMPT_TIMEOUT)
-        .connect_timeout(ATTEMPT_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .ok()?;
+    let client = match Poster::new(ATTEMPT_TIMEOUT) {
+        Ok(client) => client,
+        Err(e) => {
+            warn(format!("webhooks: {e}"));
+            return None;
+        }
+    };
     let (tx, done) = mpsc::channel();
     let deliverer = Deliverer {
         stop: Arc::default(),
@@ -189,7 +190,7 @@ struct Worker {
     first_after: crate::store::Seq,
     root: PathBuf,
     hooks: Vec<Hook>,
-    client: reqwest::blocking::Client,
+    client: Poster,
     stop: Arc<AtomicBool>,
     draining: Arc<AtomicBool>,
     delivered: Arc<AtomicU64>,
@@ -274,30 +275,29 @@ impl Worker {
                 return Err(Halt::Stop);
             }
             let hook = &self.hooks[i];
-            let mut request = self
-                .client
-                .post(&hook.url)
-                .header("content-type", "application/json")
-                .header(
+            let mut headers = vec![
+                ("content-type", "application/json"),
+                (
                     "user-agent",
                     concat!("tdd-orchestrator/", env!("CARGO_PKG_VERSION")),
-                )
-                .header("x-tdd-delivery", &delivery_id)
-                .header("x-tdd-event", &kind)
-                .body(body.clone());
-            if let Some(signature) = &signature {
-                request = request.header("x-tdd-signature-256", signature);
-            }
-            let (status, error) = match request.send() {
-                Ok(response) if response.status().is_success() => {
-                    (Some(response.status().as_u16()), None)
-                }
-                Ok(response) => (
-                    Some(response.status().as_u16()),
-                    Some(format!("the receiver answered {}", response.status())),
                 ),
-                // The error names the URL: keep only what says why.
-                Err(e) => (None, Some(describe(&e))),
+                ("x-tdd-delivery", delivery_id.as_str()),
+                ("x-tdd-event", kind.as_str()),
+            ];
+            if let Some(signature) = &signature {
+                headers.push(("x-tdd-signature-256", signature));
+            }
+            // An error never names the URL (it may carry a token).
+            let (status, error) = match self.client.post(&hook.url, &headers, body.clone()) {
+                Posted::Answered(code) if (200..300).contains(&code) => (Some(code), None),
+                Posted::Answered(code) => (
+                    Some(code),
+                    Some(format!(
+                        "the receiver answered {}",
+                        outbound::status_line(code)
+                    )),
+                ),
+                Posted::Failed(why) => (None, Some(why)),
             };
             let record = NewDelivery {
                 hook: &hook.id,
@@ -317,7 +317,7 @@ impl Worker {
             if self.draining.load(Ordering::Relaxed) {
                 return Err(Halt::Stop);
             }
-            let jittered = backoff.mul_f64(0.5 + self.jitter.next());
+            let jittered = backoff.mul_f64(0.5 + self.jitter.unit());
             if self.sleep(jittered) {
                 return Err(Halt::Stop);
             }
@@ -336,16 +336,6 @@ impl Worker {
             std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
         }
         false
-    }
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "no answer within 10 s".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else {
-        "the request failed".into()
     }
 }
 

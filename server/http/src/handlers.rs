@@ -433,7 +433,7 @@ pub async fn done(
 ) -> ApiResult<Value> {
     let entry = project(&state, id).await?;
     blocking(move || {
-        tdd_engine::worker::human::done(&entry.path, &body.task)
+        tdd_workers::human::done(&entry.path, &body.task)
             .map_err(|e| ApiError::conflict(e.to_string()))?;
         Ok(Json(json!({ "task": body.task, "done": true })))
     })

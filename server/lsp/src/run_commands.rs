@@ -214,7 +214,7 @@ pub fn done(root: PathBuf, args: &Value) -> Result<Value, String> {
         .get("task")
         .and_then(Value::as_str)
         .ok_or("tdd.done needs {\"task\": \"<task key>\"}")?;
-    tdd_engine::worker::human::done(&root, task).map_err(|e| e.to_string())?;
+    tdd_workers::human::done(&root, task).map_err(|e| e.to_string())?;
     Ok(json!({ "task": task, "done": true }))
 }
 

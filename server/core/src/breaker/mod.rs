@@ -224,8 +224,8 @@ impl FromStr for Scope {
     }
 }
 
-/// The three kinds of stage failure (DESIGN §5); stored as `violation`, `infrastructure`,
-/// `provider_outage`.
+/// The three kinds of stage failure, one type for the breakers, the pipeline
+/// and the store (which spells them as [`FailureKind::as_str`] does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
@@ -235,6 +235,17 @@ pub enum FailureKind {
     Infrastructure,
     /// 429, 5xx, timeout, auth.
     ProviderOutage,
+}
+
+impl FailureKind {
+    /// `violation`, `infrastructure`, `provider_outage`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Violation => "violation",
+            FailureKind::Infrastructure => "infrastructure",
+            FailureKind::ProviderOutage => "provider_outage",
+        }
+    }
 }
 
 /// How a dispatched stage ended, as the breakers see it.

@@ -15,10 +15,8 @@ pub fn no_requirements(prd: &Prd, text: &str, out: &mut Vec<Diagnostic>) {
     }
     let first_line = LineIndex::new(text).line_span(text, 0);
     let hint = match prd.format {
-        crate::model::Format::Markdown => {
-            "add a `## Requirements` section with `### REQ-1 Title` blocks"
-        }
-        crate::model::Format::Legacy => "add `FR-1: Title` lines at the start of a line",
+        Format::Markdown => "add a `## Requirements` section with `### REQ-1 Title` blocks",
+        Format::Legacy => "add `FR-1: Title` lines at the start of a line",
         _ => "add a `requirements` list with at least one entry",
     };
     out.push(Diagnostic::new(

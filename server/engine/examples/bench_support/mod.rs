@@ -17,14 +17,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tdd_core::config::Layout;
-use tdd_core::gate::Stage;
 use tdd_core::plan::{Task, TaskGraph};
 use tdd_engine::pipeline::{Recorder, TaskOutcome};
-use tdd_engine::process::CancelToken;
 use tdd_engine::scheduler::{SchedulerReport, TaskEnd};
 use tdd_engine::store::{NewTask, Store, StoreError, TaskStatus};
-use tdd_engine::testrun::run_tests;
-use tdd_engine::worker::{ScriptedWorker, StageRequest, Worker, WorkerError, WorkerReport};
+use tdd_gates::Stage;
+use tdd_workers::process::CancelToken;
+use tdd_workers::testrun::run_tests;
+use tdd_workers::{ScriptedWorker, StageRequest, Worker, WorkerError, WorkerReport};
 
 pub const PRD: &str = "bench";
 pub const STAGES: [Stage; 5] = [

@@ -6,8 +6,6 @@
 //! asked again with the problems, up to a bound. The result is a Markdown
 //! PRD the user keeps and decomposes like any other.
 
-pub mod client;
-
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -25,8 +23,8 @@ use tdd_core::plan::ProjectFiles;
 
 use crate::planning::{self, Planned};
 use crate::project;
-use crate::worker::{ApiConfig, Usage, WorkerError};
-use client::ModelClient;
+use tdd_workers::api::structured::ModelClient;
+use tdd_workers::{ApiConfig, Usage, WorkerError};
 
 /// Tries per call before giving up (the first one included).
 pub const DEFAULT_ATTEMPTS: u32 = 3;
@@ -182,7 +180,7 @@ pub fn api_config(root: &Path) -> Result<ApiConfig, AssistError> {
         .api
         .as_ref()
         .ok_or(AssistError::NotConfigured)?;
-    crate::process::mark_key_var(api.key_env());
+    tdd_workers::process::mark_key_var(api.key_env());
     let key = std::env::var(api.key_env())
         .ok()
         .filter(|k| !k.trim().is_empty())

@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::process::CancelToken;
 use crate::scheduler::PauseFlag;
 use crate::store::Store;
 use crate::store::claims::RunControl;
 use crate::store::runs::RunId;
+use tdd_workers::process::CancelToken;
 
 use super::{Emit, ExecError, RunEvent};
 
@@ -78,7 +78,7 @@ impl RunLock {
                 return false;
             }
             if attempt < 2 {
-                std::thread::sleep(std::time::Duration::from_millis(15));
+                std::thread::sleep(Duration::from_millis(15));
             }
         }
         true

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tdd_core::pricing::PriceTable;
 
-use crate::process::CancelToken;
 use crate::store::runs::RunId;
 use crate::store::{PrdId, Queries, StoreError};
-use crate::worker::{StageRequest, Usage, Worker, WorkerError, WorkerReport};
+use tdd_workers::process::CancelToken;
+use tdd_workers::{StageRequest, Usage, Worker, WorkerError, WorkerReport};
 
 use super::control::{StopReason, Stopper};
 use super::{Budget, Emit};

@@ -52,13 +52,13 @@ use crate::events::Event;
 use crate::git::{GitError, Project};
 use crate::pipeline::{AttemptHook, NoticeHook, PipelineContext, Recorder};
 use crate::planning;
-use crate::process::CancelToken;
 use crate::project::{self, ProjectError};
 use crate::scheduler::{self, BreakerHook, SchedulerOptions, SchedulerReport, TaskEnd, WaitHook};
 use crate::store::claims::{ClaimRow, RunControl};
 use crate::store::runs::RunId;
 use crate::store::{Queries, Store, StoreError, TaskStatus};
-use crate::worker::Worker;
+use tdd_workers::Worker;
+use tdd_workers::process::CancelToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -268,6 +268,7 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     let rel = planning::relative_path(&req.root, &prd_path);
     let not_decomposed = || ExecError::NotDecomposed { prd: rel.clone() };
     let prd = store.read(|tx| tx.prd(&rel))?.ok_or_else(not_decomposed)?;
+    let _span = tracing::info_span!("run", prd = %rel).entered();
     replan::refresh_plan(&req.root, &prd_path, &rel, &prd, &mut store, &emit)?;
     let rows = store.read(|tx| tx.tasks(prd.id))?;
     if rows.is_empty() {
@@ -530,7 +531,7 @@ pub fn configured_request(root: &Path, prd: &Path) -> Result<RunRequest, String>
     let config = project::load_config(root).map_err(|e| e.to_string())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = (1..=config.worker.count_or_cores(cores))
-        .map(|n| crate::worker::from_config(&config.worker, root, &format!("w{n}")))
+        .map(|n| tdd_workers::from_config(&config.worker, root, &format!("w{n}")))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     Ok(RunRequest::new(root, prd, workers))

@@ -4,17 +4,17 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tdd_core::gate::Stage;
 use tdd_core::plan::Task;
+use tdd_gates::Stage;
 
 use crate::events::Event;
 use crate::pipeline::{FailureKind, PipelineContext, TaskStatus as PipelineStatus};
-use crate::process::CancelToken;
 use crate::scheduler::{PipelineRunner, Ran, TaskFailure, TaskRunner};
 use crate::store::runs::RunId;
 use crate::store::{PrdId, Queries, Store, StoreError, TaskId, TaskStatus};
-use crate::usage::Usage;
-use crate::worker::Worker;
+use tdd_workers::Worker;
+use tdd_workers::process::CancelToken;
+use tdd_workers::usage::Usage;
 
 use super::{Emit, RunEvent};
 

@@ -37,7 +37,7 @@ use git2::{BranchType, ErrorCode, Oid, Repository, Signature};
 pub use commit::{StageCommit, StageHistory, StageRecord};
 pub use merge::{MergeLock, Rebase};
 pub use pool::WorktreePool;
-pub use tdd_core::gate::{Change, ChangeKind, Stage};
+pub use tdd_gates::{Change, ChangeKind, Stage};
 pub use worktree::{Worktree, worktree_name};
 
 /// The directory (under the project root) that holds the task worktrees.
@@ -97,7 +97,7 @@ pub enum GitError {
     )]
     CheckedOut { branch: String, path: PathBuf },
     #[error("commit {commit} on `{branch}` is a merge commit: task branches must be linear")]
-    MergeCommit { commit: git2::Oid, branch: String },
+    MergeCommit { commit: Oid, branch: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("git: {0}")]

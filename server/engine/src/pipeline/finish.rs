@@ -2,8 +2,8 @@
 //! their attempts.
 
 use super::*;
-use crate::process::{self, Ending, Spec};
-use tdd_core::gate::CheckRun;
+use tdd_gates::CheckRun;
+use tdd_workers::process::{self, Ending, Spec};
 
 impl Run<'_> {
     /// VERIFY: the whole suite on the task's whole diff since `base`.
@@ -28,8 +28,8 @@ impl Run<'_> {
             after: run.report.clone(),
             checks: self.checks(),
         };
-        let mut verdict = gate::judge(stage, &self.scope, &evidence);
-        super::stage::note_reused(&mut verdict, None, run.reused.as_deref());
+        let mut verdict = tdd_gates::judge(stage, &self.scope, &evidence);
+        stage::note_reused(&mut verdict, None, run.reused.as_deref());
         if verdict.outcome == Outcome::Passed
             && let Err(stop) = self.commit(stage, &verdict.evidence, &[], None)
         {
@@ -122,8 +122,9 @@ impl Run<'_> {
                     return Err(stop);
                 }
             };
-            let mut verdict = gate::judge(stage, &self.scope, &Evidence::new(run.report.clone()));
-            super::stage::note_reused(&mut verdict, None, run.reused.as_deref());
+            let mut verdict =
+                tdd_gates::judge(stage, &self.scope, &Evidence::new(run.report.clone()));
+            stage::note_reused(&mut verdict, None, run.reused.as_deref());
             if verdict.outcome != Outcome::Passed {
                 self.judged_engine_stage(stage, started_at, &run, &verdict, Vec::new())?;
                 return Err(Stop::infra(stage, "the MERGE gate failed without a reason"));
@@ -187,10 +188,10 @@ impl Run<'_> {
             started_at,
             finished_at: SystemTime::now(),
             exit_code: match run.finished.ending {
-                crate::process::Ending::Exited(code) => Some(code),
+                Ending::Exited(code) => Some(code),
                 _ => None,
             },
-            test_summary: Some(super::report_json(&run.report)),
+            test_summary: Some(report_json(&run.report)),
             outcome: Some(verdict.outcome),
             failure_kind: kind,
             reasons: verdict.reasons.clone(),

@@ -1,4 +1,4 @@
-//! One task through its stages (DESIGN.md §5), sequentially, in its own
+//! One task through its stages (the gates are `tdd_gates`), sequentially, in its own
 //! worktree: RED → GREEN → VERIFY → REFACTOR → MERGE.
 //!
 //! The worker only writes files; after each attempt the engine looks at what
@@ -60,17 +60,17 @@ use std::time::{Duration, Instant, SystemTime};
 use git2::{Oid, Repository};
 use serde_json::Value;
 use tdd_core::config::Layout;
-use tdd_core::gate::{
-    self, Change, ChangeKind, Evidence, Outcome, Reason, Stage, TaskScope, Verdict, is_test_path,
-};
 use tdd_core::plan::Task;
+use tdd_gates::{
+    Change, ChangeKind, Evidence, Outcome, Reason, Stage, TaskScope, Verdict, is_test_path,
+};
 
 use crate::git::{GitError, Project, Rebase, StageCommit, StageHistory, Worktree, WorktreePool};
-use crate::process::CancelToken;
 use crate::store::runs::RunId;
 use crate::store::{PrdId, Store, TaskId};
-use crate::testrun::{TestRun, run_tests};
-use crate::worker::{Notice, StageRequest, Usage, Worker, WorkerError};
+use tdd_workers::process::CancelToken;
+use tdd_workers::testrun::{TestRun, run_tests};
+use tdd_workers::{Notice, StageRequest, Usage, Worker, WorkerError};
 
 /// The worker name recorded for stages the engine runs itself.
 pub const ENGINE: &str = "engine";
@@ -163,23 +163,8 @@ impl PipelineContext {
     }
 }
 
-/// The three kinds of failure (DESIGN.md §5), as the store spells them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FailureKind {
-    Violation,
-    Infrastructure,
-    ProviderOutage,
-}
-
-impl FailureKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureKind::Violation => "violation",
-            FailureKind::Infrastructure => "infrastructure",
-            FailureKind::ProviderOutage => "provider_outage",
-        }
-    }
-}
+/// How a stage failed: one type with the breakers, which count it.
+pub use tdd_core::breaker::FailureKind;
 
 /// One attempt at one stage.
 #[derive(Clone, Debug)]
@@ -208,7 +193,7 @@ pub struct AttemptRecord {
     /// The model calls and tokens the worker reported.
     pub usage: Option<Usage>,
     /// The worker's account of the attempt, when it gave one.
-    pub transcript: Option<crate::transcript::Transcript>,
+    pub transcript: Option<tdd_workers::transcript::Transcript>,
 }
 
 /// How a task ended.
@@ -303,6 +288,8 @@ struct Run<'a> {
 
 /// Takes one task through all its stages and merges it into `tdd/<prd>`.
 pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> TaskOutcome {
+    // `TDD_LOG=debug` shows each attempt under its task.
+    let _span = tracing::info_span!("task", prd = %ctx.prd, key = %task.key).entered();
     let mut out = TaskOutcome {
         status: TaskStatus::Failed {
             stage: Stage::Red,
@@ -394,6 +381,7 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
         let _ = run.wt.sync_index();
     }
     run.out.timings = run.spent.get();
+    tracing::info!(status = ?run.out.status, "task ended");
     run.out
 }
 
@@ -414,6 +402,19 @@ impl Run<'_> {
     /// it is not written, and a resumed run makes it again under the same
     /// number, as after a crash.
     fn push(&mut self, record: AttemptRecord) {
+        tracing::debug!(
+            stage = record.stage.as_str(),
+            attempt = record.attempt,
+            worker = %record.worker,
+            outcome = ?record.outcome,
+            failure = record.failure_kind.map(FailureKind::as_str),
+            ms = record
+                .finished_at
+                .duration_since(record.started_at)
+                .unwrap_or_default()
+                .as_millis() as u64,
+            "attempt"
+        );
         let interrupted = self.ctx.cancel.is_cancelled()
             && record.failure_kind == Some(FailureKind::Infrastructure);
         if let Some(recorder) = &self.ctx.recorder

@@ -5,8 +5,8 @@ use std::sync::PoisonError;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use tdd_core::gate::{Change, ChangeKind};
 use tdd_core::plan::Task;
+use tdd_gates::{Change, ChangeKind};
 
 use super::{AttemptRecord, Recorder};
 use crate::events::{Event, ReasonView};
@@ -40,7 +40,10 @@ pub(super) fn persist(
         diff_stats: Some(diff_stats(&record.changes)),
         evidence: Some(evidence),
         usage: record.usage,
-        transcript: record.transcript.as_ref().map(crate::transcript::pack),
+        transcript: record
+            .transcript
+            .as_ref()
+            .map(tdd_workers::transcript::pack),
     };
     let mut store = recorder
         .store
@@ -102,7 +105,7 @@ const STORED_MESSAGE_BYTES: usize = 4096;
 /// A test report as an attempt stores it: the counts of its summary, plus
 /// `failures` (the failing tests: id, kind, message, where) and `problems`
 /// (collection errors and the like), each bounded.
-pub fn report_json(report: &tdd_core::report::TestReport) -> Value {
+pub fn report_json(report: &tdd_gates::report::TestReport) -> Value {
     let clip = |text: &str| -> String {
         if text.len() <= STORED_MESSAGE_BYTES {
             return text.to_string();

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use git2::Oid;
 
-use crate::testrun::TestRun;
+use tdd_workers::testrun::TestRun;
 
 /// How many reports a run keeps; past that the oldest half is dropped.
 const CAPACITY: usize = 256;

@@ -135,7 +135,7 @@ impl Run<'_> {
             writable: writable.to_vec(),
             feedback: feedback.clone(),
             attempt,
-            tests: Some(crate::worker::TestProbe {
+            tests: Some(tdd_workers::TestProbe {
                 layout: self.ctx.layout.clone(),
                 test_files: self.test_files.clone(),
                 env: self.ctx.env.clone(),
@@ -205,10 +205,10 @@ impl Run<'_> {
         }
         let run = self.test_run(stage, &[])?;
         record.exit_code = match run.finished.ending {
-            crate::process::Ending::Exited(code) => Some(code),
+            tdd_workers::process::Ending::Exited(code) => Some(code),
             _ => None,
         };
-        record.test_summary = Some(super::report_json(&run.report));
+        record.test_summary = Some(report_json(&run.report));
         let evidence = Evidence {
             before: Some(before),
             after: run.report,
@@ -216,7 +216,7 @@ impl Run<'_> {
             changes: changes.clone(),
             checks: Vec::new(),
         };
-        let mut verdict = gate::judge(stage, &self.scope, &evidence);
+        let mut verdict = tdd_gates::judge(stage, &self.scope, &evidence);
         note_reused(
             &mut verdict,
             before_reused.as_deref(),

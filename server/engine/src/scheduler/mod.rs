@@ -1,6 +1,6 @@
 //! The scheduler: a pool of workers takes the ready tasks of a [`TaskGraph`]
 //! in parallel, each task through the stage pipeline in its own worktree
-//! (DESIGN.md §3, §5, §6).
+//! (ARCHITECTURE.md describes the whole engine).
 //!
 //! Pull-based: one thread per worker, and a worker takes the next ready task
 //! the moment it is free. A task is **ready** when
@@ -60,15 +60,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tdd_core::breaker::{
-    BreakerConfig, Breakers, Change, FailureKind as BreakerFailure, Millis, Outcome, Scope,
-};
-use tdd_core::gate::Stage;
+use tdd_core::breaker::{BreakerConfig, Breakers, Change, Millis, Outcome, Scope};
 use tdd_core::plan::{Task, TaskGraph, TaskKind};
+use tdd_gates::Stage;
 
 use crate::pipeline::{FailureKind, PipelineContext, TaskOutcome, TaskStatus, run_task};
-use crate::process::CancelToken;
-use crate::worker::Worker;
+use tdd_workers::Worker;
+use tdd_workers::process::CancelToken;
 
 /// How often a provider outage puts a task back for another worker before
 /// it ends failed.
@@ -204,11 +202,17 @@ pub fn run(
     let shared = (Mutex::new(state), Condvar::new());
     let start = Instant::now();
 
+    // Each worker thread logs under the caller's span (the run's).
+    let span = tracing::Span::current();
     std::thread::scope(|scope| {
         for (index, worker) in workers.into_iter().enumerate() {
             let shared = &shared;
             let plan = &plan;
-            scope.spawn(move || work(index, worker, runner, plan, shared, options, cancel, start));
+            let span = span.clone();
+            scope.spawn(move || {
+                let _entered = span.entered();
+                work(index, worker, runner, plan, shared, options, cancel, start)
+            });
         }
     });
 
@@ -380,10 +384,10 @@ fn work(
                     }
                 }
                 Pick::Wait(refusal) => {
-                    if refusal.is_some() && refusal != state.runs[index].last_refusal {
-                        if let (Some(hook), Some(why)) = (&options.on_wait, &refusal) {
-                            (hook.0)(&name, why);
-                        }
+                    if refusal != state.runs[index].last_refusal
+                        && let (Some(hook), Some(why)) = (&options.on_wait, &refusal)
+                    {
+                        (hook.0)(&name, why);
                     }
                     if refusal.is_some() {
                         state.runs[index].last_refusal = refusal;
@@ -524,14 +528,7 @@ fn finish(
     }
     let (stage, outcome) = match &ran.result {
         Ok(()) => (DISPATCH_STAGE, Outcome::Success),
-        Err(failure) => (
-            failure.stage,
-            Outcome::Failure(match failure.kind {
-                FailureKind::Violation => BreakerFailure::Violation,
-                FailureKind::Infrastructure => BreakerFailure::Infrastructure,
-                FailureKind::ProviderOutage => BreakerFailure::ProviderOutage,
-            }),
-        ),
+        Err(failure) => (failure.stage, Outcome::Failure(failure.kind)),
     };
     let now = (options.clock)();
     state

@@ -8,7 +8,7 @@ use super::runs::{AttemptRow, RunId};
 use super::types::{EventRow, PrdId, PrdRow, Seq, TaskId, TaskRow};
 use super::webhooks::DeliveryRow;
 use super::{breakers, claims, events, prds, runs, tasks, usage, webhooks};
-use crate::usage::Usage;
+use tdd_workers::usage::Usage;
 
 pub(crate) mod sealed {
     use std::path::Path;

@@ -9,8 +9,8 @@ use rusqlite::{Row, params};
 use super::error::{At, Result};
 use super::usage::count;
 use super::{PrdId, ReadTx, TaskId, WriteTx};
-use crate::transcript::Packed;
-use crate::usage::Usage;
+use tdd_workers::transcript::Packed;
+use tdd_workers::usage::Usage;
 
 /// Row id of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

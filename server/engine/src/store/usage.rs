@@ -6,7 +6,7 @@ use rusqlite::params;
 use super::error::{At, Result};
 use super::runs::RunId;
 use super::types::PrdId;
-use crate::usage::Usage;
+use tdd_workers::usage::Usage;
 
 /// A PRD's model usage per run, oldest run first; runs without any are left out.
 pub(super) fn by_run(

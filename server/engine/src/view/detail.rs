@@ -14,7 +14,7 @@ use super::{ViewError, time};
 use crate::events::LoggedEvent;
 use crate::store::runs::{AttemptRow, TranscriptRow};
 use crate::store::{Queries, Reader};
-use crate::usage::Usage;
+use tdd_workers::usage::Usage;
 
 /// Commits walked back from a branch tip looking for a task's stage commits.
 const MAX_WALK: usize = 10_000;
@@ -171,7 +171,7 @@ pub fn task_detail(
 /// says so in its text.
 fn transcript_view(row: TranscriptRow) -> TranscriptView {
     TranscriptView {
-        text: crate::transcript::unpack(&row.deflated).unwrap_or_else(|e| e),
+        text: tdd_workers::transcript::unpack(&row.deflated).unwrap_or_else(|e| e),
         format: row.format,
         bytes: row.original_len,
         truncated: row.truncated,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ViewError, time};
 use crate::store::{Queries, Reader};
-use crate::usage::Usage;
+use tdd_workers::usage::Usage;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Metrics {

@@ -14,7 +14,7 @@ use super::ViewError;
 use crate::breakers::{from_row, rfc3339};
 use crate::store::runs::AttemptRow;
 use crate::store::{Queries, Reader, Seq, TaskRow};
-use crate::usage::Usage;
+use tdd_workers::usage::Usage;
 
 /// A project's state as of `last_seq`: apply the events after it to stay
 /// current.

@@ -111,7 +111,7 @@ pub struct Session {
     /// A read-only request panicked once already (the message is sent once).
     told_of_a_panic: bool,
     /// The runs this session started; shutdown cancels them.
-    runs: crate::run_commands::Runs,
+    runs: run_commands::Runs,
     /// The client opted in to the panel protocol through its capabilities.
     panel_capability: bool,
     /// Pushes the event log's new entries while the client is a panel.
@@ -301,7 +301,7 @@ impl Session {
             Event::Shutdown(reply) => {
                 let runs = self.runs.clone();
                 tokio::task::spawn_blocking(move || {
-                    crate::run_commands::stop_all(&runs);
+                    run_commands::stop_all(&runs);
                     let _ = reply.send(());
                 });
             }

@@ -1,0 +1,90 @@
+//! pytest, from the repository's `.venv`.
+
+use tdd_core::config::Language;
+use tdd_gates::Stage;
+
+use super::harness::*;
+use super::scenarios::*;
+
+const PY: Lang = Lang {
+    fixture: "python",
+    language: Language::Python,
+    test_file: "tests/test_multiply.py",
+    impl_file: "src/calc.py",
+    earlier_test: "tests/test_add.py",
+    red_test: "from calc import multiply\n\n\ndef test_multiply_returns_the_product():\n    assert multiply(3, 4) == 12\n",
+    red_syntax: "from calc import multiply\n\n\ndef test_multiply_returns_the_product(:\n    assert multiply(3, 4) == 12\n",
+    weak_test: "from calc import multiply\n\n\ndef test_multiply_by_zero():\n    assert multiply(0, 5) == 0\n",
+    test_weakened: "from calc import multiply\n\n\ndef test_multiply_returns_the_product():\n    assert multiply(3, 4) is not None\n",
+    test_skipped: "import pytest\n\nfrom calc import multiply\n\n\n@pytest.mark.skip(reason=\"later\")\ndef test_multiply_returns_the_product():\n    assert multiply(3, 4) == 12\n",
+    impl_real: "\"\"\"Arithmetic helpers.\"\"\"\n\n\ndef add(a, b):\n    return a + b\n\n\ndef multiply(a, b):\n    return a * b\n",
+    impl_refactored: "\"\"\"Arithmetic helpers.\"\"\"\n\nimport operator\n\n\ndef add(a, b):\n    return a + b\n\n\nmultiply = operator.mul\n",
+    impl_wrong: "\"\"\"Arithmetic helpers.\"\"\"\n\n\ndef add(a, b):\n    return a + b\n\n\ndef multiply(a, b):\n    return a + b\n",
+    impl_stub: "\"\"\"Arithmetic helpers.\"\"\"\n\n\ndef add(a, b):\n    return a + b\n\n\ndef multiply(a, b):\n    if a == 0:\n        return 0\n    raise NotImplementedError\n",
+    impl_breaks_add: "\"\"\"Arithmetic helpers.\"\"\"\n\n\ndef add(a, b):\n    return a - b\n\n\ndef multiply(a, b):\n    return a * b\n",
+};
+
+/// The earlier task's tests.
+const ADD_TESTS: &[&str] = &["test_add_returns_the_sum", "test_add_handles_negatives"];
+
+#[test]
+fn red_with_a_syntax_error_is_rejected() {
+    let out = red_with_a_syntax_error(&PY);
+    let red = attempt(&out, Stage::Red);
+    // pytest could not collect the file: no test, and the reason names it.
+    assert!(codes(red).contains(&"red.no_new_tests"), "{}", story(&out));
+    assert!(reason(red, "red.wrong_failure").contains("test_multiply"));
+}
+
+#[test]
+fn green_editing_a_test_is_reverted_and_rejected() {
+    green_edits_a_test(&PY);
+}
+
+#[test]
+fn green_deleting_a_test_is_rejected() {
+    let out = green_deletes_a_test(&PY);
+    let green = attempt(&out, Stage::Green);
+    assert_about(green, "green.regression", ADD_TESTS);
+}
+
+#[test]
+fn green_adding_a_skip_is_rejected() {
+    green_adds_a_skip(&PY);
+}
+
+#[test]
+fn green_breaking_an_earlier_test_is_rejected() {
+    let out = green_breaks_an_earlier_test(&PY);
+    let green = attempt(&out, Stage::Green);
+    assert_eq!(codes(green), ["green.regression"], "{}", story(&out));
+    assert_about(green, "green.regression", ADD_TESTS);
+    let why = reason(green, "green.regression");
+    assert!(why.contains("(assertion: assert"), "{why}");
+}
+
+#[test]
+fn a_stub_that_passes_the_tests_fails_verify() {
+    let out = a_stub_fails_verify(&PY);
+    let why = reason(attempt(&out, Stage::Verify), "verify.placeholder");
+    assert!(
+        why.contains("`multiply`") && why.contains("NotImplementedError"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_failed_refactor_is_rolled_back_and_green_merges() {
+    a_failed_refactor_is_rolled_back(&PY);
+}
+
+#[test]
+fn a_correct_run_is_accepted() {
+    let out = a_correct_run_is_merged(&PY);
+    let red = attempt(&out, Stage::Red);
+    assert!(
+        red.evidence.contains("missing symbol: multiply"),
+        "{}",
+        red.evidence
+    );
+}

@@ -1,0 +1,5 @@
+//! The gates crate's integration tests: every runner's recorded output
+//! parsed (`tests/runner-output/`), and each gate's rules.
+
+mod gates;
+mod reports;

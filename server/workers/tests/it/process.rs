@@ -1,0 +1,124 @@
+//! The child-process runner against real processes: exit codes, output,
+//! timeouts and cancellation that kill the whole process group.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tdd_workers::process::{CancelToken, Ending, Spec, mark_key_var, run, run_without_keys};
+
+fn spec(command: &str, timeout_ms: u64) -> Spec {
+    Spec {
+        command: command.to_string(),
+        cwd: PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+        env: vec![],
+        timeout: Duration::from_millis(timeout_ms),
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    // Signal 0 checks existence; a reaped or never-existing pid fails.
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+#[test]
+fn exit_code_and_both_streams_are_captured() {
+    let done = run(
+        &spec("echo out; echo err >&2; exit 3", 10_000),
+        &CancelToken::default(),
+    )
+    .unwrap();
+    assert_eq!(done.ending, Ending::Exited(3));
+    assert_eq!(
+        (done.stdout.as_str(), done.stderr.as_str()),
+        ("out\n", "err\n")
+    );
+    assert!(!done.truncated);
+}
+
+#[test]
+fn a_timeout_kills_the_whole_group_including_grandchildren() {
+    let pidfile = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("grandchild-{}", std::process::id()));
+    let _ = std::fs::remove_file(&pidfile);
+    // The shell starts a background grandchild that ignores SIGTERM, then waits.
+    let command = format!(
+        "sh -c 'trap \"\" TERM; sleep 60' & echo $! > {}; wait",
+        pidfile.display()
+    );
+    let started = Instant::now();
+    let done = run(&spec(&command, 300), &CancelToken::default()).unwrap();
+    assert_eq!(done.ending, Ending::TimedOut);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!alive(pid), "grandchild {pid} survived the group kill");
+}
+
+#[test]
+fn cancellation_stops_a_running_command() {
+    let cancel = CancelToken::default();
+    let trigger = cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    let done = run(&spec("sleep 30", 60_000), &cancel).unwrap();
+    assert_eq!(done.ending, Ending::Cancelled);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn huge_output_is_capped_not_buffered_forever() {
+    let done = run(
+        &spec("head -c 20000000 /dev/zero | tr '\\0' x", 60_000),
+        &CancelToken::default(),
+    )
+    .unwrap();
+    assert_eq!(done.ending, Ending::Exited(0));
+    assert!(done.truncated);
+    assert_eq!(done.stdout.len(), tdd_workers::process::MAX_OUTPUT_BYTES);
+}
+
+#[test]
+fn a_missing_working_directory_is_an_error_not_a_panic() {
+    let mut s = spec("true", 1_000);
+    s.cwd = PathBuf::from("/nonexistent/dir");
+    assert!(run(&s, &CancelToken::default()).is_err());
+}
+
+#[test]
+fn test_runs_never_see_provider_keys_but_other_commands_do() {
+    // SAFETY: nextest runs each test in its own process, so no other
+    // thread reads the environment while it is changed.
+    unsafe {
+        std::env::set_var("OPENAI_API_KEY", "sk-known-name");
+        std::env::set_var("TDD_TEST_OWN_KEY", "sk-configured-name");
+    }
+    mark_key_var("TDD_TEST_OWN_KEY");
+    let echo = "echo \"${OPENAI_API_KEY:-unset} ${TDD_TEST_OWN_KEY:-unset} ${HOME:+home}\"";
+    let hidden = run_without_keys(&spec(echo, 10_000), &CancelToken::default()).unwrap();
+    assert_eq!(hidden.stdout, "unset unset home\n");
+    let plain = run(&spec(echo, 10_000), &CancelToken::default()).unwrap();
+    assert_eq!(plain.stdout, "sk-known-name sk-configured-name home\n");
+    // A variable the spec sets itself is kept: the command asked for it.
+    let mut own = spec(echo, 10_000);
+    own.env = vec![("OPENAI_API_KEY".into(), "given".into())];
+    let given = run_without_keys(&own, &CancelToken::default()).unwrap();
+    assert_eq!(given.stdout, "given unset home\n");
+}

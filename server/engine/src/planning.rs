@@ -79,15 +79,6 @@ pub fn plan_text(root: &Path, file: &Path, text: String) -> Result<Planned, Plan
     })
 }
 
-/// Directories never scanned: version control, tool state, builds, dependencies.
-const SKIPPED: &[&str] = &[
-    "target",
-    "node_modules",
-    "__pycache__",
-    "venv",
-    "dist",
-    "build",
-];
 /// Enough for any project a PRD plans; the scan stops there rather than crawl a huge tree.
 const MAX_ENTRIES: usize = 50_000;
 const MANIFESTS: &[&str] = &["pyproject.toml", "Cargo.toml", "package.json", "go.mod"];
@@ -95,31 +86,8 @@ const MANIFESTS: &[&str] = &["pyproject.toml", "Cargo.toml", "package.json", "go
 /// The files and directories of the project, and its dependency manifests.
 pub fn scan_project(root: &Path) -> ProjectFiles {
     let mut files = ProjectFiles::default();
-    let mut stack = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, prefix)) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if files.paths.len() >= MAX_ENTRIES {
-                return files;
-            }
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || SKIPPED.contains(&name.as_str()) {
-                continue;
-            }
-            let relative = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            // Symlinks are recorded but not followed, so a link cycle cannot trap the scan.
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push((entry.path(), relative.clone()));
-            }
-            files.paths.insert(relative);
-        }
-    }
+    let walked = tdd_workers::walk::walk(root, root, MAX_ENTRIES);
+    files.paths = walked.entries.into_iter().map(|e| e.path).collect();
     for manifest in MANIFESTS {
         let path = root.join(manifest);
         if fs::metadata(&path).is_ok_and(|m| m.len() < 1 << 20)

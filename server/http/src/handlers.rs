@@ -39,6 +39,16 @@ async fn project(state: &AppState, id: String) -> Result<ProjectEntry, ApiError>
     blocking(move || projects::find(&registry, &id)).await
 }
 
+/// `f` on the registered project `id`, on one blocking thread.
+async fn on_project<T: Send + 'static>(
+    state: &AppState,
+    id: String,
+    f: impl FnOnce(ProjectEntry) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let registry = state.registry.clone();
+    blocking(move || f(projects::find(&registry, &id)?)).await
+}
+
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Health {
     pub status: String,
@@ -93,8 +103,7 @@ pub async fn snapshot(
     State(state): State<AppState>,
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<Snapshot> {
-    let entry = project(&state, id).await?;
-    blocking(move || match view::open(&entry.path)? {
+    on_project(&state, id, move |entry| match view::open(&entry.path)? {
         Some(reader) => Ok(Json(view::snapshot(&reader, &entry.path)?)),
         None => Ok(Json(Snapshot::default())),
     })
@@ -174,8 +183,7 @@ pub async fn task_detail(
     UrlPath((id, key)): UrlPath<(String, String)>,
     Query(query): Query<TaskQuery>,
 ) -> ApiResult<TaskDetail> {
-    let entry = project(&state, id).await?;
-    blocking(move || {
+    on_project(&state, id, move |entry| {
         let reader = view::open(&entry.path)?
             .ok_or_else(|| ApiError::not_found("no tasks yet: decompose a PRD first"))?;
         let snapshot = view::snapshot(&reader, &entry.path)?;
@@ -190,8 +198,7 @@ pub async fn metrics(
     State(state): State<AppState>,
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<Metrics> {
-    let entry = project(&state, id).await?;
-    blocking(move || match view::open(&entry.path)? {
+    on_project(&state, id, move |entry| match view::open(&entry.path)? {
         Some(reader) => Ok(Json(view::metrics(&reader)?)),
         None => Ok(Json(Metrics::default())),
     })
@@ -236,8 +243,7 @@ pub async fn preview(
     UrlPath(id): UrlPath<String>,
     Json(body): Json<PrdBody>,
 ) -> ApiResult<Value> {
-    let entry = project(&state, id).await?;
-    blocking(move || {
+    on_project(&state, id, move |entry| {
         let file = prd_path(&entry.path, &body.path)?;
         let text = prd_text(&file, body.text)?;
         let analysis = tdd_core::analysis::analyze(&body.path, &text, &Default::default());
@@ -279,8 +285,7 @@ pub async fn decompose(
     UrlPath(id): UrlPath<String>,
     Json(body): Json<PrdBody>,
 ) -> ApiResult<Value> {
-    let entry = project(&state, id).await?;
-    blocking(move || {
+    on_project(&state, id, move |entry| {
         let file = prd_path(&entry.path, &body.path)?;
         let text = prd_text(&file, body.text)?;
         let (planned, changes) = planning::decompose_text(&entry.path, &file, text, false)
@@ -360,8 +365,7 @@ async fn control(
     UrlPath(id): UrlPath<String>,
     control: Option<RunControl>,
 ) -> ApiResult<Value> {
-    let entry = project(&state, id).await?;
-    blocking(move || {
+    on_project(&state, id, move |entry| {
         let run = execution::request(&entry.path, control)
             .map_err(|e| ApiError::conflict(e.to_string()))?;
         let asked = control.map_or("continue", RunControl::as_str);
@@ -392,8 +396,7 @@ pub async fn retry(
     UrlPath(id): UrlPath<String>,
     Json(body): Json<TaskBody>,
 ) -> ApiResult<Value> {
-    let entry = project(&state, id).await?;
-    blocking(move || {
+    on_project(&state, id, move |entry| {
         let prd = body.prd.as_deref().map(|p| entry.path.join(p));
         let change = operations::retry(&entry.path, &body.task, prd.as_deref(), body.fresh)
             .map_err(op_error)?;
@@ -409,8 +412,7 @@ pub async fn skip(
     UrlPath(id): UrlPath<String>,
     Json(body): Json<TaskBody>,
 ) -> ApiResult<Value> {
-    let entry = project(&state, id).await?;
-    blocking(move || {
+    on_project(&state, id, move |entry| {
         let prd = body.prd.as_deref().map(|p| entry.path.join(p));
         let reason = body
             .reason
@@ -431,8 +433,7 @@ pub async fn done(
     UrlPath(id): UrlPath<String>,
     Json(body): Json<TaskBody>,
 ) -> ApiResult<Value> {
-    let entry = project(&state, id).await?;
-    blocking(move || {
+    on_project(&state, id, move |entry| {
         tdd_workers::human::done(&entry.path, &body.task)
             .map_err(|e| ApiError::conflict(e.to_string()))?;
         Ok(Json(json!({ "task": body.task, "done": true })))
@@ -460,8 +461,7 @@ pub async fn reset_breaker(
     UrlPath(id): UrlPath<String>,
     Json(body): Json<BreakerBody>,
 ) -> ApiResult<Value> {
-    let entry = project(&state, id).await?;
-    blocking(move || {
+    on_project(&state, id, move |entry| {
         let change = operations::reset_breaker(&entry.path, scope(&body.scope)?, &body.name)
             .map_err(op_error)?;
         Ok(Json(json!({ "scope": body.scope, "name": body.name, "changed": change.transition.is_some() })))
@@ -474,8 +474,7 @@ pub async fn isolate_breaker(
     UrlPath(id): UrlPath<String>,
     Json(body): Json<BreakerBody>,
 ) -> ApiResult<Value> {
-    let entry = project(&state, id).await?;
-    blocking(move || {
+    on_project(&state, id, move |entry| {
         let reason = body.reason.as_deref().unwrap_or("isolated from the dashboard");
         let change =
             operations::isolate_breaker(&entry.path, scope(&body.scope)?, &body.name, reason)

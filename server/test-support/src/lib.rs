@@ -126,6 +126,10 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A PRD of two independent Python requirements, `add` (REQ-1) and
+/// `negate` (REQ-2), one criterion each.
+pub const ADD_NEGATE_PRD: &str = include_str!("../../../tests/fixtures/prd/add-negate.prd.md");
+
 /// `conftest.py` that puts `src` on `sys.path`.
 pub const CONFTEST: &str = "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n";
 

@@ -37,6 +37,7 @@ mod scripted;
 pub mod testrun;
 pub mod transcript;
 pub mod usage;
+pub mod walk;
 
 pub use agent_cli::AgentCliWorker;
 pub use api::{ApiConfig, ApiDialect, ApiWorker, Backoff, StageModels};

@@ -15,31 +15,8 @@ use crate::support::{
 };
 use serde_json::{Value, json};
 
-const PRD: &str = "\
-# Calculator
-
-## Requirements
-
-### REQ-1 Add
-
-As a user, I want to add two numbers so that I get their sum.
-
-Module: src/add.py
-Tests: tests/test_add.py
-
-Acceptance criteria:
-- AC-1.1: WHEN the user adds 2 and 3 THE SYSTEM SHALL return 5.
-
-### REQ-2 Negate
-
-As a user, I want a number negated so that I get its opposite.
-
-Module: src/negate.py
-Tests: tests/test_negate.py
-
-Acceptance criteria:
-- AC-2.1: WHEN the user negates 7 THE SYSTEM SHALL return -7.
-";
+/// Two independent requirements: add and negate.
+const PRD: &str = tdd_test_support::ADD_NEGATE_PRD;
 
 /// Every stage waits, so clients have time to connect and drop mid-run.
 const SCRIPT: &str = r#"

@@ -15,33 +15,8 @@ use tdd_workers::{ScriptedWorker, StageRequest, Usage, Worker, WorkerError, Work
 
 use crate::support::{git, path_with_venv, temp_dir, write};
 
-const PRD: &str = "\
-# Calculator
-
-A tiny calculator library.
-
-## Requirements
-
-### REQ-1 Add
-
-As a user, I want to add two numbers so that I get their sum.
-
-Module: src/add.py
-Tests: tests/test_add.py
-
-Acceptance criteria:
-- AC-1.1: WHEN the user adds 2 and 3 THE SYSTEM SHALL return 5.
-
-### REQ-2 Negate
-
-As a user, I want a number negated so that I get its opposite.
-
-Module: src/negate.py
-Tests: tests/test_negate.py
-
-Acceptance criteria:
-- AC-2.1: WHEN the user negates 7 THE SYSTEM SHALL return -7.
-";
+/// Two independent requirements: add and negate.
+const PRD: &str = tdd_test_support::ADD_NEGATE_PRD;
 
 /// A committed Python project with the PRD decomposed into the store.
 fn project(name: &str) -> PathBuf {

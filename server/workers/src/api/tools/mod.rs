@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::super::TestProbe;
-use paths::{arg, normalize, walk};
+use paths::{arg, normalize};
 
 /// Largest file `read_file` returns, and `write_file` accepts.
 const MAX_FILE_BYTES: usize = 256 * 1024;
@@ -214,11 +214,19 @@ impl<'a> Tools<'a> {
         } else {
             self.resolve(rel)?
         };
-        let mut found = Vec::new();
-        let mut truncated = false;
-        walk(&root, &dir, &mut found, &mut truncated, MAX_LISTED)
-            .map_err(|e| format!("cannot list `{rel}`: {e}"))?;
-        found.sort();
+        if !dir.is_dir() {
+            return Err(format!("cannot list `{rel}`: not a directory"));
+        }
+        // Directories are entries too: walk past the limit, list files up to it.
+        let walked = crate::walk::walk(&root, &dir, MAX_LISTED * 4);
+        let mut found: Vec<&str> = walked
+            .entries
+            .iter()
+            .filter(|e| !e.is_dir)
+            .map(|e| e.path.as_str())
+            .collect();
+        let truncated = walked.truncated || found.len() > MAX_LISTED;
+        found.truncate(MAX_LISTED);
         let mut text = found.join("\n");
         if truncated {
             text.push_str(&format!("\n(listing stopped at {MAX_LISTED} entries)"));

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::paths::{SKIPPED_DIRS, arg};
+use super::paths::arg;
 use super::{ToolOutput, Tools};
 use crate::api::prompt::clip;
 
@@ -71,27 +71,16 @@ impl Tools<'_> {
 
 impl Search<'_> {
     fn dir(&mut self, dir: &Path) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        let mut entries: Vec<_> = entries.flatten().collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
+        // Directories are entries too; `file` stops at MAX_FILES files.
+        let walked = crate::walk::walk(self.root, dir, MAX_FILES * 4);
+        for entry in walked.entries.iter().filter(|e| !e.is_dir) {
             if self.stopped {
                 return;
             }
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            let name = entry.file_name();
-            if kind.is_dir() {
-                if !SKIPPED_DIRS.iter().any(|s| name == *s) {
-                    self.dir(&entry.path());
-                }
-            } else if kind.is_file() {
-                self.file(&entry.path());
-            }
-            // Symbolic links are not followed: they may lead out.
+            self.file(&self.root.join(&entry.path));
+        }
+        if walked.truncated {
+            self.stopped = true;
         }
     }
 

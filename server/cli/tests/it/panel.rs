@@ -135,6 +135,42 @@ fn seqs_of(events: &[Value]) -> Vec<i64> {
     events.iter().map(|e| e["seq"].as_i64().unwrap()).collect()
 }
 
+/// Over real stdio, one server binary, one run: the client that opted in to
+/// the panel protocol gets the run's `tdd/event`s, the one that did not
+/// (Helix, say) gets no `tdd/` notification at all.
+#[test]
+fn only_a_client_that_opted_in_gets_tdd_notifications() {
+    let env = project("opt-in");
+    let mut panel = StdioLsp::start(&env.root, panel_capabilities(), Value::Null);
+    let plain_capabilities = json!({ "window": { "workDoneProgress": true } });
+    let mut plain = StdioLsp::start(&env.root, plain_capabilities, Value::Null);
+    env.ok(&[
+        "run",
+        "calc.prd.md",
+        "--script",
+        "script.toml",
+        "--workers",
+        "1",
+        "--plain",
+    ]);
+    let heard = pushed(&mut panel, |e| e["kind"] == "run.finished");
+    assert!(heard.len() > 5, "{heard:?}");
+    // A round trip after the run: whatever the server sent before it has
+    // been read.
+    plain.request(
+        "workspace/executeCommand",
+        json!({ "command": "tdd.status" }),
+    );
+    let custom: Vec<&Value> = plain
+        .received()
+        .iter()
+        .filter(|m| m["method"].as_str().is_some_and(|m| m.starts_with("tdd/")))
+        .collect();
+    assert!(custom.is_empty(), "{custom:?}");
+    panel.stop();
+    plain.stop();
+}
+
 #[test]
 fn clients_that_connect_late_or_reconnect_see_the_terminal_runs_whole_log() {
     let env = project("late");

@@ -146,6 +146,11 @@ impl StdioLsp {
         }
     }
 
+    /// The messages read while waiting for others, oldest first.
+    pub fn received(&self) -> &std::collections::VecDeque<serde_json::Value> {
+        &self.backlog
+    }
+
     /// Shuts the server down and waits for it to exit.
     pub fn stop(mut self) {
         let _ = self.request("shutdown", serde_json::Value::Null);

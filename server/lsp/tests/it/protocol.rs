@@ -293,12 +293,15 @@ async fn bad_settings_are_reported_and_fall_back_to_defaults() {
     client
         .initialize(json!({"maxFileKib": -3, "prdGlobs": ["[oops"], "somethingNew": true}))
         .await;
-    let message = client.notification("window/showMessage").await;
-    let text = message["message"].as_str().unwrap();
-    assert!(
-        text.contains("maxFileKib") || text.contains("prdGlobs"),
-        "{text}"
-    );
+    // One message per bad setting, each naming it.
+    let mut texts = Vec::new();
+    for _ in 0..2 {
+        let message = client.notification("window/showMessage").await;
+        texts.push(message["message"].as_str().unwrap().to_string());
+    }
+    texts.sort();
+    assert!(texts[0].contains("maxFileKib"), "{texts:?}");
+    assert!(texts[1].contains("prdGlobs"), "{texts:?}");
     client.open(URI, CLEAN, 1).await;
     assert!(
         client.diagnostics_at(URI, 1).await.is_empty(),
@@ -332,6 +335,15 @@ async fn commands_run_or_say_clearly_why_not() {
         )
         .await;
     assert_eq!(counts[URI], 0);
+    // The refusal is shown too.
+    let shown = client.notification("window/showMessage").await;
+    assert!(
+        shown["message"]
+            .as_str()
+            .unwrap()
+            .contains("no worker is configured"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]
@@ -418,6 +430,9 @@ async fn decompose_dry_run_and_status_commands_work_from_the_editor() {
         !root.join(".tdd/orchestrator.db").exists(),
         "a dry run stores nothing"
     );
+    client
+        .shown_starting("Dry run of loans.prd.md: 6 tasks in 5 waves; 6 added")
+        .await;
 
     let done = client
         .request(
@@ -431,19 +446,15 @@ async fn decompose_dry_run_and_status_commands_work_from_the_editor() {
         "{done}"
     );
     assert!(root.join(".tdd/orchestrator.db").exists());
-    let message = client.notification("window/showMessage").await;
-    assert!(
-        message["message"]
-            .as_str()
-            .unwrap()
-            .contains("6 tasks in 5 waves"),
-        "{message}"
-    );
+    client
+        .shown_starting("Decomposed loans.prd.md: 6 tasks in 5 waves")
+        .await;
 
     let status = client
         .request("workspace/executeCommand", json!({"command": "tdd.status"}))
         .await;
     assert_eq!(status["prds"][0]["tasks"]["pending"], 6, "{status}");
+    client.shown_starting("loans.prd.md: 6 pending").await;
 
     // A broken graph is refused with the position of the problem, and nothing is stored.
     let cyclic = CLEAN.replace(
@@ -463,6 +474,9 @@ async fn decompose_dry_run_and_status_commands_work_from_the_editor() {
         text.contains("loans.prd.md:16:13: dependency cycle"),
         "{refused}"
     );
+    client
+        .shown_starting("decomposition refused, nothing was stored: loans.prd.md:16:13")
+        .await;
 }
 
 /// A panic in a read-only request is a bug, not the end of the session: the

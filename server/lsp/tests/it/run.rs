@@ -317,6 +317,18 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
         bad["error"]["message"].as_str().unwrap().contains("scope"),
         "{bad}"
     );
+    // What the person saw along the way, each once.
+    for said in [
+        "no run is in progress in this project",
+        "Decomposed neg.prd.md: 1 tasks in 1 waves",
+        "there is no worker breaker named \"w1\"",
+        "REQ-1/AC-1.1 is not waiting for you",
+        "tdd.resetBreaker needs {\"scope\"",
+    ] {
+        let shown = client.shown_starting(said).await;
+        let kind = if said.starts_with("Decomposed") { 3 } else { 1 };
+        assert_eq!(shown["type"], kind, "{shown}");
+    }
 }
 
 /// The client capabilities Helix sends (helix-lsp's `initialize`), in their

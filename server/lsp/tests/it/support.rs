@@ -127,6 +127,18 @@ impl TestClient {
             .count()
     }
 
+    /// The next `window/showMessage` whose text starts with `prefix`.
+    pub async fn shown_starting(&mut self, prefix: &str) -> Value {
+        self.wait_for(|m| {
+            m["method"] == "window/showMessage"
+                && m["params"]["message"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(prefix))
+        })
+        .await["params"]
+            .clone()
+    }
+
     pub async fn notification(&mut self, method: &str) -> Value {
         let method = method.to_string();
         self.wait_for(move |m| m["method"] == json!(method)).await["params"].clone()
@@ -218,6 +230,35 @@ impl TestClient {
     pub async fn change_full(&mut self, uri: &str, text: &str, version: i64) {
         let params = json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]});
         self.notify("textDocument/didChange", params).await;
+    }
+}
+
+/// Every message the server said to the person must have been read by the
+/// test (as ruff's test server checks): a test that leaves one unread
+/// missed something, such as an error shown to the user. Left out are the
+/// streams a test samples (diagnostics, whose publications supersede each
+/// other, and the panel's `tdd/event`s) and the server's requests (answered
+/// when read): one of those may still be on its way when a test ends.
+impl Drop for TestClient {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        while let Ok(message) = self.incoming.try_recv() {
+            self.backlog.push_back(message);
+        }
+        let unread: Vec<&Value> = self
+            .backlog
+            .iter()
+            .filter(|m| m.get("id").is_none())
+            .filter(|m| {
+                m["method"] != "textDocument/publishDiagnostics" && m["method"] != "tdd/event"
+            })
+            .collect();
+        assert!(
+            unread.is_empty(),
+            "server messages the test never read: {unread:#?}"
+        );
     }
 }
 

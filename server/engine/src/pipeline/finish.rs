@@ -183,7 +183,7 @@ impl Run<'_> {
         };
         self.push(AttemptRecord {
             stage,
-            attempt: 1,
+            attempt: self.prior_attempts(stage).number + 1,
             worker: ENGINE.to_string(),
             started_at,
             finished_at: SystemTime::now(),
@@ -215,7 +215,7 @@ impl Run<'_> {
     pub(super) fn engine_record(&mut self, stage: Stage, started_at: SystemTime, stop: &Stop) {
         self.push(AttemptRecord {
             stage,
-            attempt: 1,
+            attempt: self.prior_attempts(stage).number + 1,
             worker: ENGINE.to_string(),
             started_at,
             finished_at: SystemTime::now(),

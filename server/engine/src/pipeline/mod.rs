@@ -14,8 +14,12 @@
 //!   (exactly the changed paths, the verdict's evidence as trailer).
 //! - RED judged [`Outcome::AlreadyImplemented`]: its tests are committed and
 //!   the task goes straight to VERIFY.
-//! - VERIFY (no worker): the whole suite on the task's whole diff; a violation
-//!   fails the task.
+//! - VERIFY (no worker): the whole suite on the task's whole diff. A
+//!   violation goes back to GREEN as a fix attempt with VERIFY's evidence
+//!   (the FIX budget counts VERIFY's violations too), then VERIFY again; a
+//!   task whose RED found the work already done has no GREEN to go back to,
+//!   and fails. A retried task (a new run) gets the budget again, so `retry`
+//!   of a task failed at VERIFY re-enters at GREEN.
 //! - REFACTOR that never passes is rolled back to the pre-refactor commit and
 //!   the task still merges its GREEN work.
 //! - MERGE: under the merge lock, rebase onto the feature branch tip, the
@@ -456,7 +460,7 @@ impl Run<'_> {
             StageEnd::Rejected(why) => return Err(violation(Stage::Red, why)),
         }
         if !history.has(Stage::Verify) {
-            self.verify(history.base)?;
+            self.verify_or_fix(history.base, worker)?;
         }
         if history.outcome(Stage::Refactor) == Some(ROLLED_BACK) {
             self.out.refactor_rolled_back = true;
@@ -470,6 +474,36 @@ impl Run<'_> {
             self.commit(Stage::Refactor, &summary, &[], Some(ROLLED_BACK))?;
         }
         self.merge()
+    }
+
+    /// VERIFY; each violation goes back to GREEN with its evidence while the
+    /// FIX budget lasts (VERIFY's violations recorded by this run count
+    /// against it, so a resumed run does not start over).
+    fn verify_or_fix(&mut self, base: Oid, worker: &mut dyn Worker) -> Result<(), Stop> {
+        let mut fixes = self
+            .ctx
+            .max_fix_attempts
+            .saturating_sub(self.prior_attempts(Stage::Verify).violations);
+        loop {
+            let stop = match self.verify(base) {
+                Ok(()) => return Ok(()),
+                Err(stop) => stop,
+            };
+            if stop.kind != FailureKind::Violation || self.out.already_implemented || fixes == 0 {
+                return Err(stop);
+            }
+            fixes -= 1;
+            let feedback = format!(
+                "VERIFY rejected the GREEN work: {}. Fix the code (not the tests) so that \
+                 the whole suite and every check pass.",
+                stop.message
+            );
+            if let StageEnd::Rejected(why) =
+                self.worker_stage_with(Stage::Green, worker, Some(feedback))?
+            {
+                return Err(violation(Stage::Green, why));
+            }
+        }
     }
 
     /// The paths the worker may change at `stage`.

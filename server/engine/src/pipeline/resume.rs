@@ -139,22 +139,40 @@ impl Run<'_> {
     /// number, how many attempts were violations (the FIX budget they used),
     /// and the last violation's evidence as feedback for the next attempt.
     pub(super) fn prior_attempts(&self, stage: Stage) -> Prior {
-        let Some(recorder) = &self.ctx.recorder else {
-            return Prior::default();
+        // With a store, what this run recorded (an earlier process's
+        // attempts too); without one, this task's own attempts so far (a
+        // VERIFY rejection sends a task back to GREEN).
+        let prior: Vec<(u32, Option<&str>, Option<String>)> = match &self.ctx.recorder {
+            Some(recorder) => self
+                .recorded()
+                .into_iter()
+                .filter(|a| a.run_id == recorder.run_id && a.stage == stage.as_str())
+                .map(|a| {
+                    let kind = a.failure_kind.as_deref().and_then(kind_named);
+                    (a.attempt, kind, a.evidence)
+                })
+                .collect(),
+            None => self
+                .out
+                .attempts
+                .iter()
+                .filter(|a| a.stage == stage)
+                .map(|a| {
+                    let kind = a.failure_kind.map(FailureKind::as_str);
+                    (a.attempt, kind, Some(a.evidence.clone()))
+                })
+                .collect(),
         };
-        let prior: Vec<AttemptRow> = self
-            .recorded()
-            .into_iter()
-            .filter(|a| a.run_id == recorder.run_id && a.stage == stage.as_str())
-            .collect();
-        let violations: Vec<&AttemptRow> = prior
+        let violations: Vec<&(u32, Option<&str>, Option<String>)> = prior
             .iter()
-            .filter(|a| a.failure_kind.as_deref() == Some(FailureKind::Violation.as_str()))
+            .filter(|(_, kind, _)| *kind == Some(FailureKind::Violation.as_str()))
             .collect();
         Prior {
-            number: prior.iter().map(|a| a.attempt).max().unwrap_or(0),
+            number: prior.iter().map(|(n, _, _)| *n).max().unwrap_or(0),
             violations: violations.len() as u32,
-            feedback: violations.last().and_then(|a| a.evidence.clone()),
+            feedback: violations
+                .last()
+                .and_then(|(_, _, evidence)| evidence.clone()),
         }
     }
 
@@ -203,4 +221,16 @@ impl Run<'_> {
             });
         }
     }
+}
+
+/// The static name of a stored failure kind.
+fn kind_named(stored: &str) -> Option<&'static str> {
+    [
+        FailureKind::Violation,
+        FailureKind::Infrastructure,
+        FailureKind::ProviderOutage,
+    ]
+    .into_iter()
+    .map(FailureKind::as_str)
+    .find(|name| *name == stored)
 }

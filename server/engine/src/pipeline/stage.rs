@@ -11,6 +11,17 @@ impl Run<'_> {
         stage: Stage,
         worker: &mut dyn Worker,
     ) -> Result<StageEnd, Stop> {
+        self.worker_stage_with(stage, worker, None)
+    }
+
+    /// As [`Run::worker_stage`], the first attempt told `fix` (what a later
+    /// stage rejected) instead of the stage's own last violation.
+    pub(super) fn worker_stage_with(
+        &mut self,
+        stage: Stage,
+        worker: &mut dyn Worker,
+        fix: Option<String>,
+    ) -> Result<StageEnd, Stop> {
         let start = self
             .time(|t| &mut t.git, || head(&self.wt))
             .map_err(|e| Stop::infra(stage, e))?;
@@ -19,7 +30,7 @@ impl Run<'_> {
         // already recorded: numbers continue, and only violations use up the
         // FIX budget (an outage or an interruption is not the task's fault).
         let prior = self.prior_attempts(stage);
-        let mut feedback = prior.feedback;
+        let mut feedback = fix.or(prior.feedback);
         let mut last = feedback.clone().unwrap_or_default();
         let first = prior.number + 1;
         let remaining = (self.ctx.max_fix_attempts + 1).saturating_sub(prior.violations);

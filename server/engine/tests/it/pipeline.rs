@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tdd_core::plan::Task;
 use tdd_engine::pipeline::{FailureKind, PipelineContext, Recorder, TaskStatus, run_task};
-use tdd_engine::store::{NewTask, Store, StoreError, TaskStatus as StoredStatus};
+use tdd_engine::store::{NewTask, Queries, Store, StoreError, TaskStatus as StoredStatus};
 use tdd_gates::{Outcome, Stage};
 use tdd_workers::ScriptedWorker;
 
@@ -758,5 +758,66 @@ exec pytest "$@"
     assert!(
         log.contains("another task 3") && log.contains("another task 4"),
         "{log}"
+    );
+}
+
+/// A task failed at VERIFY is retried from GREEN (issue 13, finding 4): the
+/// next run (a new run id, as `retry` then `run` make) finds VERIFY's
+/// rejection again on the same GREEN commit, and instead of failing once
+/// more it sends the task back to GREEN with that evidence.
+#[test]
+fn a_task_failed_at_verify_is_retried_from_green_in_the_next_run() {
+    let root = python_repo("verify-retry");
+    let mut ctx = context(&root);
+    let first = recorder();
+    ctx.recorder = Some(first.clone());
+    ctx.max_fix_attempts = 0;
+    // Passes the test, but only for its one example: VERIFY's placeholder scan.
+    let stub = "def add(a, b):\n    if a == 2:\n        return 5\n    raise NotImplementedError\n";
+    let mut worker = ScriptedWorker::new("scripted")
+        .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
+        .write(KEY, Stage::Green, 1, IMPL_FILE, stub);
+    let failed = run_task(&ctx, &task(), &mut worker);
+    assert!(
+        matches!(
+            failed.status,
+            TaskStatus::Failed {
+                stage: Stage::Verify,
+                ..
+            }
+        ),
+        "{}",
+        describe(&failed)
+    );
+
+    let run_id = {
+        let mut store = first.store.lock().unwrap();
+        store
+            .write(|tx| {
+                let prd = tx.prd("docs/calc.prd.md")?.unwrap();
+                tx.insert_run(prd.id, "running")
+            })
+            .unwrap()
+    };
+    ctx.recorder = Some(Recorder { run_id, ..first });
+    ctx.max_fix_attempts = 1;
+    let mut worker = ScriptedWorker::new("scripted").write(KEY, Stage::Green, 1, IMPL_FILE, REAL);
+    let retried = run_task(&ctx, &task(), &mut worker);
+
+    assert!(retried.merged(), "{}", describe(&retried));
+    let order: Vec<(Stage, u32, Option<Outcome>)> = retried
+        .attempts
+        .iter()
+        .map(|a| (a.stage, a.attempt, a.outcome))
+        .collect();
+    assert_eq!(
+        order[..3],
+        [
+            (Stage::Verify, 1, Some(Outcome::Violation)),
+            (Stage::Green, 1, Some(Outcome::Passed)),
+            (Stage::Verify, 2, Some(Outcome::Passed)),
+        ],
+        "{}",
+        describe(&retried)
     );
 }

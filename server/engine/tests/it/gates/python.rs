@@ -1,7 +1,7 @@
 //! pytest, from the repository's `.venv`.
 
 use tdd_core::config::Language;
-use tdd_gates::Stage;
+use tdd_gates::{Outcome, Stage};
 
 use super::harness::*;
 use super::scenarios::*;
@@ -86,5 +86,65 @@ fn a_correct_run_is_accepted() {
         red.evidence.contains("missing symbol: multiply"),
         "{}",
         red.evidence
+    );
+}
+
+/// VERIFY rejects GREEN's stub: the task goes back to GREEN with VERIFY's
+/// evidence as a fix attempt (issue 13, finding 4: it used to end the task),
+/// the worker writes the real code, VERIFY passes and the task merges.
+#[test]
+fn a_verify_rejection_goes_back_to_green_and_the_fix_merges() {
+    use tdd_workers::{StageRequest, Worker, WorkerError, WorkerReport};
+    struct Told {
+        inner: tdd_workers::ScriptedWorker,
+        feedback: Vec<(Stage, u32, Option<String>)>,
+    }
+    impl Worker for Told {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+        fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
+            let seen = (request.stage, request.attempt, request.feedback.clone());
+            self.feedback.push(seen);
+            self.inner.perform(request)
+        }
+    }
+    let mut s = PY.setup("verify-fix");
+    s.ctx.max_fix_attempts = 1;
+    let mut worker = Told {
+        inner: PY
+            .red(PY.weak_test)
+            .write(KEY, Stage::Green, 1, PY.impl_file, PY.impl_stub)
+            .write(KEY, Stage::Green, 2, PY.impl_file, PY.impl_real),
+        feedback: Vec::new(),
+    };
+    let out = tdd_engine::pipeline::run_task(&s.ctx, &PY.task(), &mut worker);
+
+    assert!(out.merged(), "{}", story(&out));
+    let order: Vec<(Stage, u32, Option<Outcome>)> = out
+        .attempts
+        .iter()
+        .map(|a| (a.stage, a.attempt, a.outcome))
+        .collect();
+    assert_eq!(
+        order[1..5],
+        [
+            (Stage::Green, 1, Some(Outcome::Passed)),
+            (Stage::Verify, 1, Some(Outcome::Violation)),
+            (Stage::Green, 2, Some(Outcome::Passed)),
+            (Stage::Verify, 2, Some(Outcome::Passed)),
+        ],
+        "{}",
+        story(&out)
+    );
+    let (_, _, told) = worker
+        .feedback
+        .iter()
+        .find(|(stage, attempt, _)| *stage == Stage::Green && *attempt == 2)
+        .expect("a second GREEN attempt");
+    let told = told.as_deref().unwrap_or_default();
+    assert!(
+        told.starts_with("VERIFY rejected the GREEN work") && told.contains("NotImplementedError"),
+        "{told}"
     );
 }

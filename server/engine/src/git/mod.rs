@@ -24,6 +24,7 @@ mod changes;
 mod commit;
 mod merge;
 mod pool;
+mod stat_watch;
 mod tracked;
 mod watch;
 mod worktree;
@@ -38,6 +39,7 @@ pub use commit::{StageCommit, StageHistory, StageRecord};
 pub use merge::{MergeLock, Rebase};
 pub use pool::WorktreePool;
 pub use tdd_gates::{Change, ChangeKind, Stage};
+pub use watch::Tracking;
 pub use worktree::{Worktree, worktree_name};
 
 /// The directory (under the project root) that holds the task worktrees.

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use git2::{ErrorCode, Repository, WorktreePruneOptions};
 
+use super::watch::Tracking;
 use super::worktree::{ADD_WORKTREE, prune_stale, task_branch_or_new};
 use super::{
     GitError, Project, Result, WORKTREES_DIR, Worktree, feature_branch, io_err, task_branch,
@@ -77,15 +78,15 @@ fn link(path: &Path, admin: &Path) -> Result<()> {
 impl Project {
     /// The task's worktree: a parked one adopted when the pool has one (only
     /// the files that differ are written), else a new checkout. With `track`
-    /// its writes are tracked ([`Worktree::track`]) where the platform
-    /// allows; a tracked parked worktree moves at the cost of what was
+    /// its writes are tracked that way ([`Worktree::track`]) where the
+    /// platform allows; a tracked parked worktree moves at the cost of what was
     /// touched, an untracked one after a stat scan of its files.
     pub fn checkout_task(
         &self,
         pool: &WorktreePool,
         prd: &str,
         task_key: &str,
-        track: bool,
+        track: Option<Tracking>,
     ) -> Result<Worktree> {
         if let Some((parked, admin)) = pool.take(self) {
             match self.adopt(&parked, &admin, prd, task_key, track) {
@@ -99,8 +100,8 @@ impl Project {
             }
         }
         let mut wt = self.create_worktree(prd, task_key)?;
-        if track {
-            wt.track()?;
+        if let Some(how) = track {
+            wt.track(how)?;
         }
         Ok(wt)
     }
@@ -142,7 +143,7 @@ impl Project {
         admin: &str,
         prd: &str,
         task_key: &str,
-        track: bool,
+        track: Option<Tracking>,
     ) -> Result<Worktree> {
         let branch_name = task_branch(prd, task_key)?;
         let name = worktree_name(task_key);
@@ -167,7 +168,7 @@ impl Project {
             fs::write(&head_file, format!("ref: refs/heads/{branch_name}\n"))
                 .map_err(io_err(&head_file))
         };
-        if track && parked.is_tracked() {
+        if track.is_some_and(|how| parked.is_tracked_by(how)) {
             point_head()?;
             let wt = Worktree {
                 path,
@@ -177,7 +178,7 @@ impl Project {
             wt.switch_files(&wt.repo()?, &target.tree()?, &Default::default())?;
             return Ok(wt);
         }
-        // Untracked (a program worker's, or the watch lost count): a stat
+        // Untracked, tracked another way, or the watch lost count: a stat
         // scan finds what differs from its HEAD, still the parked commit.
         let mut wt = Worktree {
             path,
@@ -186,8 +187,8 @@ impl Project {
         };
         wt.switch_files_scanned(&wt.repo()?, &target.tree()?)?;
         point_head()?;
-        if track {
-            wt.track()?;
+        if let Some(how) = track {
+            wt.track(how)?;
         }
         Ok(wt)
     }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use git2::{FileMode, ObjectType, Oid, Repository, Tree};
 
-use super::watch::Watch;
+use super::watch::{Tracking, Watch};
 use super::{GitError, Result, Worktree, io_err};
 
 /// The watch of a worktree and the tree its files were last known to equal
@@ -38,9 +38,13 @@ pub(crate) fn ignorer(repo: &Repository) -> impl Fn(&str) -> bool + '_ {
 }
 
 impl Tracker {
-    /// Starts watching `root`, whose files are exactly `tree` now.
-    pub fn start(repo: &Repository, root: &Path, tree: Oid) -> Option<Tracker> {
-        let watch = Watch::start(root, &ignorer(repo))?;
+    /// Starts watching `root`, whose files are exactly `tree` now; `None`
+    /// when events are asked for and the platform has none to give.
+    pub fn start(repo: &Repository, root: &Path, tree: Oid, how: Tracking) -> Option<Tracker> {
+        let watch = match how {
+            Tracking::Events => Watch::start(root, &ignorer(repo))?,
+            Tracking::Stat => Watch::start_stat(root, &ignorer(repo)),
+        };
         Some(Tracker { watch, at: tree })
     }
 
@@ -65,16 +69,22 @@ impl Tracker {
     pub fn is_broken(&self) -> bool {
         self.watch.is_broken()
     }
+
+    pub fn tracking(&self) -> Tracking {
+        self.watch.tracking()
+    }
 }
 
 impl Worktree {
-    /// Starts tracking this worktree's writes; its files must equal `HEAD`'s
-    /// tree now (a fresh checkout, or just restored). Where the watch cannot
-    /// be set up the worktree stays untracked and is scanned whole.
-    pub fn track(&mut self) -> Result<()> {
+    /// Starts tracking this worktree's writes `how`; its files must equal
+    /// `HEAD`'s tree now (a fresh checkout, or just restored). Where the
+    /// watch cannot be set up the worktree stays untracked and is scanned
+    /// whole.
+    pub fn track(&mut self, how: Tracking) -> Result<()> {
         let repo = self.repo()?;
         let head = repo.head()?.peel_to_tree()?.id();
-        self.tracked = Tracker::start(&repo, &self.path, head).map(|t| Arc::new(Mutex::new(t)));
+        self.tracked =
+            Tracker::start(&repo, &self.path, head, how).map(|t| Arc::new(Mutex::new(t)));
         Ok(())
     }
 
@@ -97,6 +107,13 @@ impl Worktree {
     /// Whether writes here are tracked (and the tracking still holds).
     pub fn is_tracked(&self) -> bool {
         self.tracked.as_ref().is_some_and(|t| !lock(t).is_broken())
+    }
+
+    /// Whether writes here are tracked `how` (and the tracking still holds).
+    pub fn is_tracked_by(&self, how: Tracking) -> bool {
+        self.tracked
+            .as_ref()
+            .is_some_and(|t| !lock(t).is_broken() && lock(t).tracking() == how)
     }
 
     /// The tree of what the worktree holds now: tracked files and untracked

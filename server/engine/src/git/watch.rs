@@ -10,23 +10,45 @@
 //! edited (what is ignored changed), the watch limit reached, or a platform
 //! without inotify. Then [`Watch::touched`] is `None` and the caller scans
 //! the whole tree as before. Writes through `mmap` raise no inotify event, so
-//! workers that run programs of their own are never tracked this way (see
-//! `Worktree::changes`).
+//! workers that run programs of their own are watched by `stat` instead
+//! ([`super::stat_watch`]): a scan of every file's stamp, no file read.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::stat_watch::StatWatch;
+
+/// How a worktree's writes are seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracking {
+    /// inotify: free while nothing is written; for workers that write
+    /// through this process (scripted, API).
+    Events,
+    /// A `stat` of every file against a snapshot: for workers that run
+    /// programs of their own (agent CLIs, plugins, a person).
+    Stat,
+}
+
 /// The touched paths of one worktree, relative to its root, `/`-separated.
 pub(crate) struct Watch {
-    #[cfg(target_os = "linux")]
-    inner: linux::Inner,
+    source: Source,
     touched: BTreeSet<String>,
     broken: bool,
+    /// A `.gitignore` changed since the known tree (for a stat watch, which
+    /// reports racy files touched without knowing whether they changed).
+    ignores_changed: bool,
+}
+
+enum Source {
+    #[cfg(target_os = "linux")]
+    Events(linux::Inner),
+    Stat(StatWatch),
 }
 
 impl std::fmt::Debug for Watch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Watch")
+            .field("tracking", &self.tracking())
             .field("touched", &self.touched.len())
             .field("broken", &self.broken)
             .finish()
@@ -42,9 +64,10 @@ impl Watch {
         {
             let inner = linux::Inner::start(root, ignored)?;
             Some(Watch {
-                inner,
+                source: Source::Events(inner),
                 touched: BTreeSet::new(),
                 broken: false,
+                ignores_changed: false,
             })
         }
         #[cfg(not(target_os = "linux"))]
@@ -54,25 +77,53 @@ impl Watch {
         }
     }
 
-    /// Reads every queued event. `ignored` decides, for a directory created
-    /// since, whether it gets a watch of its own.
-    pub fn drain(&mut self, root: &Path, ignored: &dyn Fn(&str) -> bool) {
-        #[cfg(target_os = "linux")]
-        if !self.broken && !self.inner.drain(root, ignored, &mut self.touched) {
-            self.broken = true;
+    /// Watches every file under `root` in directories `ignored` does not
+    /// reject by a `stat` snapshot (works on every platform).
+    pub fn start_stat(root: &Path, ignored: &dyn Fn(&str) -> bool) -> Watch {
+        Watch {
+            source: Source::Stat(StatWatch::start(root, ignored)),
+            touched: BTreeSet::new(),
+            broken: false,
+            ignores_changed: false,
         }
-        #[cfg(not(target_os = "linux"))]
-        let _ = (root, ignored);
+    }
+
+    pub fn tracking(&self) -> Tracking {
+        match self.source {
+            #[cfg(target_os = "linux")]
+            Source::Events(_) => Tracking::Events,
+            Source::Stat(_) => Tracking::Stat,
+        }
+    }
+
+    /// Reads every queued event, or scans the stamps again. `ignored`
+    /// decides, for a directory created since, whether it is watched.
+    pub fn drain(&mut self, root: &Path, ignored: &dyn Fn(&str) -> bool) {
+        match &mut self.source {
+            #[cfg(target_os = "linux")]
+            Source::Events(inner) => {
+                if !self.broken && !inner.drain(root, ignored, &mut self.touched) {
+                    self.broken = true;
+                }
+            }
+            Source::Stat(stat) => {
+                self.ignores_changed |= stat.drain(root, ignored, &mut self.touched);
+            }
+        }
     }
 
     /// The paths touched since the last [`Watch::forget`], or `None` when
     /// the watch missed something and the whole tree must be looked at.
     /// Call [`Watch::drain`] first.
     pub fn touched(&self) -> Option<&BTreeSet<String>> {
-        let gitignore_changed = self
-            .touched
-            .iter()
-            .any(|p| p == ".gitignore" || p.ends_with("/.gitignore"));
+        let gitignore_changed = match self.source {
+            #[cfg(target_os = "linux")]
+            Source::Events(_) => self
+                .touched
+                .iter()
+                .any(|p| p == ".gitignore" || p.ends_with("/.gitignore")),
+            Source::Stat(_) => self.ignores_changed,
+        };
         (!self.broken && !gitignore_changed).then_some(&self.touched)
     }
 
@@ -80,6 +131,10 @@ impl Watch {
     /// else is touched. Drain first, or the events of the writes that got it
     /// there come back.
     pub fn forget(&mut self, still: &BTreeSet<String>) {
+        if let Source::Stat(stat) = &mut self.source {
+            stat.settle();
+        }
+        self.ignores_changed = false;
         self.touched.clone_from(still);
     }
 
@@ -100,7 +155,11 @@ fn join(dir: &str, name: &str) -> String {
 /// The directories under `root/rel` (`rel` included) that are not ignored,
 /// as relative paths, and every file found there (for a directory that
 /// appeared after its parent's watch: its files came without events).
-fn walk(root: &Path, rel: &str, ignored: &dyn Fn(&str) -> bool) -> (Vec<String>, Vec<String>) {
+pub(super) fn walk(
+    root: &Path,
+    rel: &str,
+    ignored: &dyn Fn(&str) -> bool,
+) -> (Vec<String>, Vec<String>) {
     let (mut dirs, mut files) = (Vec::new(), Vec::new());
     let mut stack = vec![rel.to_string()];
     while let Some(dir) = stack.pop() {

@@ -69,7 +69,9 @@ use tdd_gates::{
     Change, ChangeKind, Evidence, Outcome, Reason, Stage, TaskScope, Verdict, is_test_path,
 };
 
-use crate::git::{GitError, Project, Rebase, StageCommit, StageHistory, Worktree, WorktreePool};
+use crate::git::{
+    GitError, Project, Rebase, StageCommit, StageHistory, Tracking, Worktree, WorktreePool,
+};
 use crate::store::runs::RunId;
 use crate::store::{PrdId, Store, TaskId};
 use tdd_workers::process::CancelToken;
@@ -327,10 +329,15 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
             return out;
         }
     }
-    // A worker that writes only through this process (scripted, API) gets
-    // a tracked worktree: its changes cost what it touched. A program's
-    // writes are found by scanning the whole tree (see git/watch.rs).
-    let track = worker.confined_to_worktree();
+    // A worker that writes only through this process (scripted, API) is
+    // watched by inotify events: its changes cost what it touched. A
+    // program's writes (perhaps through mmap, which raises no event) are
+    // found by a stat scan of the tree (see git/watch.rs).
+    let track = Some(if worker.confined_to_worktree() {
+        Tracking::Events
+    } else {
+        Tracking::Stat
+    });
     let prepared = Instant::now();
     let found = prepare(ctx, &task.key, track);
     out.timings.git += prepared.elapsed();

@@ -9,7 +9,7 @@
 //! recorded from the commit's trailers.
 
 use super::*;
-use crate::git::StageHistory;
+use crate::git::{StageHistory, Tracking};
 use crate::store::Queries;
 use crate::store::runs::AttemptRow;
 
@@ -20,8 +20,12 @@ pub(super) const ROLLED_BACK: &str = "rolled-back";
 
 /// The task's worktree: the one an earlier run left (put back to its last
 /// commit) or one from the pool (a new checkout when it has none), on the
-/// task branch if it exists; `track` to have its writes tracked.
-fn prepare_worktree(ctx: &PipelineContext, key: &str, track: bool) -> Result<Worktree, GitError> {
+/// task branch if it exists, its writes tracked as `track` says.
+fn prepare_worktree(
+    ctx: &PipelineContext,
+    key: &str,
+    track: Option<Tracking>,
+) -> Result<Worktree, GitError> {
     ctx.project.ensure_feature_branch(&ctx.prd, &ctx.base)?;
     if ctx.project.worktree_path(key).exists() {
         match ctx.project.open_worktree(&ctx.prd, key) {
@@ -32,8 +36,8 @@ fn prepare_worktree(ctx: &PipelineContext, key: &str, track: bool) -> Result<Wor
                 if !paths.is_empty() {
                     wt.restore_paths(&paths)?;
                 }
-                if track {
-                    wt.track()?;
+                if let Some(how) = track {
+                    wt.track(how)?;
                 }
                 return Ok(wt);
             }
@@ -50,7 +54,7 @@ fn prepare_worktree(ctx: &PipelineContext, key: &str, track: bool) -> Result<Wor
 pub(super) fn prepare(
     ctx: &PipelineContext,
     key: &str,
-    track: bool,
+    track: Option<Tracking>,
 ) -> Result<(Worktree, StageHistory), GitError> {
     let wt = prepare_worktree(ctx, key, track)?;
     let mut history = wt.stage_history(key)?;

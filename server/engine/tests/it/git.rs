@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use git2::{IndexAddOption, Oid, Repository, RepositoryInitOptions, Signature};
 use tdd_engine::git::{
-    Change, ChangeKind, GitError, Project, Rebase, Stage, StageCommit, Worktree, worktree_name,
+    Change, ChangeKind, GitError, Project, Rebase, Stage, StageCommit, Tracking, Worktree,
+    worktree_name,
 };
 
 use crate::support::*;
@@ -401,7 +402,7 @@ fn changes_and_restore_paths_in(name: &str, tracked: bool) {
     project.ensure_feature_branch("shop", "main").unwrap();
     let mut wt = project.create_worktree("shop", "T-3").unwrap();
     if tracked {
-        wt.track().unwrap();
+        wt.track(Tracking::Events).unwrap();
         assert!(wt.is_tracked(), "inotify is there on Linux");
     }
     let since = head_of(&wt);
@@ -500,7 +501,7 @@ fn tracked_changes_equal_a_full_scan_under_random_edits() {
     let project = Project::open(&root).unwrap();
     project.ensure_feature_branch("shop", "main").unwrap();
     let mut tracked = project.create_worktree("shop", "T-R").unwrap();
-    tracked.track().unwrap();
+    tracked.track(Tracking::Events).unwrap();
     let scanned = project.open_worktree("shop", "T-R").unwrap();
     assert!(tracked.is_tracked() && !scanned.is_tracked());
     let since = head_of(&tracked);
@@ -568,17 +569,23 @@ fn tracked_changes_equal_a_full_scan_under_random_edits() {
 /// pool removes what it still holds when dropped.
 #[test]
 fn a_parked_worktree_is_adopted_as_a_fresh_checkout() {
-    parked_worktree_adopted("pool", true);
+    parked_worktree_adopted("pool", Some(Tracking::Events));
 }
 
-/// The same for a worktree whose writes are not watched (a program
-/// worker's): adopted after a stat scan instead.
+/// The same for a worktree watched by `stat` (a program worker's).
+#[test]
+fn a_stat_watched_parked_worktree_is_adopted_as_a_fresh_checkout() {
+    parked_worktree_adopted("pool-stat", Some(Tracking::Stat));
+}
+
+/// The same for a worktree whose writes are not watched (the watch lost
+/// count): adopted after a stat scan instead.
 #[test]
 fn an_untracked_parked_worktree_is_adopted_as_a_fresh_checkout() {
-    parked_worktree_adopted("pool-untracked", false);
+    parked_worktree_adopted("pool-untracked", None);
 }
 
-fn parked_worktree_adopted(name: &str, track: bool) {
+fn parked_worktree_adopted(name: &str, track: Option<Tracking>) {
     use tdd_engine::git::WorktreePool;
     let root = user_repo(name);
     let before = user_state(&root);
@@ -586,7 +593,7 @@ fn parked_worktree_adopted(name: &str, track: bool) {
     project.ensure_feature_branch("shop", "main").unwrap();
     let pool = WorktreePool::default();
     let first = project.checkout_task(&pool, "shop", "T-1", track).unwrap();
-    assert_eq!(first.is_tracked(), track);
+    assert_eq!(first.is_tracked(), track.is_some());
     commit_file(
         &first,
         "T-1",
@@ -615,7 +622,7 @@ fn parked_worktree_adopted(name: &str, track: bool) {
     assert_eq!(pool.len(), 1);
 
     let adopted = project.checkout_task(&pool, "shop", "T-3", track).unwrap();
-    assert_eq!(adopted.is_tracked(), track);
+    assert_eq!(adopted.is_tracked(), track.is_some());
     assert!(pool.is_empty());
     assert_eq!(adopted.path, project.worktree_path("T-3"));
     assert_eq!(adopted.branch, "tdd-task/shop/T-3");
@@ -978,7 +985,7 @@ fn a_watch_that_loses_count_falls_back_to_a_correct_scan() {
     let project = Project::open(&root).unwrap();
     project.ensure_feature_branch("shop", "main").unwrap();
     let mut wt = project.create_worktree("shop", "T-L").unwrap();
-    wt.track().unwrap();
+    wt.track(Tracking::Events).unwrap();
     commit_file(
         &wt,
         "T-L",

@@ -9,7 +9,9 @@
 //! filesystem's timestamp granularity of its snapshot keeps the same ctime.
 //! So an entry whose ctime is within [`RACY`] of the snapshot's start is
 //! always reported touched; the caller then reads it (at worst it finds the
-//! file unchanged).
+//! file unchanged). Linux stamps files from its coarse clock, a tick (1 to
+//! 10 ms) behind, so 50 ms is enough; a filesystem that keeps whole seconds
+//! only (its stamps have no nanoseconds) gets [`RACY_COARSE`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
@@ -18,8 +20,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::watch::walk;
 
-/// Wider than any timestamp granularity of the filesystems we run on.
-const RACY: Duration = Duration::from_secs(1);
+/// Wider than the kernel's clock tick, by which file stamps lag.
+const RACY: Duration = Duration::from_millis(50);
+/// For stamps in whole seconds (no nanoseconds): wider than a FAT second pair.
+const RACY_COARSE: Duration = Duration::from_secs(3);
 
 /// What tells that a file changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +68,12 @@ impl Scan {
 
     fn racy(&self, stamp: &Stamp) -> bool {
         let ctime = stamp.ctime.0 * 1_000_000_000 + stamp.ctime.1;
-        ctime >= self.began - RACY.as_nanos() as i64
+        let margin = if stamp.ctime.1 == 0 {
+            RACY_COARSE
+        } else {
+            RACY
+        };
+        ctime >= self.began - margin.as_nanos() as i64
     }
 }
 

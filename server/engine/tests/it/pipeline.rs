@@ -821,3 +821,33 @@ fn a_task_failed_at_verify_is_retried_from_green_in_the_next_run() {
         describe(&retried)
     );
 }
+
+/// A worker that runs a program (an agent CLI, a plugin) gets a worktree
+/// watched by `stat`: its changes and the content ids the report cache
+/// keys on cost a stat per file, so its task makes as few test runs as a
+/// scripted one (3, the other 5 reused; it made 8 when its worktree was
+/// scanned whole).
+#[test]
+fn a_program_workers_task_reuses_test_reports_like_any_other() {
+    use tdd_workers::{StageRequest, Worker, WorkerError, WorkerReport};
+    struct Program(ScriptedWorker);
+    impl Worker for Program {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn perform(&mut self, r: &StageRequest) -> Result<WorkerReport, WorkerError> {
+            self.0.perform(r)
+        }
+    }
+    let root = python_repo("program-reuse");
+    let mut worker = Program(
+        ScriptedWorker::new("scripted")
+            .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
+            .write(KEY, Stage::Green, 1, IMPL_FILE, REAL),
+    );
+    assert!(!worker.confined_to_worktree());
+    let out = run_task(&context(&root), &task(), &mut worker);
+    assert!(out.merged(), "{}", describe(&out));
+    let runs = (out.timings.test_runs, out.timings.reused_runs);
+    assert_eq!(runs, (3, 5), "{}", describe(&out));
+}

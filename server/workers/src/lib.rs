@@ -147,6 +147,12 @@ pub trait Worker: Send {
     fn confined_to_worktree(&self) -> bool {
         false
     }
+    /// What the last [`Worker::perform`] that failed had used before it
+    /// failed (the model calls an outage cut short), taken once; `None`
+    /// when the worker used nothing it can count.
+    fn spent(&mut self) -> Option<Usage> {
+        None
+    }
 }
 
 /// Why [`from_config`] could not build a worker. Each message says which

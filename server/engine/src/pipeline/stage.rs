@@ -172,13 +172,18 @@ impl Run<'_> {
                 report.denied
             }
             Err(WorkerError::ProviderOutage(message)) => {
+                // The calls made before the outage count (budgets, totals).
+                record.usage = worker.spent();
                 return Err(Stop {
                     stage,
                     kind: FailureKind::ProviderOutage,
                     message,
                 });
             }
-            Err(e @ WorkerError::Failed(_)) => return Err(Stop::infra(stage, e)),
+            Err(e @ WorkerError::Failed(_)) => {
+                record.usage = worker.spent();
+                return Err(Stop::infra(stage, e));
+            }
         };
         let changes: Vec<Change> = self
             .time(|t| &mut t.diff, || self.wt.changes(start))

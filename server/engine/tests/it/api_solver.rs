@@ -343,7 +343,47 @@ fn with_30_percent_of_requests_failing_the_run_still_completes() {
                 );
             }
         }
-        eprintln!("seed {seed}: {faults} of {total} model requests failed; run completed");
+        // Every answered call is counted, those of attempts an outage cut
+        // short too (issue 13: they were lost): at least the solver's
+        // replies, at most those plus the faults that still answer (an
+        // unknown tool, a slow reply).
+        let counted: u64 = ran
+            .attempts
+            .iter()
+            .filter_map(|a| a.usage)
+            .map(|u| u64::from(u.calls))
+            .sum();
+        let count = |keep: fn(&Outcome) -> bool| {
+            server
+                .requests()
+                .iter()
+                .filter(|r| keep(&r.outcome))
+                .count() as u64
+        };
+        let solved = count(|o| matches!(o, Outcome::Solved));
+        let answering_faults = count(|o| {
+            matches!(
+                o,
+                Outcome::Fault {
+                    fault: Fault::UnknownTool { .. } | Fault::Slow { .. },
+                    ..
+                }
+            )
+        });
+        assert!(
+            (solved..=solved + answering_faults).contains(&counted),
+            "counted {counted} calls; the model answered {solved} (+{answering_faults})"
+        );
+        let outages_with_use = ran
+            .attempts
+            .iter()
+            .filter(|a| a.failure_kind.as_deref() == Some("provider_outage"))
+            .filter(|a| a.usage.is_some_and(|u| u.calls > 0))
+            .count();
+        eprintln!(
+            "seed {seed}: {faults} of {total} model requests failed; run completed; \
+             {counted} calls counted ({outages_with_use} outage attempts kept theirs)"
+        );
     }
 }
 

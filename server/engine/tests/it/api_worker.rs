@@ -269,6 +269,43 @@ fn a_sustained_server_error_is_a_provider_outage() {
     assert_eq!(server.remaining(), 0);
 }
 
+/// An outage after the model answered keeps what those answers used (issue
+/// 13: a failed attempt lost the usage of its calls): the attempt's usage
+/// counts the one answered call, as the fake model's log says.
+#[test]
+fn an_outage_after_an_answer_keeps_the_answers_usage() {
+    let server = FakeModel::start(Config::with_key(API_KEY)).unwrap();
+    server.push(when("Stage: RED", write_file(TEST_FILE, RED_TEST)));
+    for _ in 0..3 {
+        server.push(Fault::ServerError);
+    }
+    let root = python_repo("api-outage-usage");
+    let mut worker = worker(&server, ApiDialect::OpenAiChat);
+
+    let outcome = run_task(&context(&root), &task(), &mut worker);
+
+    assert!(
+        matches!(
+            outcome.status,
+            TaskStatus::Failed {
+                kind: FailureKind::ProviderOutage,
+                ..
+            }
+        ),
+        "{:?}",
+        outcome.status
+    );
+    let answered = server
+        .requests()
+        .iter()
+        .filter(|r| !matches!(r.outcome, tdd_fake_model::Outcome::Fault { .. }))
+        .count();
+    assert_eq!(answered, 1);
+    let red = &outcome.attempts[0];
+    let usage = red.usage.expect("the outage attempt keeps its usage");
+    assert_eq!(usage.calls as usize, answered, "{usage:?}");
+}
+
 /// A stage request in a plain directory, for the worker alone.
 fn request(name: &str, writable: &[&str]) -> StageRequest {
     StageRequest {

@@ -69,6 +69,8 @@ pub struct ApiWorker {
     config: ApiConfig,
     http: Http,
     redact: Redactor,
+    /// The model use of the last attempt that failed ([`Worker::spent`]).
+    failed_use: Option<Usage>,
 }
 
 impl ApiWorker {
@@ -95,6 +97,7 @@ impl ApiWorker {
             config,
             http,
             redact,
+            failed_use: None,
         })
     }
 
@@ -161,6 +164,10 @@ impl Worker for ApiWorker {
         &self.name
     }
 
+    fn spent(&mut self) -> Option<Usage> {
+        self.failed_use.take()
+    }
+
     fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
         let model = self
             .config
@@ -170,9 +177,13 @@ impl Worker for ApiWorker {
             Tools::new(&request.worktree, &request.writable).with_tests(request.tests.as_ref());
         // A provider may echo the key in an error body ("Incorrect API key
         // provided: …"): it never leaves the worker.
-        let mut report = self
-            .attempt(request, &model, &tools)
-            .map_err(|e| self.redact.error(e))?;
+        let mut report = match self.attempt(request, &model, &tools) {
+            Ok(report) => report,
+            Err((error, used)) => {
+                self.failed_use = (used.calls > 0).then_some(used);
+                return Err(self.redact.error(error));
+            }
+        };
         report.model = Some(model);
         report.denied = tools.denied();
         Ok(report)
@@ -180,13 +191,14 @@ impl Worker for ApiWorker {
 }
 
 impl ApiWorker {
-    /// The tool loop of one attempt with `model`.
+    /// The tool loop of one attempt with `model`. A failure comes with what
+    /// the calls before it used.
     fn attempt(
         &self,
         request: &StageRequest,
         model: &str,
         tools: &Tools<'_>,
-    ) -> Result<WorkerReport, WorkerError> {
+    ) -> Result<WorkerReport, (WorkerError, Usage)> {
         let dialect = self.config.dialect;
         let specs = tools.specs();
         let first = prompt::user_message(request);
@@ -197,7 +209,10 @@ impl ApiWorker {
         let mut used = Usage::default();
         let max_turns = self.config.max_turns;
         for turn in 1..=max_turns {
-            let reply = self.ask(model, &specs, &messages, &request.cancel)?;
+            let reply = match self.ask(model, &specs, &messages, &request.cancel) {
+                Ok(reply) => reply,
+                Err(error) => return Err((error, used)),
+            };
             used.add(reply.usage);
             messages.push(reply.assistant);
             if reply.calls.is_empty() {

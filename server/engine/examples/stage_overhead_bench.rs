@@ -44,8 +44,8 @@
 //! run without a recorder, to show what the store's writes cost, and with a
 //! worker that says it is a program (so each attempt gets the escape audit:
 //! the user's checkout and the worktrees directory looked at before and
-//! after; its worktrees are not tracked, so each task checks one out and no
-//! report is reused). After each size's table comes the engine's own split
+//! after; its worktrees are watched by `stat` instead of inotify, since a
+//! program may write through `mmap`). After each size's table comes the engine's own split
 //! per task, `TaskOutcome::timings` (git, diff, store, tests, worker, merge
 //! wait, real and reused test runs), mean and p50 over the counted tasks and
 //! the first task apart (it checks the repository out; later tasks of the
@@ -399,8 +399,8 @@ fn report_timings(passes: &Passes) {
          rebase, fast-forward, parking; diff = changes, put-backs, content tree ids; tests = \
          run_tests calls; other = span - the parts; runs/reused = test runs made / answered \
          from an earlier report; first = the first (warm-up) task, which checks the repository \
-         out (later tasks of the recorded pass adopt a parked worktree; a program worker's are \
-         not tracked, so each checks out); mean, p50: over the {} counted tasks",
+         out (later tasks adopt a parked worktree; a program worker's is watched by stat, not \
+         inotify); mean, p50: over the {} counted tasks",
         passes.with.len()
     );
     println!(

@@ -11,7 +11,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tdd_core::config::WorkerKind;
-use tdd_engine::execution::{self, Budget, Emit, RunEvent, RunRequest, RunStatus, RunSummary};
+use tdd_engine::execution::{
+    self, Budget, Emit, RunEvent, RunRequest, RunStatus, RunSummary, StopReason,
+};
 use tdd_engine::pipeline::{AttemptRecord, FailureKind};
 use tdd_engine::project;
 use tdd_engine::scheduler::TaskEnd;
@@ -374,6 +376,11 @@ pub fn attempt_line(key: &str, record: &AttemptRecord) -> String {
 /// The run's outcome per task; exit 0 only when every task is done.
 pub fn print_summary(summary: &RunSummary) -> ExitCode {
     let mut merged = 0;
+    // Said once, under the tasks, rather than on each task it held back.
+    let stop_why = match &summary.status {
+        RunStatus::Stopped(StopReason::ProviderUnreachable(why)) => Some(why.as_str()),
+        _ => None,
+    };
     for task in &summary.report.tasks {
         let text = match &task.end {
             TaskEnd::Merged => {
@@ -388,11 +395,16 @@ pub fn print_summary(summary: &RunSummary) -> ExitCode {
             ),
             TaskEnd::Blocked { by } => format!("blocked by {by}"),
             TaskEnd::Skipped { reason } => format!("skipped: {reason}"),
+            TaskEnd::NotStarted { reason } if Some(reason.as_str()) == stop_why => {
+                "not started".to_string()
+            }
             TaskEnd::NotStarted { reason } => format!("not started: {reason}"),
         };
         println!("  {:<16} {text}", task.key);
     }
     let status = match &summary.status {
+        // It says what to do itself.
+        RunStatus::Stopped(StopReason::ProviderUnreachable(_)) => summary.status.to_string(),
         RunStatus::Stopped(_) => format!("{}; `tdd-orchestrator resume` goes on", summary.status),
         done => done.to_string(),
     };

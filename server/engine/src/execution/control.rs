@@ -106,6 +106,9 @@ pub enum StopReason {
     Cancelled,
     /// The wall-time or attempt budget is used up.
     Budget(String),
+    /// The model provider never answered and a breaker stopped dispatch:
+    /// what happened and what to check.
+    ProviderUnreachable(String),
 }
 
 /// The first reason wins; later ones are ignored.
@@ -118,7 +121,7 @@ impl Stopper {
         if slot.is_none() {
             let text = match &reason {
                 StopReason::Cancelled => "cancelled by request".to_string(),
-                StopReason::Budget(why) => why.clone(),
+                StopReason::Budget(why) | StopReason::ProviderUnreachable(why) => why.clone(),
             };
             *slot = Some(reason);
             drop(slot);

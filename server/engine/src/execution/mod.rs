@@ -178,6 +178,9 @@ impl std::fmt::Display for RunStatus {
             RunStatus::Failed => f.write_str("finished with failures"),
             RunStatus::Stopped(StopReason::Cancelled) => f.write_str("was cancelled"),
             RunStatus::Stopped(StopReason::Budget(why)) => write!(f, "stopped: {why}"),
+            RunStatus::Stopped(StopReason::ProviderUnreachable(why)) => {
+                write!(f, "stopped: {why}")
+            }
         }
     }
 }
@@ -189,6 +192,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Stopped(StopReason::Cancelled) => "cancelled",
             RunStatus::Stopped(StopReason::Budget(_)) => "budget",
+            RunStatus::Stopped(StopReason::ProviderUnreachable(_)) => "unreachable",
         }
     }
 }
@@ -477,6 +481,9 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
 
     let status = match stopper.reason() {
         Some(reason) => RunStatus::Stopped(reason),
+        None if report.unreachable.is_some() => RunStatus::Stopped(
+            StopReason::ProviderUnreachable(report.unreachable.clone().unwrap_or_default()),
+        ),
         None if report
             .tasks
             .iter()

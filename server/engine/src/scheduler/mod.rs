@@ -106,6 +106,13 @@ struct State {
     on_change: Option<BreakerHook>,
     /// Per task: how often a provider outage sent it back to pending.
     requeues: Vec<u32>,
+    /// Some worker attempt ended other than by a provider outage: the
+    /// provider (if any) answered at least once.
+    answered: bool,
+    /// The last provider outage's reason, when no connection could be made.
+    last_outage: Option<String>,
+    /// Why the run ended for an unreachable provider.
+    unreachable: Option<String>,
 }
 
 impl State {
@@ -146,6 +153,10 @@ enum Pick {
     Task(usize),
     /// Nothing to do now; the refusal, if a breaker refused.
     Wait(Option<String>),
+    /// A breaker stopped dispatch after outages that could not connect, and
+    /// nothing ever answered: the provider looks unreachable, and waiting out
+    /// the pause would only be silence.
+    Unreachable(String),
     /// This worker's breaker is open until a reset.
     Retire(String),
     /// Every task that could start is held by a breaker open until a reset
@@ -170,6 +181,9 @@ pub fn run(
         breakers: options.breakers.clone(),
         on_change: options.on_breaker_change.clone(),
         requeues: vec![0; n],
+        answered: false,
+        last_outage: None,
+        unreachable: None,
         changes: Vec::new(),
         timeline: Vec::new(),
         runs: workers
@@ -249,6 +263,7 @@ pub fn run(
         breakers: state.breakers,
         breaker_changes: state.changes,
         cancelled,
+        unreachable: state.unreachable,
     }
 }
 
@@ -363,6 +378,22 @@ fn work(
                     state.runs[index].last_refusal = Some(why);
                     break;
                 }
+                Pick::Unreachable(why) if state.running() == 0 => {
+                    for &i in &plan.order {
+                        if matches!(state.slots[i], Slot::Pending) {
+                            state.slots[i] = Slot::Done(TaskEnd::NotStarted {
+                                reason: why.clone(),
+                            });
+                        }
+                    }
+                    state.unreachable = Some(why);
+                    wake.notify_all();
+                    break;
+                }
+                // Another worker's task may still get an answer.
+                Pick::Unreachable(why) => {
+                    state.runs[index].last_refusal = Some(why);
+                }
                 Pick::Stuck(why) if state.running() == 0 => {
                     // Nothing runs that could change it: end, saying why.
                     for &i in &plan.order {
@@ -469,6 +500,21 @@ fn pick(state: &mut State, plan: &Plan<'_>, worker: &str, now: Millis) -> Pick {
                     return Pick::Retire(blocked.to_string());
                 }
                 Scope::Worker | Scope::System => {
+                    if !state.answered
+                        && let Some(last) = &state.last_outage
+                    {
+                        let (scope, name) = match blocked.scope {
+                            Scope::System => ("system", "system"),
+                            _ => ("worker", blocked.name.as_str()),
+                        };
+                        return Pick::Unreachable(format!(
+                            "provider unreachable: no model call of this run got an answer \
+                             (last: {last}), and the {scope} breaker stopped dispatch; check the \
+                             worker's base_url, the network and the API key, then \
+                             `tdd-orchestrator circuits reset {scope} {name}` and \
+                             `tdd-orchestrator resume`"
+                        ));
+                    }
                     return Pick::Wait(Some(held(&task.key, &blocked)));
                 }
             },
@@ -535,6 +581,22 @@ fn finish(
         .breakers
         .record_outcome(key, stage.as_str(), worker, outcome, now);
     state.drain_changes();
+    // Did the provider answer? Any worker attempt that did not end in an
+    // outage says so (an engine-only stage says nothing about it).
+    if let Some(outcome) = &ran.outcome {
+        state.answered |= outcome.attempts.iter().any(|a| {
+            a.worker != crate::pipeline::ENGINE
+                && a.failure_kind != Some(FailureKind::ProviderOutage)
+        });
+    }
+    if let Err(failure) = &ran.result
+        && failure.kind == FailureKind::ProviderOutage
+    {
+        // Only "no connection at all" says unreachable: a 429 or 5xx came
+        // from a provider that is there, and its breaker's pause is right.
+        state.last_outage =
+            tdd_workers::api::http::is_unreachable(&failure.reason).then(|| failure.reason.clone());
+    }
     state.outcomes[i] = ran.outcome;
     match ran.result {
         Ok(()) => state.slots[i] = Slot::Done(TaskEnd::Merged),

@@ -217,6 +217,10 @@ pub struct SchedulerReport {
     /// Every breaker change of the run, oldest first (to persist and announce).
     pub breaker_changes: Vec<Change>,
     pub cancelled: bool,
+    /// Set when the run ended because the model provider looks unreachable:
+    /// a breaker stopped dispatch and no model call of the run ever got an
+    /// answer. What to say (the last outage, what to check).
+    pub unreachable: Option<String>,
 }
 
 impl SchedulerReport {

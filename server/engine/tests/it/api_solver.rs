@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tdd_core::config::Language;
-use tdd_engine::execution::{self, RunRequest, RunStatus};
+use tdd_engine::execution::{self, RunRequest, RunStatus, StopReason};
 use tdd_engine::planning;
 use tdd_engine::store::runs::AttemptRow;
 use tdd_engine::store::{Queries, Store, StoreError, TaskStatus};
@@ -385,6 +385,61 @@ fn with_30_percent_of_requests_failing_the_run_still_completes() {
              {counted} calls counted ({outages_with_use} outage attempts kept theirs)"
         );
     }
+}
+
+/// A base_url nothing listens on (issue 13, finding 1): the run used to go
+/// silent while the breaker's pause ran (10 minutes and more). Now, once a
+/// breaker stops dispatch after outages that could not even connect, and no
+/// model call ever got an answer, the run stops, saying what to check.
+#[test]
+fn an_unreachable_provider_stops_the_run_saying_what_to_check() {
+    let root = Lang::Python.project("unreachable");
+    let config = root.join(".tdd/config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[breakers.worker]\nfailures = 1\npause_secs = 600\n");
+    std::fs::write(&config, text).unwrap();
+    // A port that was free a moment ago: connections are refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = ApiConfig::new(
+        ApiDialect::Anthropic,
+        format!("http://127.0.0.1:{port}"),
+        API_KEY,
+        model(ApiDialect::Anthropic),
+    );
+    config.max_retries = 0;
+    let worker = Box::new(ApiWorker::new("api-1", config).unwrap()) as Box<dyn Worker>;
+    let started = std::time::Instant::now();
+    let ran = run_with(Lang::Python, &root, "unreachable", vec![worker]);
+
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    eprintln!("run {}", ran.status);
+    match &ran.status {
+        RunStatus::Stopped(StopReason::ProviderUnreachable(why)) => {
+            for part in [
+                "provider unreachable",
+                "cannot connect to",
+                "base_url",
+                "resume",
+            ] {
+                assert!(why.contains(part), "{part} not in {why}");
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing is lost: the tasks wait for `resume`.
+    assert!(
+        ran.tasks.iter().all(|(_, s)| *s == TaskStatus::Pending),
+        "{:?}",
+        ran.tasks
+    );
 }
 
 #[test]

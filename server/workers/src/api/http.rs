@@ -20,6 +20,15 @@ use super::{ApiDialect, Backoff, ModelTurn};
 use crate::Jitter;
 use crate::process::CancelToken;
 
+/// How an outage message says the provider could not be reached at all
+/// (no connection), as opposed to one that answered with an error.
+pub const CANNOT_CONNECT: &str = "cannot connect to ";
+
+/// Whether an outage's message says no connection could be made.
+pub fn is_unreachable(message: &str) -> bool {
+    message.contains(CANNOT_CONNECT)
+}
+
 /// Longest part of an error body quoted in a message.
 const MAX_ERROR_BODY: usize = 500;
 
@@ -152,9 +161,12 @@ impl Http {
                 }) => (message, retry_after),
             };
             if retry >= self.max_retries {
-                let tries = retry + 1;
+                let tries = match retry + 1 {
+                    1 => "1 try".to_string(),
+                    n => format!("{n} tries"),
+                };
                 return Err(WorkerError::ProviderOutage(format!(
-                    "{message} (gave up after {tries} tries; the provider may be down or \
+                    "{message} (gave up after {tries}; the provider may be down or \
                      rate-limiting: try again later or raise max_retries)"
                 )));
             }
@@ -286,7 +298,7 @@ fn describe_send_error(url: &str, e: &reqwest::Error) -> String {
     if e.is_timeout() {
         format!("{url} did not answer in time")
     } else if e.is_connect() {
-        format!("cannot connect to {url}: check the base URL and the network")
+        format!("{CANNOT_CONNECT}{url}: check the base URL and the network")
     } else {
         format!("the request to {url} failed: {e}")
     }

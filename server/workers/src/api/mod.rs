@@ -13,7 +13,7 @@
 pub(crate) mod anthropic;
 mod config;
 mod context;
-pub(crate) mod http;
+pub mod http;
 pub(crate) mod openai_chat;
 pub(crate) mod prompt;
 mod sse;

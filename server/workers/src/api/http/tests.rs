@@ -110,7 +110,7 @@ fn a_stream_that_ends_early_is_an_outage_naming_the_cut() {
         WorkerError::ProviderOutage(message) => {
             assert!(message.contains("incomplete"), "{message}");
             assert!(message.contains("middle of an event"), "{message}");
-            assert!(message.contains("1 tries"), "{message}");
+            assert!(message.contains("after 1 try;"), "{message}");
         }
         other => panic!("{other:?}"),
     }

@@ -1,6 +1,6 @@
 //! Data-driven snapshots: every file under tests/corpus/ in, its diagnostics
 //! out (position, code, message, related locations, fix titles). Review a
-//! change with `INSTA_UPDATE=always cargo test -p tdd-core --test corpus` and `git diff`.
+//! change with `INSTA_UPDATE=always cargo test -p tdd-core --test it corpus::` and `git diff`.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

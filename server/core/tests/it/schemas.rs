@@ -1,6 +1,6 @@
 //! The checked-in JSON Schemas must equal the ones generated from the Rust
 //! types. After changing the types, regenerate with
-//! `UPDATE_SCHEMAS=1 cargo test -p tdd-core --test schemas`.
+//! `UPDATE_SCHEMAS=1 cargo test -p tdd-core --test it schemas::`.
 
 use std::path::PathBuf;
 
@@ -15,7 +15,7 @@ fn check(file: &str, generated: String) {
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         checked_in == generated,
-        "schemas/{file} is out of date with the Rust types: run `UPDATE_SCHEMAS=1 cargo test -p tdd-core --test schemas` and commit it"
+        "schemas/{file} is out of date with the Rust types: run `UPDATE_SCHEMAS=1 cargo test -p tdd-core --test it schemas::` and commit it"
     );
 }
 

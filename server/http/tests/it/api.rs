@@ -452,7 +452,7 @@ async fn a_project_whose_directory_is_gone_is_listed_as_missing() {
 }
 
 /// `schemas/openapi.json` is generated from the endpoint table. After
-/// changing it: `UPDATE_SCHEMAS=1 cargo test -p tdd-http --test api`.
+/// changing it: `UPDATE_SCHEMAS=1 cargo test -p tdd-http --test it api::`.
 #[test]
 fn the_openapi_document_is_current() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/openapi.json");
@@ -464,7 +464,7 @@ fn the_openapi_document_is_current() {
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         checked_in == generated,
-        "schemas/openapi.json is out of date: run `UPDATE_SCHEMAS=1 cargo test -p tdd-http --test api` and commit it"
+        "schemas/openapi.json is out of date: run `UPDATE_SCHEMAS=1 cargo test -p tdd-http --test it api::` and commit it"
     );
     let document: Value = serde_json::from_str(&generated).unwrap();
     for endpoint in api::ENDPOINTS {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 mod agent;
 mod template;
-pub use agent::{AgentCli, AgentWorkerConfig};
+pub use agent::{AgentCli, AgentWorkerConfig, DEFAULT_AGENT_IDLE_SECS};
 pub use template::config_template;
 
 /// Files treated as PRDs when no configuration says otherwise.

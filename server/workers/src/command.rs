@@ -175,7 +175,8 @@ impl Worker for CommandWorker {
             Ending::Signalled(signal) => {
                 return Err(self.failed(format!("was killed by signal {signal}"), stderr));
             }
-            Ending::TimedOut => {
+            // (It runs without an idle limit: a plugin may think quietly.)
+            Ending::TimedOut | Ending::Idle => {
                 return Err(self.failed(
                     format!(
                         "timed out after {} s and was killed with everything it started; \

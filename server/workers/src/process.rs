@@ -7,10 +7,10 @@ use std::io::{self, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Output past this many bytes per stream is dropped (and `truncated` set).
 pub const MAX_OUTPUT_BYTES: usize = 16 << 20;
@@ -48,6 +48,17 @@ pub enum Ending {
     Signalled(i32),
     TimedOut,
     Cancelled,
+    /// Neither output nor a file change for [`Idle::after`]: stuck (an agent
+    /// CLI waiting on a model server that never answers, say).
+    Idle,
+}
+
+/// For [`run_watched`]: a program that prints nothing and changes no file
+/// under `dir` for `after` is stopped as [`Ending::Idle`].
+#[derive(Clone, Debug)]
+pub struct Idle {
+    pub after: Duration,
+    pub dir: PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -75,7 +86,7 @@ const KNOWN_KEY_VARS: [&str; 10] = [
 ];
 
 /// Variables a worker read a key from (`api_key_env`), beside the known ones.
-static KEY_VARS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+static KEY_VARS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Marks `name` as holding a secret: test runs never see it.
 pub fn mark_key_var(name: &str) {
@@ -87,18 +98,29 @@ pub fn mark_key_var(name: &str) {
 
 /// Runs `spec` to its end, its timeout, or `cancel`.
 pub fn run(spec: &Spec, cancel: &CancelToken) -> io::Result<Finished> {
-    spawn_and_wait(spec, cancel, false)
+    spawn_and_wait(spec, cancel, false, None)
+}
+
+/// [`run`], also stopped when it makes no progress ([`Idle`]).
+pub fn run_watched(spec: &Spec, cancel: &CancelToken, idle: &Idle) -> io::Result<Finished> {
+    spawn_and_wait(spec, cancel, false, Some(idle))
 }
 
 /// [`run`] for a test command: without the provider keys in its
 /// environment, so tests a model wrote cannot read a key and send it back
 /// through their output (unless `spec.env` sets the variable itself).
 pub fn run_without_keys(spec: &Spec, cancel: &CancelToken) -> io::Result<Finished> {
-    spawn_and_wait(spec, cancel, true)
+    spawn_and_wait(spec, cancel, true, None)
 }
 
-fn spawn_and_wait(spec: &Spec, cancel: &CancelToken, hide_keys: bool) -> io::Result<Finished> {
+fn spawn_and_wait(
+    spec: &Spec,
+    cancel: &CancelToken,
+    hide_keys: bool,
+    idle: Option<&Idle>,
+) -> io::Result<Finished> {
     let started = Instant::now();
+    let activity = Activity::new();
     let mut command = Command::new("sh");
     if hide_keys {
         let marked = KEY_VARS.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -120,9 +142,14 @@ fn spawn_and_wait(spec: &Spec, cancel: &CancelToken, hide_keys: bool) -> io::Res
         // Its own group, so one signal reaches everything it starts.
         .process_group(0)
         .spawn()?;
-    let stdout = capture(child.stdout.take().expect("piped"));
-    let stderr = capture(child.stderr.take().expect("piped"));
-    let ending = wait(&mut child, spec.timeout, cancel)?;
+    let stdout = capture(child.stdout.take().expect("piped"), activity.clone());
+    let stderr = capture(child.stderr.take().expect("piped"), activity.clone());
+    let ending = wait(
+        &mut child,
+        spec.timeout,
+        cancel,
+        idle.map(|i| (i, &activity)),
+    )?;
     let (stdout, cut_out) = stdout.join().unwrap_or_default();
     let (stderr, cut_err) = stderr.join().unwrap_or_default();
     Ok(Finished {
@@ -134,7 +161,12 @@ fn spawn_and_wait(spec: &Spec, cancel: &CancelToken, hide_keys: bool) -> io::Res
     })
 }
 
-fn wait(child: &mut Child, timeout: Duration, cancel: &CancelToken) -> io::Result<Ending> {
+fn wait(
+    child: &mut Child,
+    timeout: Duration,
+    cancel: &CancelToken,
+    idle: Option<(&Idle, &Activity)>,
+) -> io::Result<Ending> {
     let deadline = Instant::now() + timeout;
     // Short first looks: most test commands of a small task end within
     // milliseconds, and a fixed 5 ms poll cost ~2.5 ms per run on average.
@@ -149,6 +181,8 @@ fn wait(child: &mut Child, timeout: Duration, cancel: &CancelToken) -> io::Resul
             Some(Ending::Cancelled)
         } else if Instant::now() >= deadline {
             Some(Ending::TimedOut)
+        } else if idle.is_some_and(|(idle, activity)| activity.stuck(idle)) {
+            Some(Ending::Idle)
         } else {
             None
         };
@@ -195,9 +229,66 @@ fn ending_of(status: ExitStatus) -> Ending {
     }
 }
 
+/// When a program last showed progress: output read, or a file found
+/// changed.
+#[derive(Clone)]
+struct Activity(Arc<Mutex<SystemTime>>);
+
+impl Activity {
+    fn new() -> Activity {
+        Activity(Arc::new(Mutex::new(SystemTime::now())))
+    }
+
+    fn seen(&self, at: SystemTime) {
+        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if at > *last {
+            *last = at;
+        }
+    }
+
+    fn last(&self) -> SystemTime {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Quiet for `idle.after`, and no file under `idle.dir` changed since:
+    /// the files are looked at only once the output has been quiet that
+    /// long, so a busy program costs nothing.
+    fn stuck(&self, idle: &Idle) -> bool {
+        let quiet = |last: SystemTime| last.elapsed().is_ok_and(|q| q >= idle.after);
+        if !quiet(self.last()) {
+            return false;
+        }
+        if let Some(changed) = latest_change(&idle.dir) {
+            self.seen(changed);
+        }
+        quiet(self.last())
+    }
+}
+
+/// When a file under `dir` (as git would see it, ignored ones left out)
+/// last changed (ctime: every write moves it).
+fn latest_change(dir: &std::path::Path) -> Option<SystemTime> {
+    use std::os::unix::fs::MetadataExt;
+    let walked = crate::walk::walk(dir, dir, 200_000);
+    walked
+        .entries
+        .iter()
+        .filter_map(|e| std::fs::symlink_metadata(dir.join(&e.path)).ok())
+        .map(|m| {
+            let nanos = u32::try_from(m.ctime_nsec()).unwrap_or(0);
+            let secs = u64::try_from(m.ctime()).unwrap_or(0);
+            SystemTime::UNIX_EPOCH + Duration::new(secs, nanos)
+        })
+        .max()
+}
+
 /// Reads a stream to its end on its own thread (so neither pipe can fill and
-/// block the child), keeping at most `MAX_OUTPUT_BYTES`.
-fn capture(mut stream: impl Read + Send + 'static) -> JoinHandle<(String, bool)> {
+/// block the child), keeping at most `MAX_OUTPUT_BYTES`; each read is
+/// progress.
+fn capture(
+    mut stream: impl Read + Send + 'static,
+    activity: Activity,
+) -> JoinHandle<(String, bool)> {
     std::thread::spawn(move || {
         let mut kept = Vec::new();
         let mut chunk = [0u8; 64 * 1024];
@@ -206,6 +297,7 @@ fn capture(mut stream: impl Read + Send + 'static) -> JoinHandle<(String, bool)>
             match stream.read(&mut chunk) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    activity.seen(SystemTime::now());
                     let room = MAX_OUTPUT_BYTES.saturating_sub(kept.len());
                     kept.extend_from_slice(&chunk[..n.min(room)]);
                     truncated |= n > room;

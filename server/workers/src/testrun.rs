@@ -161,7 +161,8 @@ pub fn run_tests(
             source,
         })?;
     match finished.ending {
-        Ending::TimedOut => return Err(TestRunError::TimedOut { command, timeout }),
+        // (Test runs have no idle limit.)
+        Ending::TimedOut | Ending::Idle => return Err(TestRunError::TimedOut { command, timeout }),
         Ending::Cancelled => return Err(TestRunError::Cancelled { command }),
         Ending::Exited(_) | Ending::Signalled(_) => {}
     }

@@ -72,6 +72,11 @@ pub struct AgentWorkerConfig {
     /// An attempt running longer is killed with everything it started.
     #[serde(default = "default_agent_timeout")]
     pub timeout_secs: NonZeroU64,
+    /// An attempt that prints nothing and changes no file in the worktree
+    /// this long is stopped as a provider outage (a model server that
+    /// accepts the connection and never answers).
+    #[serde(default = "default_agent_idle")]
+    pub idle_timeout_secs: NonZeroU64,
     /// More arguments for the CLI, after the preset's own (no shell).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_args: Vec<String>,
@@ -85,6 +90,7 @@ impl Default for AgentWorkerConfig {
             base_url: None,
             api_key_env: None,
             timeout_secs: default_agent_timeout(),
+            idle_timeout_secs: default_agent_idle(),
             extra_args: Vec::new(),
         }
     }
@@ -108,6 +114,13 @@ impl AgentWorkerConfig {
 
 fn default_agent_timeout() -> NonZeroU64 {
     NonZeroU64::new(1800).expect("1800 is not zero")
+}
+
+/// The default of `idle_timeout_secs` (also `AgentCliWorker`'s).
+pub const DEFAULT_AGENT_IDLE_SECS: u64 = 300;
+
+fn default_agent_idle() -> NonZeroU64 {
+    NonZeroU64::new(DEFAULT_AGENT_IDLE_SECS).expect("300 is not zero")
 }
 
 #[cfg(test)]

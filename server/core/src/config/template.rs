@@ -68,6 +68,7 @@ max_file_kib = {max}
 # base_url = "https://api.anthropic.com"   # codex: an OpenAI Responses URL with /v1
 # api_key_env = "ANTHROPIC_API_KEY"        # codex: OPENAI_API_KEY
 # timeout_secs = 1800
+# idle_timeout_secs = 300          # no output and no file change: an outage
 
 # Lint and type commands VERIFY runs in the task's worktree, besides the
 # whole test suite; a non-zero exit fails VERIFY with the command's output.

@@ -369,6 +369,55 @@ fn an_unreachable_server_is_an_outage_for_both_clis() {
     }
 }
 
+/// A model server that accepts the connection and never answers (issue 13):
+/// the CLI waits on it in silence, which used to hold the attempt for its
+/// whole timeout (30 minutes by default). With no output and no file change
+/// for `idle_timeout_secs` (here 5 s; the attempt's timeout is 120 s) the
+/// attempt ends as a provider outage within that plus 10 s.
+#[test]
+fn a_server_that_never_answers_is_an_outage_after_the_idle_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept every connection and keep it open, saying nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let idle = Duration::from_secs(5);
+    for (cli, base_url) in [
+        (AgentCli::ClaudeCode, format!("http://127.0.0.1:{port}")),
+        (AgentCli::Codex, format!("http://127.0.0.1:{port}/v1")),
+    ] {
+        let root = python_repo(&format!("agent-silent-{}", cli.default_program()));
+        let mut worker = AgentCliWorker::new("agent-1", cli, cli_program(cli), API_KEY)
+            .model(model_for(cli))
+            .base_url(base_url)
+            .timeout(Duration::from_secs(120))
+            .idle_timeout(idle);
+        let started = Instant::now();
+        let outcome = run_task(&python_context(&root), &calc_task(), &mut worker);
+        let took = started.elapsed();
+        eprintln!("{cli:?} silent server: {took:?}: {:?}", outcome.status);
+        match &outcome.status {
+            TaskStatus::Failed {
+                stage: Stage::Red,
+                kind: FailureKind::ProviderOutage,
+                message,
+            } => assert!(
+                message.contains("no output and no file change for 5 s"),
+                "{message}"
+            ),
+            _ => panic!("{cli:?}: {}", describe(&outcome)),
+        }
+        assert!(
+            took < idle + Duration::from_secs(10),
+            "{cli:?} took {took:?}"
+        );
+    }
+}
+
 /// The fake model's cheater behind a real CLI: GREEN attempt 1 cheats, the
 /// retry is honest. The diff audit or the escape audit catches the cheat,
 /// names it in the attempt's evidence, and the task still merges.

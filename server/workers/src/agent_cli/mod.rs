@@ -62,6 +62,8 @@ pub struct AgentCliWorker {
     extra_args: Vec<String>,
     env: Vec<(String, String)>,
     timeout: Duration,
+    /// No output and no file change this long: stuck, an outage.
+    idle: Duration,
     cancel: CancelToken,
 }
 
@@ -76,6 +78,7 @@ impl std::fmt::Debug for AgentCliWorker {
             .field("key_env", &self.key_env)
             .field("key", &"<redacted>")
             .field("timeout", &self.timeout)
+            .field("idle", &self.idle)
             .finish_non_exhaustive()
     }
 }
@@ -102,6 +105,7 @@ impl AgentCliWorker {
             extra_args: Vec::new(),
             env: Vec::new(),
             timeout: Duration::from_secs(1800),
+            idle: Duration::from_secs(tdd_core::config::DEFAULT_AGENT_IDLE_SECS),
             cancel: CancelToken::default(),
         }
     }
@@ -128,6 +132,7 @@ impl AgentCliWorker {
         let program = config.program(cli);
         let mut worker = AgentCliWorker::new(name, cli, program, key)
             .timeout(Duration::from_secs(config.timeout_secs.get()))
+            .idle_timeout(Duration::from_secs(config.idle_timeout_secs.get()))
             .extra_args(config.extra_args.iter().cloned());
         worker.key_env = key_env.to_string();
         worker.model = config.model.clone();
@@ -162,6 +167,14 @@ impl AgentCliWorker {
 
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// An attempt that prints nothing and changes no file in the worktree
+    /// this long is stopped as a provider outage (a model server that
+    /// accepts the connection and never answers).
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle = idle;
         self
     }
 
@@ -266,7 +279,11 @@ impl Worker for AgentCliWorker {
             timeout: self.timeout,
         };
         let started = Instant::now();
-        let finished = process::run(&spec, &self.cancel).map_err(|e| {
+        let idle = process::Idle {
+            after: self.idle,
+            dir: request.worktree.clone(),
+        };
+        let finished = process::run_watched(&spec, &self.cancel, &idle).map_err(|e| {
             self.failed(
                 format!("could not start in {}: {e}", request.worktree.display()),
                 "",
@@ -304,6 +321,13 @@ impl Worker for AgentCliWorker {
                     ),
                     stderr,
                 ));
+            }
+            Ending::Idle => {
+                return Err(self.outage(format!(
+                    "no output and no file change for {} s: the model server may not be \
+                     answering (stopped; [worker.agent] idle_timeout_secs sets how long)",
+                    self.idle.as_secs()
+                )));
             }
             Ending::Cancelled => return Err(self.failed("was cancelled", stderr)),
         };

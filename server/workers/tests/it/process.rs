@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tdd_workers::process::{CancelToken, Ending, Spec, mark_key_var, run, run_without_keys};
+use tdd_workers::process::{
+    CancelToken, Ending, Idle, Spec, mark_key_var, run, run_watched, run_without_keys,
+};
 
 fn spec(command: &str, timeout_ms: u64) -> Spec {
     Spec {
@@ -121,4 +123,43 @@ fn test_runs_never_see_provider_keys_but_other_commands_do() {
     own.env = vec![("OPENAI_API_KEY".into(), "given".into())];
     let given = run_without_keys(&own, &CancelToken::default()).unwrap();
     assert_eq!(given.stdout, "given unset home\n");
+}
+
+/// A program that neither prints nor changes a file for the idle limit is
+/// stopped as idle; one that keeps printing, or keeps writing files
+/// silently, runs to its end.
+#[test]
+fn no_output_and_no_file_change_is_idle_and_either_keeps_a_program_going() {
+    let dir = tempfile::tempdir().unwrap();
+    let idle = Idle {
+        after: Duration::from_millis(800),
+        dir: dir.path().to_path_buf(),
+    };
+    let mut quiet = spec("sleep 30", 60_000);
+    quiet.cwd = dir.path().to_path_buf();
+    let started = Instant::now();
+    let done = run_watched(&quiet, &CancelToken::default(), &idle).unwrap();
+    assert_eq!(done.ending, Ending::Idle);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // 2.4 s of work, never quiet for 0.8 s.
+    for (what, command) in [
+        (
+            "printing",
+            "for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.3; done",
+        ),
+        (
+            "writing",
+            "for i in 1 2 3 4 5 6 7 8; do echo $i > f$i.txt; sleep 0.3; done",
+        ),
+    ] {
+        let mut busy = spec(command, 60_000);
+        busy.cwd = dir.path().to_path_buf();
+        let done = run_watched(&busy, &CancelToken::default(), &idle).unwrap();
+        assert_eq!(done.ending, Ending::Exited(0), "{what}");
+    }
 }

@@ -80,6 +80,9 @@ pub struct Evidence {
     pub changes: Vec<Change>,
     /// The text of changed and added files, by path, for the anti-stub checks.
     pub sources: BTreeMap<String, String>,
+    /// The same files as they were at the task's base (VERIFY; a path
+    /// missing here is new), so a check can tell what the task wrote.
+    pub base_sources: BTreeMap<String, String>,
     /// The lint and type commands run for VERIFY.
     pub checks: Vec<CheckRun>,
 }
@@ -92,6 +95,7 @@ impl Evidence {
             after,
             changes: Vec::new(),
             sources: BTreeMap::new(),
+            base_sources: BTreeMap::new(),
             checks: Vec::new(),
         }
     }

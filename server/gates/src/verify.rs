@@ -11,6 +11,7 @@
 //! | no placeholder body in a changed source file ([`stubs`](super::stubs)) | `verify.placeholder` |
 //! | no test without an assertion | `verify.assertion_free` |
 //! | no test whose assertions are all about mocks | `verify.mock_only` |
+//! | no function the task added or changed returns a literal whatever its parameters (Python; against `base_sources`) | `verify.constant_return` |
 //!
 //! MERGE: the task's tests were reported on the rebased tip (`merge.no_task_tests`)
 //! and pass there, with no problem scoped to a task test file (`merge.task_failing`).
@@ -92,11 +93,16 @@ pub(super) fn judge_verify(_scope: &TaskScope, evidence: &Evidence) -> Verdict {
         if deleted {
             continue;
         }
-        for finding in stubs::scan(language, path, text) {
+        let before = evidence.base_sources.get(path).map(String::as_str);
+        let findings = stubs::scan(language, path, text)
+            .into_iter()
+            .chain(stubs::constant_returns(language, path, before, text));
+        for finding in findings {
             let code = match finding.kind {
                 FindingKind::Placeholder => "verify.placeholder",
                 FindingKind::AssertionFree => "verify.assertion_free",
                 FindingKind::MockOnly => "verify.mock_only",
+                FindingKind::ConstantReturn => "verify.constant_return",
             };
             reasons.push(
                 Reason::new(

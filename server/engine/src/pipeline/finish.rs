@@ -24,6 +24,7 @@ impl Run<'_> {
         let evidence = Evidence {
             before: None,
             sources: self.sources(&changes),
+            base_sources: self.base_sources(base, &changes),
             changes,
             after: run.report.clone(),
             checks: self.checks(),

@@ -229,6 +229,8 @@ impl Run<'_> {
             before: Some(before),
             after: run.report,
             sources: self.sources(&changes),
+            // Only VERIFY reads what the files were before the task.
+            base_sources: BTreeMap::new(),
             changes: changes.clone(),
             checks: Vec::new(),
         };
@@ -338,6 +340,26 @@ impl Run<'_> {
             .filter(|c| c.kind != ChangeKind::Deleted)
             .filter_map(|c| {
                 let text = fs::read_to_string(self.wt.path.join(&c.path)).ok()?;
+                Some((c.path.clone(), text))
+            })
+            .collect()
+    }
+
+    /// The changed files as they were at `base` (a file `base` lacks is
+    /// left out), for checks that must tell what the task wrote.
+    pub(super) fn base_sources(&self, base: Oid, changes: &[Change]) -> BTreeMap<String, String> {
+        let Ok(repo) = self.wt.repo() else {
+            return BTreeMap::new();
+        };
+        let Ok(tree) = repo.find_commit(base).and_then(|c| c.tree()) else {
+            return BTreeMap::new();
+        };
+        changes
+            .iter()
+            .filter_map(|c| {
+                let entry = tree.get_path(std::path::Path::new(&c.path)).ok()?;
+                let blob = repo.find_blob(entry.id()).ok()?;
+                let text = String::from_utf8(blob.content().to_vec()).ok()?;
                 Some((c.path.clone(), text))
             })
             .collect()

@@ -101,7 +101,7 @@ pub(super) fn scan(lines: &Lines, path: &str) -> Vec<Finding> {
 
 /// Where the `def` header starting on line `def_line` ends: the line of its first
 /// `:` outside brackets, and the code after that colon (a one-line body).
-fn header_colon(lines: &Lines, def_line: usize) -> Option<(usize, String)> {
+pub(super) fn header_colon(lines: &Lines, def_line: usize) -> Option<(usize, String)> {
     let mut depth = 0i32;
     for j in def_line..lines.len().min(def_line + 40) {
         for (at, c) in lines.code[j].char_indices() {
@@ -129,7 +129,7 @@ fn placeholder_py(line: usize, name: &str) -> Finding {
 }
 
 /// The decorators right above line `def_line` include `@abstractmethod` or `@overload`.
-fn decorated(lines: &Lines, def_line: usize, def_indent: usize) -> bool {
+pub(super) fn decorated(lines: &Lines, def_line: usize, def_indent: usize) -> bool {
     (0..def_line)
         .rev()
         .map(|j| &lines.code[j])
@@ -141,7 +141,7 @@ fn decorated(lines: &Lines, def_line: usize, def_indent: usize) -> bool {
 }
 
 /// The nearest enclosing `class` (less indented, above) names `Protocol`.
-fn in_protocol(lines: &Lines, def_line: usize, def_indent: usize) -> bool {
+pub(super) fn in_protocol(lines: &Lines, def_line: usize, def_indent: usize) -> bool {
     for j in (0..def_line).rev() {
         let l = &lines.code[j];
         if l.trim().is_empty() || indent(l) >= def_indent {

@@ -148,3 +148,32 @@ fn a_verify_rejection_goes_back_to_green_and_the_fix_merges() {
         "{told}"
     );
 }
+
+/// A hard-coded GREEN (issue 13, finding 8): `multiply` returns the one
+/// value the RED test checks, whatever its arguments. Every test passes, so
+/// only VERIFY's constant-return scan (on the functions the task wrote)
+/// stops it, and it is not merged.
+#[test]
+fn a_hard_coded_green_is_rejected_by_verify() {
+    let s = PY.setup("hard-coded");
+    let hard_coded = PY
+        .impl_real
+        .replace("    return a * b\n", "    return 12\n");
+    assert_ne!(
+        hard_coded, PY.impl_real,
+        "the fixture's multiply changed shape"
+    );
+    let mut worker = PY
+        .red(PY.red_test)
+        .write(KEY, Stage::Green, 1, PY.impl_file, &hard_coded);
+    let out = tdd_engine::pipeline::run_task(&s.ctx, &PY.task(), &mut worker);
+
+    let verify = attempt(&out, Stage::Verify);
+    assert_eq!(codes(verify), ["verify.constant_return"], "{}", story(&out));
+    let why = reason(verify, "verify.constant_return");
+    assert!(
+        why.contains("`multiply` returns `12` whatever its parameters (a, b)"),
+        "{why}"
+    );
+    assert!(!out.merged(), "{}", story(&out));
+}

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::lines::{Lines, indent};
-use super::python::{decorated, header_colon, in_protocol};
+use super::python::{decorated, def_at, header_colon, in_protocol};
 use super::{Finding, FindingKind, finding};
 
 /// One `def`: where it starts, its parameters, its statements and its text.
@@ -23,19 +23,9 @@ struct Def {
 fn defs(lines: &Lines) -> BTreeMap<String, Def> {
     let mut found = BTreeMap::new();
     for i in 0..lines.len() {
-        let line = &lines.code[i];
-        let trimmed = line.trim_start();
-        let Some(rest) = trimmed
-            .strip_prefix("def ")
-            .or_else(|| trimmed.strip_prefix("async def "))
-        else {
+        let Some((name, def_indent)) = def_at(lines, i) else {
             continue;
         };
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        let def_indent = indent(line);
         if name.starts_with("test")
             || decorated(lines, i, def_indent)
             || in_protocol(lines, i, def_indent)

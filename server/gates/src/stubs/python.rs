@@ -27,19 +27,9 @@ pub(super) fn scan(lines: &Lines, path: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
     let stub_file = path.ends_with(".pyi");
     for i in 0..lines.len() {
-        let line = &lines.code[i];
-        let trimmed = line.trim_start();
-        let Some(rest) = trimmed
-            .strip_prefix("def ")
-            .or_else(|| trimmed.strip_prefix("async def "))
-        else {
+        let Some((name, def_indent)) = def_at(lines, i) else {
             continue;
         };
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        let def_indent = indent(line);
         let exempt =
             stub_file || decorated(lines, i, def_indent) || in_protocol(lines, i, def_indent);
 
@@ -97,6 +87,20 @@ pub(super) fn scan(lines: &Lines, path: &str) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// The name and indent of the `def` (or `async def`) on line `i`, if any.
+pub(super) fn def_at(lines: &Lines, i: usize) -> Option<(String, usize)> {
+    let line = &lines.code[i];
+    let trimmed = line.trim_start();
+    let rest = trimmed
+        .strip_prefix("def ")
+        .or_else(|| trimmed.strip_prefix("async def "))?;
+    let name = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    Some((name, indent(line)))
 }
 
 /// Where the `def` header starting on line `def_line` ends: the line of its first

@@ -476,7 +476,12 @@ fn a_run_held_by_a_breaker_says_which_until_when_and_how_to_reset_it() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(status.code(), Some(1));
-    let rest: Vec<String> = seen.try_iter().collect();
+    // The reader thread may still be passing on the last lines: read to
+    // the end of the output (the channel closes with it).
+    let mut rest = Vec::new();
+    while let Ok(line) = seen.recv_timeout(Duration::from_secs(10)) {
+        rest.push(line);
+    }
     let rest = rest.join("\n");
     assert!(rest.contains("not started: REQ-1/AC-1.1 waits"), "{rest}");
     // Reset, then resume: the task runs (and fails: the script writes nothing).

@@ -42,13 +42,17 @@
 //! ends. A failed write does not change the task's outcome; the first one is
 //! reported in [`TaskOutcome::record_error`].
 
+mod context;
 mod escape;
 mod finish;
+mod outcome;
 mod record;
 mod reports;
 mod resume;
 mod stage;
 
+pub use context::{AttemptHook, NoticeHook, PipelineContext, Recorder};
+pub use outcome::{AttemptRecord, FailureKind, TaskOutcome, TaskStatus, Timings};
 pub use record::report_json;
 pub use reports::ReportCache;
 
@@ -56,206 +60,23 @@ use record::persist;
 use resume::{ALREADY_IMPLEMENTED, ROLLED_BACK, prepare, record_found_merged};
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use git2::{Oid, Repository};
-use serde_json::Value;
-use tdd_core::config::Layout;
 use tdd_core::plan::Task;
 use tdd_gates::{
     Change, ChangeKind, Evidence, Outcome, Reason, Stage, TaskScope, Verdict, is_test_path,
 };
 
-use crate::git::{
-    GitError, Project, Rebase, StageCommit, StageHistory, Tracking, Worktree, WorktreePool,
-};
-use crate::store::runs::RunId;
-use crate::store::{PrdId, Store, TaskId};
-use tdd_workers::process::CancelToken;
+use crate::git::{GitError, Rebase, StageCommit, StageHistory, Tracking, Worktree};
 use tdd_workers::testrun::{TestRun, run_tests};
-use tdd_workers::{Notice, StageRequest, Usage, Worker, WorkerError};
+use tdd_workers::{Notice, StageRequest, Worker, WorkerError};
 
 /// The worker name recorded for stages the engine runs itself.
 pub const ENGINE: &str = "engine";
-
-/// What every task of a run shares.
-#[derive(Clone, Debug)]
-pub struct PipelineContext {
-    pub project: Project,
-    /// The PRD's name: the feature branch is `tdd/<prd>`.
-    pub prd: String,
-    /// The branch the feature branch starts from when it does not exist yet.
-    pub base: String,
-    pub layout: Layout,
-    /// Extra environment for test runs (`PATH` to the toolchain, …).
-    pub env: Vec<(String, String)>,
-    pub test_timeout: Duration,
-    /// FIX retries after a stage's first attempt (default 2).
-    pub max_fix_attempts: u32,
-    pub cancel: CancelToken,
-    /// Where attempts are persisted; `None` keeps them in the outcome only.
-    pub recorder: Option<Recorder>,
-    /// Told of every attempt as it ends (progress output, notifications).
-    pub on_attempt: Option<AttemptHook>,
-    /// Told what a worker says to whoever watches, with the task's key.
-    pub on_notice: Option<NoticeHook>,
-    /// Lint and type commands VERIFY runs besides the suite: (name, command).
-    pub checks: Vec<(String, String)>,
-    /// Merged tasks' worktrees, kept for the next task (see `git::WorktreePool`).
-    pub worktrees: WorktreePool,
-    /// Test reports by the content they were run on (see [`ReportCache`]).
-    pub reports: ReportCache,
-    /// MERGE rounds that test outside the merge lock before one holds it
-    /// from the rebase to the fast-forward (default 0: always held). With
-    /// tests that are slow but not CPU-bound, and cores to spare, testing
-    /// outside the lock lets merges overlap; on a busy machine each round
-    /// that loses the race is a test run wasted.
-    pub merge_rounds_outside_lock: u32,
-}
-
-/// A callback for each ended attempt, with the task it belongs to.
-#[derive(Clone)]
-pub struct AttemptHook(pub Arc<dyn Fn(&Task, &AttemptRecord) + Send + Sync>);
-
-impl std::fmt::Debug for AttemptHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AttemptHook")
-    }
-}
-
-/// A callback for a worker's notices: (task key, message).
-#[derive(Clone)]
-pub struct NoticeHook(pub Arc<dyn Fn(&str, &str) + Send + Sync>);
-
-impl std::fmt::Debug for NoticeHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NoticeHook")
-    }
-}
-
-/// Persists attempts in the store, under one run.
-#[derive(Clone, Debug)]
-pub struct Recorder {
-    pub store: Arc<Mutex<Store>>,
-    pub run_id: RunId,
-    /// The store's task ids, by task key.
-    pub task_ids: HashMap<String, TaskId>,
-    /// The PRD the run belongs to, for the events.
-    pub prd_id: Option<PrdId>,
-}
-
-impl PipelineContext {
-    pub fn new(project: Project, prd: &str, base: &str, layout: Layout) -> Self {
-        PipelineContext {
-            project,
-            prd: prd.to_string(),
-            base: base.to_string(),
-            layout,
-            env: Vec::new(),
-            test_timeout: Duration::from_secs(600),
-            max_fix_attempts: 2,
-            cancel: CancelToken::default(),
-            recorder: None,
-            on_attempt: None,
-            on_notice: None,
-            checks: Vec::new(),
-            worktrees: WorktreePool::default(),
-            reports: ReportCache::default(),
-            merge_rounds_outside_lock: 0,
-        }
-    }
-}
-
-/// How a stage failed: one type with the breakers, which count it.
-pub use tdd_core::breaker::FailureKind;
-
-/// One attempt at one stage.
-#[derive(Clone, Debug)]
-pub struct AttemptRecord {
-    pub stage: Stage,
-    /// 1-based, per stage.
-    pub attempt: u32,
-    pub worker: String,
-    pub started_at: SystemTime,
-    pub finished_at: SystemTime,
-    /// The exit code of the judged test run, when it exited.
-    pub exit_code: Option<i32>,
-    /// The judged test run: its summary and its failures ([`report_json`]).
-    pub test_summary: Option<Value>,
-    /// The gate's decision; `None` when it never got that far.
-    pub outcome: Option<Outcome>,
-    /// `None` when the attempt passed (or was judged already implemented).
-    pub failure_kind: Option<FailureKind>,
-    pub reasons: Vec<Reason>,
-    /// The gate's evidence line, or the error that stopped the attempt.
-    pub evidence: String,
-    /// Test files the worker changed that the engine put back.
-    pub reverted: Vec<String>,
-    /// What the worker changed (VERIFY: the task's whole diff).
-    pub changes: Vec<Change>,
-    /// The model calls and tokens the worker reported.
-    pub usage: Option<Usage>,
-    /// The worker's account of the attempt, when it gave one.
-    pub transcript: Option<tdd_workers::transcript::Transcript>,
-}
-
-/// How a task ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TaskStatus {
-    /// The feature branch fast-forwarded to the task's work.
-    Merged { feature_tip: Oid },
-    /// A stage failed; `message` says why (the last reasons, or the error).
-    Failed {
-        stage: Stage,
-        kind: FailureKind,
-        message: String,
-    },
-    /// Rebasing onto the feature branch conflicted on these paths.
-    MergeConflict { paths: Vec<String> },
-}
-
-/// Where a task's wall time went, summed over its stages. `git`: worktree,
-/// commits, rebase, fast-forward; `diff`: what changed, putting paths back,
-/// the content's tree id; `merge_wait`: waiting for the merge lock.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Timings {
-    pub git: Duration,
-    pub diff: Duration,
-    pub store: Duration,
-    pub tests: Duration,
-    pub worker: Duration,
-    pub merge_wait: Duration,
-    /// Test runs made, and test runs answered from an earlier report.
-    pub test_runs: u32,
-    pub reused_runs: u32,
-}
-
-#[derive(Clone, Debug)]
-pub struct TaskOutcome {
-    pub status: TaskStatus,
-    pub attempts: Vec<AttemptRecord>,
-    /// The stage commits made on the task branch, in order (before the rebase).
-    pub commits: Vec<(Stage, Oid)>,
-    /// RED found the behaviour already there; GREEN was skipped.
-    pub already_implemented: bool,
-    /// REFACTOR never passed and was rolled back.
-    pub refactor_rolled_back: bool,
-    /// The task's worktree, when one was created (removed again after a merge).
-    pub worktree: Option<Worktree>,
-    /// The first failure to write an attempt to the store, if any.
-    pub record_error: Option<String>,
-    /// Where the task's time went.
-    pub timings: Timings,
-}
-
-impl TaskOutcome {
-    pub fn merged(&self) -> bool {
-        matches!(self.status, TaskStatus::Merged { .. })
-    }
-}
 
 /// Why a stage stopped the task.
 struct Stop {

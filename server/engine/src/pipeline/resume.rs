@@ -146,14 +146,16 @@ impl Run<'_> {
         // With a store, what this run recorded (an earlier process's
         // attempts too); without one, this task's own attempts so far (a
         // VERIFY rejection sends a task back to GREEN).
-        let prior: Vec<(u32, Option<&str>, Option<String>)> = match &self.ctx.recorder {
+        // (number, a violation?, evidence)
+        let prior: Vec<(u32, bool, Option<String>)> = match &self.ctx.recorder {
             Some(recorder) => self
                 .recorded()
                 .into_iter()
                 .filter(|a| a.run_id == recorder.run_id && a.stage == stage.as_str())
                 .map(|a| {
-                    let kind = a.failure_kind.as_deref().and_then(kind_named);
-                    (a.attempt, kind, a.evidence)
+                    let violation =
+                        a.failure_kind.as_deref() == Some(FailureKind::Violation.as_str());
+                    (a.attempt, violation, a.evidence)
                 })
                 .collect(),
             None => self
@@ -162,21 +164,20 @@ impl Run<'_> {
                 .iter()
                 .filter(|a| a.stage == stage)
                 .map(|a| {
-                    let kind = a.failure_kind.map(FailureKind::as_str);
-                    (a.attempt, kind, Some(a.evidence.clone()))
+                    let violation = a.failure_kind == Some(FailureKind::Violation);
+                    (a.attempt, violation, Some(a.evidence.clone()))
                 })
                 .collect(),
         };
-        let violations: Vec<&(u32, Option<&str>, Option<String>)> = prior
+        let violations: Vec<&Option<String>> = prior
             .iter()
-            .filter(|(_, kind, _)| *kind == Some(FailureKind::Violation.as_str()))
+            .filter(|(_, violation, _)| *violation)
+            .map(|(_, _, evidence)| evidence)
             .collect();
         Prior {
             number: prior.iter().map(|(n, _, _)| *n).max().unwrap_or(0),
             violations: violations.len() as u32,
-            feedback: violations
-                .last()
-                .and_then(|(_, _, evidence)| evidence.clone()),
+            feedback: violations.last().and_then(|evidence| (*evidence).clone()),
         }
     }
 
@@ -225,16 +226,4 @@ impl Run<'_> {
             });
         }
     }
-}
-
-/// The static name of a stored failure kind.
-fn kind_named(stored: &str) -> Option<&'static str> {
-    [
-        FailureKind::Violation,
-        FailureKind::Infrastructure,
-        FailureKind::ProviderOutage,
-    ]
-    .into_iter()
-    .map(FailureKind::as_str)
-    .find(|name| *name == stored)
 }

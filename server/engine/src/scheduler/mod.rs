@@ -49,6 +49,7 @@
 //! [`Worker`] trait takes no token: a worker attempt that is under way is not
 //! interrupted, the task stops at its next test run.
 
+mod pick;
 mod types;
 
 pub use types::*;
@@ -60,13 +61,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tdd_core::breaker::{BreakerConfig, Breakers, Change, Millis, Outcome, Scope};
+use tdd_core::breaker::{BreakerConfig, Breakers, Change, Millis, Outcome};
 use tdd_core::plan::{Task, TaskGraph, TaskKind};
 use tdd_gates::Stage;
 
 use crate::pipeline::{FailureKind, PipelineContext, TaskOutcome, TaskStatus, run_task};
 use tdd_workers::Worker;
 use tdd_workers::process::CancelToken;
+
+use pick::{Pick, any_startable, pick};
 
 /// How often a provider outage puts a task back for another worker before
 /// it ends failed.
@@ -116,6 +119,17 @@ struct State {
 }
 
 impl State {
+    /// Every task still pending ends "not started", saying `why`.
+    fn end_pending(&mut self, plan: &Plan<'_>, why: &str) {
+        for &i in &plan.order {
+            if matches!(self.slots[i], Slot::Pending) {
+                self.slots[i] = Slot::Done(TaskEnd::NotStarted {
+                    reason: why.to_string(),
+                });
+            }
+        }
+    }
+
     fn drain_changes(&mut self) {
         let changes = self.breakers.take_changes();
         if let Some(hook) = &self.on_change
@@ -147,21 +161,6 @@ struct Plan<'g> {
     order: Vec<usize>,
     /// Per task: the indices of its dependencies (`None`: unknown key).
     deps: Vec<Vec<Option<usize>>>,
-}
-
-enum Pick {
-    Task(usize),
-    /// Nothing to do now; the refusal, if a breaker refused.
-    Wait(Option<String>),
-    /// A breaker stopped dispatch after outages that could not connect, and
-    /// nothing ever answered: the provider looks unreachable, and waiting out
-    /// the pause would only be silence.
-    Unreachable(String),
-    /// This worker's breaker is open until a reset.
-    Retire(String),
-    /// Every task that could start is held by a breaker open until a reset
-    /// (which this run will not see): waiting would never end.
-    Stuck(String),
 }
 
 /// Runs every task of `graph` with `workers` (see the module documentation).
@@ -379,13 +378,7 @@ fn work(
                     break;
                 }
                 Pick::Unreachable(why) if state.running() == 0 => {
-                    for &i in &plan.order {
-                        if matches!(state.slots[i], Slot::Pending) {
-                            state.slots[i] = Slot::Done(TaskEnd::NotStarted {
-                                reason: why.clone(),
-                            });
-                        }
-                    }
+                    state.end_pending(plan, &why);
                     state.unreachable = Some(why);
                     wake.notify_all();
                     break;
@@ -396,13 +389,7 @@ fn work(
                 }
                 Pick::Stuck(why) if state.running() == 0 => {
                     // Nothing runs that could change it: end, saying why.
-                    for &i in &plan.order {
-                        if matches!(state.slots[i], Slot::Pending) {
-                            state.slots[i] = Slot::Done(TaskEnd::NotStarted {
-                                reason: why.clone(),
-                            });
-                        }
-                    }
+                    state.end_pending(plan, &why);
                     wake.notify_all();
                     break;
                 }
@@ -433,124 +420,6 @@ fn work(
     }
     drop(state);
     wake.notify_all();
-}
-
-fn deps_done(state: &State, plan: &Plan<'_>, i: usize) -> bool {
-    plan.deps[i].iter().all(|d| {
-        d.is_some_and(|d| {
-            matches!(
-                state.slots[d],
-                Slot::Done(TaskEnd::Merged | TaskEnd::Skipped { .. })
-            )
-        })
-    })
-}
-
-/// Whether some pending task has every dependency done (so nothing but
-/// ownership or the breakers holds it).
-fn any_startable(state: &State, plan: &Plan<'_>) -> bool {
-    plan.order
-        .iter()
-        .any(|&i| matches!(state.slots[i], Slot::Pending) && deps_done(state, plan, i))
-}
-
-/// Whether two `writes` lists share a file (or one holds a directory of the other).
-fn overlap(a: &[String], b: &[String]) -> bool {
-    let within = |x: &str, y: &str| {
-        let y = y.trim_end_matches('/');
-        x == y || x.strip_prefix(y).is_some_and(|rest| rest.starts_with('/'))
-    };
-    a.iter()
-        .any(|x| b.iter().any(|y| within(x, y) || within(y, x)))
-}
-
-fn pick(state: &mut State, plan: &Plan<'_>, worker: &str, now: Millis) -> Pick {
-    let running: Vec<usize> = (0..state.slots.len())
-        .filter(|&i| matches!(state.slots[i], Slot::Running { .. }))
-        .collect();
-    let mut refusal = None;
-    // Whether every candidate is held by a breaker open until a reset.
-    let mut stuck = true;
-    for &i in &plan.order {
-        if !matches!(state.slots[i], Slot::Pending) || !deps_done(state, plan, i) {
-            continue;
-        }
-        let task = &plan.tasks[i];
-        if running
-            .iter()
-            .any(|&r| overlap(&task.writes, &plan.tasks[r].writes))
-        {
-            stuck = false;
-            continue;
-        }
-        let verdict =
-            state
-                .breakers
-                .check_dispatch(&task.key, DISPATCH_STAGE.as_str(), worker, now);
-        state.drain_changes();
-        match verdict {
-            Ok(()) => return Pick::Task(i),
-            Err(blocked) => match blocked.scope {
-                // Only this task's stage: another task may go.
-                Scope::Stage => {
-                    stuck &= blocked.until.is_none() && blocked.state.is_open();
-                    refusal = Some(held(&task.key, &blocked));
-                }
-                Scope::Worker if blocked.until.is_none() && blocked.state.is_open() => {
-                    return Pick::Retire(blocked.to_string());
-                }
-                Scope::Worker | Scope::System => {
-                    if !state.answered
-                        && let Some(last) = &state.last_outage
-                    {
-                        let (scope, name) = match blocked.scope {
-                            Scope::System => ("system", "system"),
-                            _ => ("worker", blocked.name.as_str()),
-                        };
-                        return Pick::Unreachable(format!(
-                            "provider unreachable: no model call of this run got an answer \
-                             (last: {last}), and the {scope} breaker stopped dispatch; check the \
-                             worker's base_url, the network and the API key, then \
-                             `tdd-orchestrator circuits reset {scope} {name}` and \
-                             `tdd-orchestrator resume`"
-                        ));
-                    }
-                    return Pick::Wait(Some(held(&task.key, &blocked)));
-                }
-            },
-        }
-    }
-    match refusal {
-        Some(why) if stuck => Pick::Stuck(why),
-        refusal => Pick::Wait(refusal),
-    }
-}
-
-/// What holds `task` back, until when, and how to let it go: the same
-/// text for every look while nothing changes, so it is told once.
-fn held(task: &str, blocked: &tdd_core::breaker::Blocked) -> String {
-    let until = match blocked.until {
-        Some(at) => {
-            let secs = at.0 / 1000;
-            format!(
-                " until {:02}:{:02}:{:02} UTC",
-                secs / 3600 % 24,
-                secs / 60 % 60,
-                secs % 60
-            )
-        }
-        None => " until it is reset".to_string(),
-    };
-    let (scope, name) = match blocked.scope {
-        Scope::System => ("system", "system"),
-        Scope::Worker => ("worker", blocked.name.as_str()),
-        Scope::Stage => ("stage", blocked.name.as_str()),
-    };
-    format!(
-        "{task} waits: {blocked}; nothing is dispatched to it{until} \
-         (a run reads breakers when it starts: `tdd-orchestrator circuits reset {scope} {name}`, \
-         then `tdd-orchestrator resume`)"
-    )
 }
 
 fn finish(

@@ -10,11 +10,12 @@ use super::lines::{Lines, indent};
 use super::python::{decorated, def_at, header_colon, in_protocol};
 use super::{Finding, FindingKind, finding};
 
-/// One `def`: where it starts, its parameters, its statements and its text.
+/// One `def`: where it starts, its parameters, its statements (the code of
+/// each, and its text with strings kept) and its whole text.
 struct Def {
     line: usize,
     params: Vec<String>,
-    statements: Vec<String>,
+    statements: Vec<(String, String)>,
     text: String,
 }
 
@@ -36,9 +37,10 @@ fn defs(lines: &Lines) -> BTreeMap<String, Def> {
             continue;
         };
         let header: String = lines.code[i..=header_end].join(" ");
-        let mut statements: Vec<String> = Vec::new();
+        let mut statements: Vec<(String, String)> = Vec::new();
         if !one_line.is_empty() {
-            statements.push(one_line);
+            // A one-line body: its text is not cut out of the header line.
+            statements.push((one_line.clone(), one_line));
         }
         let mut end = header_end;
         for j in header_end + 1..lines.len() {
@@ -53,7 +55,7 @@ fn defs(lines: &Lines) -> BTreeMap<String, Def> {
             }
             // Docstrings (only quotes are left of a string in `code`) say nothing.
             if !t.is_empty() && !t.chars().all(|c| matches!(c, '"' | '\'')) {
-                statements.push(t.to_string());
+                statements.push((t.to_string(), lines.text[j].trim().to_string()));
             }
         }
         let text = lines.text[i..=end].join("\n");
@@ -132,12 +134,10 @@ pub(super) fn scan(before: Option<&Lines>, after: &Lines) -> Vec<Finding> {
         if unchanged || def.params.is_empty() || def.statements.len() != 1 {
             continue;
         }
-        // The literal as written (`code` keeps only the quotes of a string).
-        let shown = after.text[def.line..]
-            .iter()
-            .find_map(|l| returned_literal(l.trim()))
-            .unwrap_or("a literal");
-        if returned_literal(&def.statements[0]).is_some() {
+        let (code, text) = &def.statements[0];
+        if returned_literal(code).is_some() {
+            // As written (`code` keeps only the quotes of a string).
+            let shown = returned_literal(text).unwrap_or("a literal");
             findings.push(finding(
                 def.line,
                 FindingKind::ConstantReturn,

@@ -3,10 +3,9 @@
 //! test -json` names no file), so `add`'s tests count as the task's too.
 
 use tdd_core::config::Language;
-use tdd_gates::Stage;
 
 use super::harness::*;
-use super::scenarios::*;
+use super::scenarios::scenario_tests;
 
 const GO: Lang = Lang {
     fixture: "go",
@@ -134,64 +133,14 @@ func Multiply(a, b int) int {
 	return a * b
 }
 ",
+    expect: Expect {
+        red_syntax_codes: &["red.no_new_tests", "red.wrong_failure"],
+        red_syntax_says: "syntax error",
+        earlier_tests: &["TestAddReturnsTheSum", "TestAddHandlesNegatives"],
+        earlier_broken: "green.task_failing",
+        stub_says: &["panic(\"TODO: multiply\")"],
+        missing: "Multiply",
+    },
 };
 
-/// The earlier task's tests.
-const ADD_TESTS: &[&str] = &["TestAddReturnsTheSum", "TestAddHandlesNegatives"];
-
-#[test]
-fn red_with_a_syntax_error_is_rejected() {
-    let out = red_with_a_syntax_error(&GO);
-    let why = reason(attempt(&out, Stage::Red), "red.wrong_failure");
-    assert!(why.contains("syntax error"), "{why}");
-}
-
-#[test]
-fn green_editing_a_test_is_reverted_and_rejected() {
-    green_edits_a_test(&GO);
-}
-
-#[test]
-fn green_deleting_a_test_is_rejected() {
-    let out = green_deletes_a_test(&GO);
-    // `add`'s tests are in the task's package (see the module docs).
-    assert_about(attempt(&out, Stage::Green), "green.task_failing", ADD_TESTS);
-}
-
-#[test]
-fn green_adding_a_skip_is_rejected() {
-    green_adds_a_skip(&GO);
-}
-
-#[test]
-fn green_breaking_an_earlier_test_is_rejected() {
-    let out = green_breaks_an_earlier_test(&GO);
-    let green = attempt(&out, Stage::Green);
-    assert_eq!(codes(green), ["green.task_failing"], "{}", story(&out));
-    assert_about(green, "green.task_failing", ADD_TESTS);
-    let why = reason(green, "green.task_failing");
-    assert!(why.contains("(assertion: "), "{why}");
-}
-
-#[test]
-fn a_stub_that_passes_the_tests_fails_verify() {
-    let out = a_stub_fails_verify(&GO);
-    let why = reason(attempt(&out, Stage::Verify), "verify.placeholder");
-    assert!(why.contains("panic(\"TODO: multiply\")"), "{why}");
-}
-
-#[test]
-fn a_failed_refactor_is_rolled_back_and_green_merges() {
-    a_failed_refactor_is_rolled_back(&GO);
-}
-
-#[test]
-fn a_correct_run_is_accepted() {
-    let out = a_correct_run_is_merged(&GO);
-    let red = attempt(&out, Stage::Red);
-    assert!(
-        red.evidence.contains("missing symbol: Multiply"),
-        "{}",
-        red.evidence
-    );
-}
+scenario_tests!(GO);

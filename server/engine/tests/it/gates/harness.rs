@@ -56,6 +56,26 @@ pub struct Lang {
     pub impl_stub: &'static str,
     /// A correct `multiply`, but `add` broken.
     pub impl_breaks_add: &'static str,
+    pub expect: Expect,
+}
+
+/// What the gates say that differs between languages.
+pub struct Expect {
+    /// RED's reasons for `red_syntax`: `red.wrong_failure`, and
+    /// `red.no_new_tests` where the runner then reports no test at all.
+    pub red_syntax_codes: &'static [&'static str],
+    /// In RED's `red.wrong_failure` reason for `red_syntax`.
+    pub red_syntax_says: &'static str,
+    /// The earlier task's tests (the ends of the runner's ids).
+    pub earlier_tests: &'static [&'static str],
+    /// The code a broken earlier test gets at GREEN: `green.regression`, or
+    /// `green.task_failing` where the task's test file claims the earlier
+    /// tests too (a Go test file claims its whole package).
+    pub earlier_broken: &'static str,
+    /// In VERIFY's `verify.placeholder` reason for `impl_stub`.
+    pub stub_says: &'static [&'static str],
+    /// The symbol RED's evidence names as missing.
+    pub missing: &'static str,
 }
 
 /// A fixture copied into a temp git repository, and the context to run it.

@@ -4,7 +4,7 @@ use tdd_core::config::Language;
 use tdd_gates::{Outcome, Stage};
 
 use super::harness::*;
-use super::scenarios::*;
+use super::scenarios::scenario_tests;
 
 const PY: Lang = Lang {
     fixture: "python",
@@ -22,72 +22,17 @@ const PY: Lang = Lang {
     impl_wrong: "\"\"\"Arithmetic helpers.\"\"\"\n\n\ndef add(a, b):\n    return a + b\n\n\ndef multiply(a, b):\n    return a + b\n",
     impl_stub: "\"\"\"Arithmetic helpers.\"\"\"\n\n\ndef add(a, b):\n    return a + b\n\n\ndef multiply(a, b):\n    if a == 0:\n        return 0\n    raise NotImplementedError\n",
     impl_breaks_add: "\"\"\"Arithmetic helpers.\"\"\"\n\n\ndef add(a, b):\n    return a - b\n\n\ndef multiply(a, b):\n    return a * b\n",
+    expect: Expect {
+        red_syntax_codes: &["red.no_new_tests", "red.wrong_failure"],
+        red_syntax_says: "test_multiply",
+        earlier_tests: &["test_add_returns_the_sum", "test_add_handles_negatives"],
+        earlier_broken: "green.regression",
+        stub_says: &["`multiply`", "NotImplementedError"],
+        missing: "multiply",
+    },
 };
 
-/// The earlier task's tests.
-const ADD_TESTS: &[&str] = &["test_add_returns_the_sum", "test_add_handles_negatives"];
-
-#[test]
-fn red_with_a_syntax_error_is_rejected() {
-    let out = red_with_a_syntax_error(&PY);
-    let red = attempt(&out, Stage::Red);
-    // pytest could not collect the file: no test, and the reason names it.
-    assert!(codes(red).contains(&"red.no_new_tests"), "{}", story(&out));
-    assert!(reason(red, "red.wrong_failure").contains("test_multiply"));
-}
-
-#[test]
-fn green_editing_a_test_is_reverted_and_rejected() {
-    green_edits_a_test(&PY);
-}
-
-#[test]
-fn green_deleting_a_test_is_rejected() {
-    let out = green_deletes_a_test(&PY);
-    let green = attempt(&out, Stage::Green);
-    assert_about(green, "green.regression", ADD_TESTS);
-}
-
-#[test]
-fn green_adding_a_skip_is_rejected() {
-    green_adds_a_skip(&PY);
-}
-
-#[test]
-fn green_breaking_an_earlier_test_is_rejected() {
-    let out = green_breaks_an_earlier_test(&PY);
-    let green = attempt(&out, Stage::Green);
-    assert_eq!(codes(green), ["green.regression"], "{}", story(&out));
-    assert_about(green, "green.regression", ADD_TESTS);
-    let why = reason(green, "green.regression");
-    assert!(why.contains("(assertion: assert"), "{why}");
-}
-
-#[test]
-fn a_stub_that_passes_the_tests_fails_verify() {
-    let out = a_stub_fails_verify(&PY);
-    let why = reason(attempt(&out, Stage::Verify), "verify.placeholder");
-    assert!(
-        why.contains("`multiply`") && why.contains("NotImplementedError"),
-        "{why}"
-    );
-}
-
-#[test]
-fn a_failed_refactor_is_rolled_back_and_green_merges() {
-    a_failed_refactor_is_rolled_back(&PY);
-}
-
-#[test]
-fn a_correct_run_is_accepted() {
-    let out = a_correct_run_is_merged(&PY);
-    let red = attempt(&out, Stage::Red);
-    assert!(
-        red.evidence.contains("missing symbol: multiply"),
-        "{}",
-        red.evidence
-    );
-}
+scenario_tests!(PY);
 
 /// VERIFY rejects GREEN's stub: the task goes back to GREEN with VERIFY's
 /// evidence as a fix attempt (issue 13, finding 4: it used to end the task),

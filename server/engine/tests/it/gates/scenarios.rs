@@ -1,15 +1,15 @@
-//! The scenarios every language runs: each runs the task once and checks what
-//! holds in every language; the language's tests check the rest (codes whose
-//! subject differs, messages).
+//! The scenarios every language runs: each runs the task once and checks it,
+//! with what differs between languages (messages, test ids) from the
+//! language's `Expect`. `scenario_tests!` makes them the language's tests.
 
-use tdd_engine::pipeline::{FailureKind, TaskOutcome, TaskStatus, run_task};
+use tdd_engine::pipeline::{FailureKind, TaskStatus, run_task};
 use tdd_gates::{ChangeKind, Outcome, Stage};
 
 use super::harness::*;
 use crate::support::{git, read};
 
 /// RED writes a test file that does not parse.
-pub fn red_with_a_syntax_error(lang: &Lang) -> TaskOutcome {
+pub fn red_with_a_syntax_error_is_rejected(lang: &Lang) {
     let s = lang.setup("red-syntax");
     let mut worker = lang.red(lang.red_syntax);
     let out = run_task(&s.ctx, &lang.task(), &mut worker);
@@ -27,11 +27,12 @@ pub fn red_with_a_syntax_error(lang: &Lang) -> TaskOutcome {
     // The rejected attempt was put back: the worktree is as `main` left it.
     let wt = &out.worktree.as_ref().unwrap().path;
     assert!(!wt.join(lang.test_file).exists(), "{}", story(&out));
-    out
+    assert_eq!(codes(red), lang.expect.red_syntax_codes, "{}", story(&out));
+    assert!(why.contains(lang.expect.red_syntax_says), "{why}");
 }
 
 /// GREEN writes a wrong `multiply` and weakens the task's test until it passes.
-pub fn green_edits_a_test(lang: &Lang) -> TaskOutcome {
+pub fn green_editing_a_test_is_reverted_and_rejected(lang: &Lang) {
     let s = lang.setup("green-edit");
     let worker = lang.red(lang.red_test);
     let mut worker = writes(
@@ -62,11 +63,10 @@ pub fn green_edits_a_test(lang: &Lang) -> TaskOutcome {
     );
     assert_eq!(in_worktree(&out, lang.test_file), lang.red_test);
     assert_nothing_merged(&s.root);
-    out
 }
 
 /// GREEN breaks `add` and deletes the earlier task's test file, which would fail.
-pub fn green_deletes_a_test(lang: &Lang) -> TaskOutcome {
+pub fn green_deleting_a_test_is_rejected(lang: &Lang) {
     let s = lang.setup("green-delete");
     let worker =
         lang.red(lang.red_test)
@@ -98,11 +98,12 @@ pub fn green_deletes_a_test(lang: &Lang) -> TaskOutcome {
         read(&lang.fixture_dir(), lang.earlier_test)
     );
     assert_nothing_merged(&s.root);
-    out
+    let code = lang.expect.earlier_broken;
+    assert_about(green, code, lang.expect.earlier_tests);
 }
 
 /// GREEN writes a wrong `multiply` and skips the task's test.
-pub fn green_adds_a_skip(lang: &Lang) -> TaskOutcome {
+pub fn green_adding_a_skip_is_rejected(lang: &Lang) {
     let s = lang.setup("green-skip");
     let worker = lang.red(lang.red_test);
     let mut worker = writes(
@@ -133,11 +134,10 @@ pub fn green_adds_a_skip(lang: &Lang) -> TaskOutcome {
     );
     assert_eq!(in_worktree(&out, lang.test_file), lang.red_test);
     assert_nothing_merged(&s.root);
-    out
 }
 
 /// GREEN makes `multiply` pass and breaks `add`; no test file is touched.
-pub fn green_breaks_an_earlier_test(lang: &Lang) -> TaskOutcome {
+pub fn green_breaking_an_earlier_test_is_rejected(lang: &Lang) {
     let s = lang.setup("green-regression");
     let mut worker =
         lang.red(lang.red_test)
@@ -154,11 +154,15 @@ pub fn green_breaks_an_earlier_test(lang: &Lang) -> TaskOutcome {
     );
     assert!(count(green, "failed") >= 1, "{}", story(&out));
     assert_nothing_merged(&s.root);
-    out
+    let code = lang.expect.earlier_broken;
+    assert_eq!(codes(green), [code], "{}", story(&out));
+    assert_about(green, code, lang.expect.earlier_tests);
+    let why = reason(green, code);
+    assert!(why.contains("(assertion: "), "{why}");
 }
 
 /// A weak test, and a stub that passes it: GREEN passes, VERIFY rejects.
-pub fn a_stub_fails_verify(lang: &Lang) -> TaskOutcome {
+pub fn a_stub_that_passes_the_tests_fails_verify(lang: &Lang) {
     let s = lang.setup("stub");
     let mut worker =
         lang.red(lang.weak_test)
@@ -186,11 +190,15 @@ pub fn a_stub_fails_verify(lang: &Lang) -> TaskOutcome {
     let stages: Vec<Stage> = out.commits.iter().map(|(s, _)| *s).collect();
     assert_eq!(stages, [Stage::Red, Stage::Green]);
     assert_nothing_merged(&s.root);
-    out
+    let why = &placeholder.message;
+    assert!(
+        lang.expect.stub_says.iter().all(|s| why.contains(s)),
+        "{why}"
+    );
 }
 
 /// REFACTOR breaks `multiply`: rolled back, and GREEN's work merges.
-pub fn a_failed_refactor_is_rolled_back(lang: &Lang) -> TaskOutcome {
+pub fn a_failed_refactor_is_rolled_back_and_green_merges(lang: &Lang) {
     let s = lang.setup("refactor");
     let worker = lang.red(lang.red_test);
     let mut worker = worker
@@ -219,11 +227,10 @@ pub fn a_failed_refactor_is_rolled_back(lang: &Lang) -> TaskOutcome {
     assert!(commits[3].files.is_empty(), "{commits:?}");
     let merged = git(&s.root, &["show", &format!("{FEATURE}:{}", lang.impl_file)]);
     assert_eq!(merged, lang.impl_real);
-    out
 }
 
 /// Everything right: merged, one commit per stage with its trailers.
-pub fn a_correct_run_is_merged(lang: &Lang) -> TaskOutcome {
+pub fn a_correct_run_is_accepted(lang: &Lang) {
     let s = lang.setup("correct");
     let worker = lang.red(lang.red_test);
     let mut worker = worker
@@ -251,7 +258,8 @@ pub fn a_correct_run_is_merged(lang: &Lang) -> TaskOutcome {
     assert_eq!(stages, ["red", "green", "verify", "refactor", "merge"]);
     // RED failed for the right reason: `multiply` does not exist yet.
     let red = attempt(&out, Stage::Red);
-    assert!(red.evidence.contains("missing symbol"), "{}", story(&out));
+    let missing = format!("missing symbol: {}", lang.expect.missing);
+    assert!(red.evidence.contains(&missing), "{}", story(&out));
     assert!(
         count(attempt(&out, Stage::Green), "failed") == 0,
         "{}",
@@ -295,5 +303,30 @@ pub fn a_correct_run_is_merged(lang: &Lang) -> TaskOutcome {
     );
     assert!(red_commit.contains("Tdd-Evidence:"), "{red_commit}");
     assert!(!out.worktree.as_ref().unwrap().path.exists());
-    out
 }
+
+/// Every scenario above as a test of the language `$lang` (a `Lang`), named
+/// as the scenario.
+macro_rules! scenario_tests {
+    ($lang:expr) => {
+        scenario_tests!(@each $lang;
+            red_with_a_syntax_error_is_rejected,
+            green_editing_a_test_is_reverted_and_rejected,
+            green_deleting_a_test_is_rejected,
+            green_adding_a_skip_is_rejected,
+            green_breaking_an_earlier_test_is_rejected,
+            a_stub_that_passes_the_tests_fails_verify,
+            a_failed_refactor_is_rolled_back_and_green_merges,
+            a_correct_run_is_accepted,
+        );
+    };
+    (@each $lang:expr; $($scenario:ident,)*) => {
+        $(
+            #[test]
+            fn $scenario() {
+                super::scenarios::$scenario(&$lang);
+            }
+        )*
+    };
+}
+pub(crate) use scenario_tests;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Decision, Millis, State, Transition, Verdict};
+use super::{Decision, Millis, State, Transition, Verdict, trials_text};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Circuit {
@@ -133,6 +133,38 @@ impl Circuit {
         }
     }
 
+    /// A success: closed, the count is cleared; half-open, the trial closes
+    /// the breaker; open, it is a late outcome of work dispatched before the
+    /// breaker opened, and only a trial decides.
+    pub(super) fn success(&mut self, now: Millis) -> Option<Transition> {
+        match self.state {
+            State::Closed => {
+                self.failures = 0;
+                None
+            }
+            State::HalfOpen { .. } => self.go(State::Closed, now, "trial succeeded".to_owned()),
+            State::Open { .. } => None,
+        }
+    }
+
+    /// A failure while closed: counted, and at `threshold` the breaker goes
+    /// to `open`, its reason `why(failures)`.
+    pub(super) fn count_failure(
+        &mut self,
+        threshold: u32,
+        open: State,
+        now: Millis,
+        why: impl FnOnce(u32) -> String,
+    ) -> Option<Transition> {
+        self.failures = self.failures.saturating_add(1);
+        if self.failures >= threshold.max(1) {
+            let reason = why(self.failures);
+            self.go(open, now, reason)
+        } else {
+            None
+        }
+    }
+
     pub(super) fn reset(&mut self, now: Millis) -> Option<Transition> {
         self.failures = 0;
         self.go(State::Closed, now, "reset by user".to_owned())
@@ -147,4 +179,73 @@ impl Circuit {
         };
         self.go(State::Open { until: None }, now, reason)
     }
+}
+
+/// The methods every level's breaker has alike, delegated to its `circuit`:
+/// `$open_secs` names the config field for how long it stays open, `$over`
+/// what the reason says when that time is over (`pause over`, …).
+macro_rules! circuit_methods {
+    ($config:ty, $open_secs:ident, $over:literal) => {
+        pub fn config(&self) -> &$config {
+            &self.config
+        }
+
+        pub fn state(&self) -> &State {
+            &self.circuit.state
+        }
+
+        /// Consecutive failures counted while closed.
+        pub fn failures(&self) -> u32 {
+            self.circuit.failures
+        }
+
+        pub fn opened_at(&self) -> Option<Millis> {
+            self.circuit.opened_at
+        }
+
+        /// The reason of the last transition ("" before the first).
+        pub fn reason(&self) -> &str {
+            &self.circuit.reason
+        }
+
+        /// Open → half-open when the open time is over; nothing else.
+        pub fn advance(&mut self, now: Millis) -> Option<Transition> {
+            let (secs, trials) = (self.config.$open_secs, self.config.trials);
+            let over = || super::circuit::time_over(secs, $over, trials);
+            self.circuit.advance(now, trials, over)
+        }
+
+        /// What `allows` would answer, without changing anything.
+        pub fn verdict(&self, now: Millis) -> Verdict {
+            self.circuit.verdict(now, self.config.$open_secs)
+        }
+
+        /// May work be dispatched at `now`? A trial answer uses up a trial.
+        pub fn allows(&mut self, now: Millis) -> Decision {
+            let (secs, trials) = (self.config.$open_secs, self.config.trials);
+            let over = || super::circuit::time_over(secs, $over, trials);
+            self.circuit.allows(now, trials, secs, over)
+        }
+
+        pub(super) fn consume_trial(&mut self, now: Millis) {
+            self.circuit.consume_trial(now);
+        }
+
+        /// The work ended without a verdict at this level (a provider
+        /// outage, an infrastructure error): a trial is given back.
+        pub fn record_inconclusive(&mut self, _now: Millis) {
+            self.circuit.give_back_trial(self.config.trials);
+        }
+
+        /// Open until a reset.
+        pub fn isolate(&mut self, now: Millis, reason: &str) -> Option<Transition> {
+            self.circuit.isolate(now, reason)
+        }
+    };
+}
+pub(super) use circuit_methods;
+
+/// The reason of open → half-open: `60 s pause over: allowing 1 trial`.
+pub(super) fn time_over(secs: u64, over: &str, trials: u32) -> String {
+    format!("{secs} s {over}: allowing {}", trials_text(trials.max(1)))
 }

@@ -488,35 +488,26 @@ trait Counting: Clone + PartialEq {
     fn idle(&self) -> bool;
 }
 
-impl Counting for StageBreaker {
-    fn success(&mut self, now: Millis) -> Option<Transition> {
-        self.record_success(now)
-    }
-    fn failure(&mut self, now: Millis) -> Option<Transition> {
-        self.record_failure(now)
-    }
-    fn inconclusive(&mut self, now: Millis) {
-        self.record_inconclusive(now);
-    }
-    fn idle(&self) -> bool {
-        self.is_idle()
-    }
+/// Both answer with their own `record_*` methods.
+macro_rules! counting {
+    ($($breaker:ty),*) => {$(
+        impl Counting for $breaker {
+            fn success(&mut self, now: Millis) -> Option<Transition> {
+                self.record_success(now)
+            }
+            fn failure(&mut self, now: Millis) -> Option<Transition> {
+                self.record_failure(now)
+            }
+            fn inconclusive(&mut self, now: Millis) {
+                self.record_inconclusive(now);
+            }
+            fn idle(&self) -> bool {
+                self.is_idle()
+            }
+        }
+    )*};
 }
-
-impl Counting for WorkerBreaker {
-    fn success(&mut self, now: Millis) -> Option<Transition> {
-        self.record_success(now)
-    }
-    fn failure(&mut self, now: Millis) -> Option<Transition> {
-        self.record_failure(now)
-    }
-    fn inconclusive(&mut self, now: Millis) {
-        self.record_inconclusive(now);
-    }
-    fn idle(&self) -> bool {
-        self.is_idle()
-    }
-}
+counting!(StageBreaker, WorkerBreaker);
 
 /// Feeds `signal` to the breaker `name` in `map` (a closed one from `fresh`
 /// when absent), dropping it again when idle ("absent = closed"). Returns

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::circuit::Circuit;
-use super::{Decision, Millis, State, SystemConfig, Transition, Verdict, trials_text};
+use super::circuit::{Circuit, circuit_methods};
+use super::{Decision, Millis, State, SystemConfig, Transition, Verdict};
 
 /// More workers than this are never tracked at once: the one heard from longest ago is dropped.
 pub const MAX_TRACKED_WORKERS: usize = 1024;
@@ -53,27 +53,7 @@ impl SystemBreaker {
         self
     }
 
-    pub fn config(&self) -> &SystemConfig {
-        &self.config
-    }
-
-    pub fn state(&self) -> &State {
-        &self.circuit.state
-    }
-
-    /// Failing workers when the last outcome was recorded.
-    pub fn failures(&self) -> u32 {
-        self.circuit.failures
-    }
-
-    pub fn opened_at(&self) -> Option<Millis> {
-        self.circuit.opened_at
-    }
-
-    /// The reason of the last transition ("" before the first).
-    pub fn reason(&self) -> &str {
-        &self.circuit.reason
-    }
+    circuit_methods!(SystemConfig, recovery_secs, "recovery over");
 
     fn within(&self, at: Millis, now: Millis) -> bool {
         now.since(at) < self.config.window_secs.saturating_mul(1000)
@@ -93,29 +73,6 @@ impl SystemBreaker {
             }
         }
         (failing, active)
-    }
-
-    /// Open → half-open when the recovery time is over; nothing else.
-    pub fn advance(&mut self, now: Millis) -> Option<Transition> {
-        let (secs, trials) = (self.config.recovery_secs, self.config.trials);
-        self.circuit
-            .advance(now, trials, || recovered(secs, trials))
-    }
-
-    /// What `allows` would answer, without changing anything.
-    pub fn verdict(&self, now: Millis) -> Verdict {
-        self.circuit.verdict(now, self.config.recovery_secs)
-    }
-
-    /// May anything be dispatched at `now`? A trial answer uses up a trial.
-    pub fn allows(&mut self, now: Millis) -> Decision {
-        let (secs, trials) = (self.config.recovery_secs, self.config.trials);
-        self.circuit
-            .allows(now, trials, secs, || recovered(secs, trials))
-    }
-
-    pub(super) fn consume_trial(&mut self, now: Millis) {
-        self.circuit.consume_trial(now);
     }
 
     /// One outcome of `worker` at `now`: a success (`ok`) or a failure that counts at this level.
@@ -158,11 +115,6 @@ impl SystemBreaker {
         self.record(worker, false, now)
     }
 
-    /// Work ended without a verdict on the worker: a trial is given back.
-    pub fn record_inconclusive(&mut self, _now: Millis) {
-        self.circuit.give_back_trial(self.config.trials);
-    }
-
     fn tripped(&self, failing: u32, active: u32) -> bool {
         active >= self.config.min_workers.max(1)
             && u64::from(failing) * 100
@@ -197,16 +149,4 @@ impl SystemBreaker {
         self.workers.clear();
         self.circuit.reset(now)
     }
-
-    /// Open until a reset.
-    pub fn isolate(&mut self, now: Millis, reason: &str) -> Option<Transition> {
-        self.circuit.isolate(now, reason)
-    }
-}
-
-fn recovered(secs: u64, trials: u32) -> String {
-    format!(
-        "{secs} s recovery over: allowing {}",
-        trials_text(trials.max(1))
-    )
 }

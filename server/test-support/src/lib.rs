@@ -130,6 +130,21 @@ pub fn copy_tree(from: &Path, to: &Path) {
 /// `negate` (REQ-2), one criterion each.
 pub const ADD_NEGATE_PRD: &str = include_str!("../../../tests/fixtures/prd/add-negate.prd.md");
 
+/// A PRD of one Python requirement, `negate` (REQ-1), one criterion.
+pub const NEGATE_PRD: &str = include_str!("../../../tests/fixtures/prd/negate.prd.md");
+
+/// A scripted worker's script that solves [`NEGATE_PRD`].
+pub const NEGATE_SCRIPT: &str = include_str!("../../../tests/fixtures/scripts/negate.toml");
+
+/// Writes the project's `.tdd/config.toml` and the `.tdd/.gitignore` that
+/// keeps only it tracked, and commits the whole tree as `init`.
+pub fn commit_with_config(root: &Path, config: &str) {
+    write(root, ".tdd/config.toml", config);
+    write(root, ".tdd/.gitignore", "*\n!config.toml\n!.gitignore\n");
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "init"]);
+}
+
 /// `conftest.py` that puts `src` on `sys.path`.
 pub const CONFTEST: &str = "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n";
 

@@ -6,14 +6,13 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::{fresh_dir, git, python_project, venv_bin, write};
+use crate::support::{fresh_dir, git, python_project, venv_bin};
 use serde_json::json;
 use tdd_engine::store::Queries;
 use tdd_fake_model::{Config, Entry, FakeModel, Match, Reply};
+use tdd_test_support::{NEGATE_PRD, commit_with_config};
 
 const API_KEY: &str = "sk-cli-test-7c2e";
-
-const PRD: &str = "# Negation\n\nA tiny library.\n\n## Requirements\n\n### REQ-1 Negate\n\nAs a user, I want a number negated so that I get its opposite.\n\nModule: src/negate.py\nTests: tests/test_negate.py\n\nAcceptance criteria:\n- AC-1.1: WHEN the user negates 7 THE SYSTEM SHALL return -7.\n";
 
 fn when(text: &str, reply: Reply) -> Entry {
     let when = Match {
@@ -25,19 +24,13 @@ fn when(text: &str, reply: Reply) -> Entry {
 
 fn project(name: &str, base_url: &str) -> std::path::PathBuf {
     let root = fresh_dir(name);
-    python_project(&root, &[("neg.prd.md", PRD)]);
+    python_project(&root, &[("neg.prd.md", NEGATE_PRD)]);
     let pytest = venv_bin().join("pytest").canonicalize().unwrap();
-    write(
-        &root,
-        ".tdd/config.toml",
-        &format!(
-            "[project]\nlanguage = \"python\"\ntest_command = \"{}\"\n\n[worker]\nkind = \"api\"\ncount = 1\n\n[worker.api]\ndialect = \"openai_chat\"\nbase_url = \"{base_url}\"\nmodel = \"fake-model-1\"\napi_key_env = \"TDD_TEST_MODEL_KEY\"\n\n[pricing.fake-model-1]\ninput = 2.0\noutput = 10.0\n",
-            pytest.display()
-        ),
+    let config = format!(
+        "[project]\nlanguage = \"python\"\ntest_command = \"{}\"\n\n[worker]\nkind = \"api\"\ncount = 1\n\n[worker.api]\ndialect = \"openai_chat\"\nbase_url = \"{base_url}\"\nmodel = \"fake-model-1\"\napi_key_env = \"TDD_TEST_MODEL_KEY\"\n\n[pricing.fake-model-1]\ninput = 2.0\noutput = 10.0\n",
+        pytest.display()
     );
-    write(&root, ".tdd/.gitignore", "*\n!config.toml\n!.gitignore\n");
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "init"]);
+    commit_with_config(&root, &config);
     root
 }
 

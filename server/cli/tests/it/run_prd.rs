@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::support::{fresh_dir, git, python_project, venv_bin, write};
+use tdd_test_support::{NEGATE_PRD, NEGATE_SCRIPT, commit_with_config};
 
 fn pytest() -> PathBuf {
     venv_bin().join("pytest").canonicalize().unwrap()
@@ -21,19 +22,6 @@ fn which(name: &str) -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
-const PRD: &str = "---\nid: PRD-NEG\ntitle: Negation\n---\n\n# Negation\n\nA tiny library.\n\n## Requirements\n\n### REQ-1 Negate\n\nAs a user, I want a number negated so that I get its opposite.\n\nModule: src/negate.py\nTests: tests/test_negate.py\n\nAcceptance criteria:\n- AC-1.1: WHEN the user negates 7 THE SYSTEM SHALL return -7.\n";
-
-const SCRIPT: &str = r#"[[step]]
-task = "REQ-1/AC-1.1"
-stage = "red"
-write = { "tests/test_negate.py" = "from negate import negate\n\n\ndef test_negate():\n    assert negate(7) == -7\n" }
-
-[[step]]
-task = "REQ-1/AC-1.1"
-stage = "green"
-write = { "src/negate.py" = "def negate(x):\n    return -x\n" }
-"#;
-
 /// A project with an `origin` (a bare repository) and a `bin` directory
 /// that is the whole PATH: `sh` and `git`, plus `gh` when asked.
 fn project(name: &str, with_gh: bool) -> (PathBuf, PathBuf) {
@@ -47,19 +35,13 @@ fn project(name: &str, with_gh: bool) -> (PathBuf, PathBuf) {
         &root,
         &["remote", "add", "origin", origin.to_str().unwrap()],
     );
-    write(&root, "neg.prd.md", PRD);
-    write(&root, "script.toml", SCRIPT);
-    write(
-        &root,
-        ".tdd/config.toml",
-        &format!(
-            "[project]\nlanguage = \"python\"\ntest_command = \"{}\"\n",
-            pytest().display()
-        ),
+    write(&root, "neg.prd.md", NEGATE_PRD);
+    write(&root, "script.toml", NEGATE_SCRIPT);
+    let config = format!(
+        "[project]\nlanguage = \"python\"\ntest_command = \"{}\"\n",
+        pytest().display()
     );
-    write(&root, ".tdd/.gitignore", "*\n!config.toml\n!.gitignore\n");
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "init"]);
+    commit_with_config(&root, &config);
 
     let bin = base.join("bin");
     std::fs::create_dir_all(&bin).unwrap();

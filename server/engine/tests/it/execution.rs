@@ -13,7 +13,7 @@ use tdd_engine::store::{Queries, Store, TaskStatus};
 use tdd_gates::Stage;
 use tdd_workers::{ScriptedWorker, StageRequest, Usage, Worker, WorkerError, WorkerReport};
 
-use crate::support::{git, path_with_venv, temp_dir, write};
+use crate::support::{git, path_with_venv, temp_dir};
 
 /// Two independent requirements: add and negate.
 const PRD: &str = tdd_test_support::ADD_NEGATE_PRD;
@@ -21,23 +21,7 @@ const PRD: &str = tdd_test_support::ADD_NEGATE_PRD;
 /// A committed Python project with the PRD decomposed into the store.
 fn project(name: &str) -> PathBuf {
     let root = temp_dir(name);
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["config", "user.name", "Ada Tester"]);
-    git(&root, &["config", "user.email", "ada@example.com"]);
-    write(&root, ".gitignore", "__pycache__/\n*.pyc\n.pytest_cache/\n");
-    write(
-        &root,
-        "pyproject.toml",
-        "[project]\nname = \"calc\"\nversion = \"0.1.0\"\n",
-    );
-    write(&root, "pytest.ini", "[pytest]\ntestpaths = tests\n");
-    write(
-        &root,
-        "conftest.py",
-        "import pathlib\nimport sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent / \"src\"))\n",
-    );
-    write(&root, "src/README", "sources\n");
-    write(&root, "calc.prd.md", PRD);
+    tdd_test_support::python_project(&root, Some("calc"), &[("calc.prd.md", PRD)]);
     tdd_engine::project::init(&root, tdd_core::config::Language::Python, false).unwrap();
     git(&root, &["add", "-A"]);
     git(&root, &["commit", "-q", "-m", "init"]);

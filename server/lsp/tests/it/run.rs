@@ -10,43 +10,24 @@ use std::path::PathBuf;
 use crate::support::TestClient;
 use serde_json::{Value, json};
 
-use tdd_test_support::{git, venv_bin, write};
+use tdd_test_support::{NEGATE_PRD, NEGATE_SCRIPT, commit_with_config, venv_bin, write};
 
 fn pytest() -> PathBuf {
     venv_bin().join("pytest").canonicalize().unwrap()
 }
-
-const PRD: &str = "# Negation\n\nA tiny library.\n\n## Requirements\n\n### REQ-1 Negate\n\nAs a user, I want a number negated so that I get its opposite.\n\nModule: src/negate.py\nTests: tests/test_negate.py\n\nAcceptance criteria:\n- AC-1.1: WHEN the user negates 7 THE SYSTEM SHALL return -7.\n";
-
-const SCRIPT: &str = r#"[[step]]
-task = "REQ-1/AC-1.1"
-stage = "red"
-write = { "tests/test_negate.py" = "from negate import negate\n\n\ndef test_negate():\n    assert negate(7) == -7\n" }
-
-[[step]]
-task = "REQ-1/AC-1.1"
-stage = "green"
-write = { "src/negate.py" = "def negate(x):\n    return -x\n" }
-"#;
 
 /// A committed Python project whose config names a scripted worker and
 /// pytest by its absolute path (the server's PATH is the test's).
 fn project(name: &str) -> PathBuf {
     let root = tdd_test_support::scratch_dir!(&format!("lsp-run-{name}"));
     tdd_test_support::python_project(&root, Some("neg"), &[]);
-    write(&root, "neg.prd.md", PRD);
-    write(&root, "script.toml", SCRIPT);
-    write(
-        &root,
-        ".tdd/config.toml",
-        &format!(
-            "[project]\nlanguage = \"python\"\ntest_command = \"{}\"\n\n[worker]\nkind = \"scripted\"\ncount = 1\n\n[worker.scripted]\nscript = \"script.toml\"\n",
-            pytest().display()
-        ),
+    write(&root, "neg.prd.md", NEGATE_PRD);
+    write(&root, "script.toml", NEGATE_SCRIPT);
+    let config = format!(
+        "[project]\nlanguage = \"python\"\ntest_command = \"{}\"\n\n[worker]\nkind = \"scripted\"\ncount = 1\n\n[worker.scripted]\nscript = \"script.toml\"\n",
+        pytest().display()
     );
-    write(&root, ".tdd/.gitignore", "*\n!config.toml\n!.gitignore\n");
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "init"]);
+    commit_with_config(&root, &config);
     root
 }
 
@@ -134,7 +115,7 @@ async fn run_reports_every_stage_as_notifications_and_merges() {
     );
 
     // Code lenses follow the plan: decompose first, then run the requirement.
-    client.open(&prd_uri, PRD, 1).await;
+    client.open(&prd_uri, NEGATE_PRD, 1).await;
     assert_eq!(
         lenses(&mut client, &prd_uri).await,
         [(

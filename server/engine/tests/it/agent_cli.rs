@@ -25,11 +25,6 @@ use tdd_workers::{AgentCliWorker, StageRequest, Worker, WorkerError, WorkerRepor
 use crate::support::*;
 
 const API_KEY: &str = "sk-agent-test-7c2e";
-const TEST_FILE: &str = "tests/test_calc.py";
-const IMPL_FILE: &str = "src/calc.py";
-const RED_TEST: &str =
-    "from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n";
-const REAL: &str = "def add(a, b):\n    return a + b\n";
 const REFACTORED: &str = "def add(a, b):\n    \"\"\"The sum of a and b.\"\"\"\n    return a + b\n";
 
 /// The pinned CLI, or a failure saying how to install it.

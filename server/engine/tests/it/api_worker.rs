@@ -23,11 +23,6 @@ mod api;
 use crate::support::*;
 
 const API_KEY: &str = "sk-test-4f1d9c";
-const TEST_FILE: &str = "tests/test_calc.py";
-const IMPL_FILE: &str = "src/calc.py";
-const RED_TEST: &str =
-    "from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n";
-const REAL: &str = "def add(a, b):\n    return a + b\n";
 
 fn task() -> Task {
     calc_task()

@@ -20,13 +20,6 @@ use tdd_workers::{CommandWorker, ScriptedWorker, Worker, WorkerError, from_confi
 
 use crate::support::*;
 
-const KEY: &str = "REQ-1/AC-1.1";
-const TEST_FILE: &str = "tests/test_calc.py";
-const IMPL_FILE: &str = "src/calc.py";
-const RED_TEST: &str =
-    "from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n";
-const REAL: &str = "def add(a, b):\n    return a + b\n";
-
 fn task() -> Task {
     Task {
         tests: vec![TestCase {

@@ -17,11 +17,7 @@ use tdd_workers::human::{done, waiting};
 
 use crate::support::*;
 
-const KEY: &str = "REQ-1/AC-1.1";
-const RED_TEST: &str =
-    "from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n";
 const WRONG: &str = "def add(a, b):\n    return a - b\n";
-const REAL: &str = "def add(a, b):\n    return a + b\n";
 
 /// The instructions for `KEY`: their first line and the worktree they name.
 fn instructions(root: &Path) -> (String, PathBuf, String) {

@@ -4,7 +4,7 @@
 //! pytest comes from the repository's `.venv` (scripts/test installs it) or
 //! `TDD_TEST_VENV`. Without it these tests fail: a skipped check is not a pass.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,52 +17,9 @@ use tdd_workers::ScriptedWorker;
 
 use crate::support::*;
 
-const KEY: &str = "REQ-1/AC-1.1";
 const PRD: &str = "calc";
-const TEST_FILE: &str = "tests/test_calc.py";
-const IMPL_FILE: &str = "src/calc.py";
 
-const RED_TEST: &str =
-    "from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n";
 const STUB: &str = "def add(a, b):\n    pass\n";
-const REAL: &str = "def add(a, b):\n    return a + b\n";
-
-/// A tiny Python project on `main`: no `src/calc.py`, no tests yet, a
-/// `conftest.py` that puts `src` on `sys.path`. The user has an untracked
-/// file lying around.
-fn python_repo(name: &str) -> PathBuf {
-    let root = crate::support::python_repo(name);
-    write(&root, "notes.txt", "the user's own notes\n");
-    root
-}
-
-/// The user's checkout: everything that must not change.
-fn user_state(root: &Path) -> (String, String, BTreeMap<String, Vec<u8>>) {
-    let mut files = BTreeMap::new();
-    for entry in fs::read_dir(root).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if path.is_file() {
-            files.insert(name, fs::read(&path).unwrap());
-        }
-    }
-    for sub in ["src", "tests"] {
-        if let Ok(entries) = fs::read_dir(root.join(sub)) {
-            for entry in entries {
-                let path = entry.unwrap().path();
-                if path.is_file() {
-                    let rel = path.strip_prefix(root).unwrap().display().to_string();
-                    files.insert(rel, fs::read(&path).unwrap());
-                }
-            }
-        }
-    }
-    (
-        git(root, &["symbolic-ref", "HEAD"]) + &git(root, &["rev-parse", "HEAD"]),
-        git(root, &["status", "--porcelain=v1", "--untracked-files=all"]),
-        files,
-    )
-}
 
 fn task() -> Task {
     calc_task()
@@ -104,7 +61,7 @@ fn context(root: &Path) -> PipelineContext {
 
 #[test]
 fn a_task_goes_red_green_verify_refactor_merge_with_a_fix_loop() {
-    let root = python_repo("full");
+    let root = user_repo("full");
     let user_before = user_state(&root);
     let mut ctx = context(&root);
     let recorder = recorder();
@@ -266,7 +223,7 @@ fn a_task_goes_red_green_verify_refactor_merge_with_a_fix_loop() {
 
 #[test]
 fn a_green_worker_that_edits_the_test_file_is_reverted_and_rejected() {
-    let root = python_repo("cheat");
+    let root = user_repo("cheat");
     let user_before = user_state(&root);
     let ctx = context(&root);
     let weakened = "def test_add_returns_the_sum():\n    assert True\n";
@@ -331,7 +288,7 @@ fn a_green_worker_that_edits_the_test_file_is_reverted_and_rejected() {
 
 #[test]
 fn a_green_worker_that_keeps_editing_tests_fails_the_task_as_a_violation() {
-    let root = python_repo("cheat-always");
+    let root = user_repo("cheat-always");
     let ctx = context(&root);
     let weakened = "def test_add_returns_the_sum():\n    assert True\n";
     let mut worker = ScriptedWorker::new("scripted").write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST);
@@ -372,7 +329,7 @@ fn a_green_worker_that_keeps_editing_tests_fails_the_task_as_a_violation() {
 
 #[test]
 fn a_failed_refactor_is_rolled_back_and_the_green_work_still_merges() {
-    let root = python_repo("refactor");
+    let root = user_repo("refactor");
     let ctx = context(&root);
     let broken = "def add(a, b):\n    return a - b\n";
     let mut worker = ScriptedWorker::new("scripted")
@@ -424,7 +381,7 @@ fn a_failed_refactor_is_rolled_back_and_the_green_work_still_merges() {
 
 #[test]
 fn behaviour_that_already_exists_skips_green() {
-    let root = python_repo("already");
+    let root = user_repo("already");
     write(&root, IMPL_FILE, REAL);
     git(&root, &["add", "-A", "src"]);
     git(&root, &["commit", "-q", "-m", "add exists"]);
@@ -451,7 +408,7 @@ fn behaviour_that_already_exists_skips_green() {
 
 #[test]
 fn a_provider_outage_stops_the_task_as_an_outage_not_a_violation() {
-    let root = python_repo("outage");
+    let root = user_repo("outage");
     let ctx = context(&root);
     let mut worker = ScriptedWorker::new("scripted")
         .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
@@ -479,7 +436,7 @@ fn a_provider_outage_stops_the_task_as_an_outage_not_a_violation() {
 
 #[test]
 fn a_configured_check_that_fails_stops_verify_with_its_output() {
-    let root = python_repo("checks");
+    let root = user_repo("checks");
     let mut ctx = context(&root);
     // A lint of our own: no debugging prints in the sources.
     ctx.checks = vec![
@@ -516,7 +473,7 @@ fn a_configured_check_that_fails_stops_verify_with_its_output() {
     }
 
     // The same code passes when the check is satisfied.
-    let root = python_repo("checks-clean");
+    let root = user_repo("checks-clean");
     let mut ctx = context(&root);
     ctx.checks = vec![(
         "no-print".to_string(),
@@ -532,7 +489,7 @@ fn a_configured_check_that_fails_stops_verify_with_its_output() {
 /// Like cargo writing a Cargo.lock: every test run (re)writes
 /// `runner-made.txt`, a file the project does not track or ignore.
 fn repo_whose_test_runs_leave_a_file(name: &str) -> PathBuf {
-    let root = python_repo(name);
+    let root = user_repo(name);
     write(
         &root,
         "conftest.py",
@@ -625,7 +582,7 @@ fn runs(count: &Path) -> usize {
 
 #[test]
 fn the_same_files_are_tested_once_and_the_evidence_says_so() {
-    let root = python_repo("reuse");
+    let root = user_repo("reuse");
     let mut ctx = context(&root);
     let (command, count) = counting_pytest(&root);
     ctx.layout.test_command = command;
@@ -665,7 +622,7 @@ fn the_same_files_are_tested_once_and_the_evidence_says_so() {
 /// tests again and sees the stub, where GREEN's report would have passed it.
 #[test]
 fn a_changed_tree_is_never_judged_from_an_earlier_report() {
-    let root = python_repo("reuse-stale");
+    let root = user_repo("reuse-stale");
     let mut ctx = context(&root);
     let (command, count) = counting_pytest(&root);
     ctx.layout.test_command = command;
@@ -701,7 +658,7 @@ fn a_changed_tree_is_never_judged_from_an_earlier_report() {
 /// during MERGE's own run (so the fast-forward finds the tip moved).
 #[test]
 fn a_feature_branch_that_moves_during_the_merge_tests_is_rebased_and_tested_again() {
-    let root = python_repo("merge-race");
+    let root = user_repo("merge-race");
     let mut ctx = context(&root);
     ctx.merge_rounds_outside_lock = 3;
     let dir = temp_dir("merge-race-cmd");
@@ -767,7 +724,7 @@ exec pytest "$@"
 /// more it sends the task back to GREEN with that evidence.
 #[test]
 fn a_task_failed_at_verify_is_retried_from_green_in_the_next_run() {
-    let root = python_repo("verify-retry");
+    let root = user_repo("verify-retry");
     let mut ctx = context(&root);
     let first = recorder();
     ctx.recorder = Some(first.clone());
@@ -839,7 +796,7 @@ fn a_program_workers_task_reuses_test_reports_like_any_other() {
             self.0.perform(r)
         }
     }
-    let root = python_repo("program-reuse");
+    let root = user_repo("program-reuse");
     let mut worker = Program(
         ScriptedWorker::new("scripted")
             .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)

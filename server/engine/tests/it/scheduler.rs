@@ -6,18 +6,15 @@
 //! `TDD_TEST_VENV`. Without it the real-pipeline test fails: a skipped check
 //! is not a pass.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use tdd_core::breaker::{Millis, Scope, State};
-use tdd_core::config::{Language, Layout};
 use tdd_core::plan::{Task, TaskGraph, TaskKind};
-use tdd_engine::git::Project;
 use tdd_engine::pipeline::{FailureKind, PipelineContext};
 use tdd_engine::scheduler::{
     Ran, SchedulerOptions, SchedulerReport, TaskEnd, TaskFailure, TaskRunner, run, run_pipeline,
@@ -506,55 +503,9 @@ fn tasks_writing_one_file_never_run_at_once_and_order_follows_the_graph() {
 
 const PRD: &str = "mods";
 
-/// An empty Python project on `main` whose `conftest.py` puts `src` on the
-/// path, plus an untracked file of the user's.
-fn python_repo() -> PathBuf {
-    let root = crate::support::python_repo("repo");
-    write(&root, "notes.txt", "the user's own notes\n");
-    root
-}
-
-/// HEAD, status, and the top-level files of the user's checkout.
-fn user_state(root: &Path) -> (String, String, BTreeMap<String, Vec<u8>>) {
-    let mut files = BTreeMap::new();
-    for entry in fs::read_dir(root).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            files.insert(name, fs::read(&path).unwrap());
-        }
-    }
-    let src: Vec<String> = fs::read_dir(root.join("src"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.insert("src/".to_string(), src.join(",").into_bytes());
-    (
-        git(root, &["symbolic-ref", "HEAD"]) + &git(root, &["rev-parse", "HEAD"]),
-        git(root, &["status", "--porcelain=v1", "--untracked-files=all"]),
-        files,
-    )
-}
-
 fn context(root: &Path) -> PipelineContext {
-    let bin = venv_bin();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let layout = Layout {
-        language: Language::Python,
-        source_root: "src".to_string(),
-        test_root: "tests".to_string(),
-        test_command: "pytest".to_string(),
-    };
-    let mut ctx = PipelineContext::new(Project::open(root).unwrap(), PRD, "main", layout);
-    ctx.env = vec![
-        ("PATH".to_string(), path),
-        ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()),
-    ];
-    ctx.test_timeout = Duration::from_secs(120);
+    let mut ctx = python_context(root);
+    ctx.prd = PRD.to_string();
     ctx.max_fix_attempts = 0;
     ctx
 }
@@ -647,7 +598,7 @@ fn scripted_tasks() -> Vec<Scripted> {
 
 #[test]
 fn twenty_python_tasks_merge_in_parallel_with_four_workers() {
-    let root = python_repo();
+    let root = user_repo("repo");
     let user_before = user_state(&root);
     let ctx = context(&root);
     let scripted = scripted_tasks();

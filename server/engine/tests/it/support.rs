@@ -25,15 +25,22 @@ pub fn python_repo(name: &str) -> PathBuf {
     root
 }
 
-/// The task most pipeline tests run: `add(a, b)` in `src/calc.py`, tested
-/// in `tests/test_calc.py`, key `REQ-1/AC-1.1`.
+/// The calc task's key, files, and what a worker writes for it.
+pub const KEY: &str = "REQ-1/AC-1.1";
+pub const TEST_FILE: &str = "tests/test_calc.py";
+pub const IMPL_FILE: &str = "src/calc.py";
+pub const RED_TEST: &str =
+    "from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n";
+pub const REAL: &str = "def add(a, b):\n    return a + b\n";
+
+/// The task most pipeline tests run: `add(a, b)` in [`IMPL_FILE`], tested
+/// in [`TEST_FILE`], key [`KEY`].
 pub fn calc_task() -> tdd_core::plan::Task {
     use tdd_core::plan::Task;
-    let (test_file, impl_file) = ("tests/test_calc.py", "src/calc.py");
     Task {
         requirement: Some("REQ-1".to_string()),
         criteria: vec!["AC-1.1".to_string()],
-        ..Task::implementing("REQ-1/AC-1.1", "add(a, b)", test_file, impl_file)
+        ..Task::implementing(KEY, "add(a, b)", TEST_FILE, IMPL_FILE)
     }
 }
 
@@ -73,4 +80,39 @@ pub fn describe(outcome: &tdd_engine::pipeline::TaskOutcome) -> String {
         })
         .collect();
     format!("{:?}\n{attempts:#?}", outcome.status)
+}
+
+/// A [`python_repo`] with an untracked file of the user's lying around.
+pub fn user_repo(name: &str) -> PathBuf {
+    let root = python_repo(name);
+    write(&root, "notes.txt", "the user's own notes\n");
+    root
+}
+
+/// The user's checkout: everything that must not change.
+pub fn user_state(root: &Path) -> (String, String, std::collections::BTreeMap<String, Vec<u8>>) {
+    let mut files = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_file() {
+            files.insert(name, std::fs::read(&path).unwrap());
+        }
+    }
+    for sub in ["src", "tests"] {
+        if let Ok(entries) = std::fs::read_dir(root.join(sub)) {
+            for entry in entries {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    let rel = path.strip_prefix(root).unwrap().display().to_string();
+                    files.insert(rel, std::fs::read(&path).unwrap());
+                }
+            }
+        }
+    }
+    (
+        git(root, &["symbolic-ref", "HEAD"]) + &git(root, &["rev-parse", "HEAD"]),
+        git(root, &["status", "--porcelain=v1", "--untracked-files=all"]),
+        files,
+    )
 }

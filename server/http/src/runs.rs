@@ -3,16 +3,13 @@
 //! killed) and waited for when the daemon stops.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 
-use tdd_engine::execution::{self, RunRequest};
-use tdd_engine::store::claims::RunControl;
+use tdd_engine::execution::{self, RunRequest, RunThreads};
 
 use crate::error::ApiError;
 
 #[derive(Clone, Default)]
-pub struct Runs(Arc<Mutex<Vec<(PathBuf, JoinHandle<()>)>>>);
+pub struct Runs(RunThreads);
 
 impl Runs {
     pub fn start(&self, root: PathBuf, request: RunRequest) -> Result<(), ApiError> {
@@ -24,27 +21,12 @@ impl Runs {
                 Err(e) => tracing::warn!("{name}: the run could not start: {e}"),
             })
             .map_err(|e| ApiError::internal(format!("could not start the run's thread: {e}")))?;
-        let mut runs = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        runs.retain(|(_, h)| !h.is_finished());
-        runs.push((root, handle));
+        self.0.track(root, handle);
         Ok(())
     }
 
     /// Cancels the runs still going and waits for them.
     pub fn stop_all(&self) {
-        let taken: Vec<_> = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain(..)
-            .collect();
-        for (root, handle) in &taken {
-            if !handle.is_finished() {
-                let _ = execution::request(root, Some(RunControl::Cancel));
-            }
-        }
-        for (_, handle) in taken {
-            let _ = handle.join();
-        }
+        self.0.cancel_all();
     }
 }

@@ -40,7 +40,7 @@ pub trait Notices: Send + Sync + 'static {
 /// once with what was started; the run reports through `notices`.
 /// The runs a session started, each with its project root: the language
 /// server's shutdown cancels them and waits for them ([`stop_all`]).
-pub type Runs = Arc<std::sync::Mutex<Vec<(PathBuf, std::thread::JoinHandle<()>)>>>;
+pub type Runs = execution::RunThreads;
 
 pub fn start(
     root: PathBuf,
@@ -100,11 +100,7 @@ pub fn start(
             }
         })
         .map_err(|e| format!("could not start the run's thread: {e}"))?;
-    let mut runs = runs
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    runs.retain(|(_, h)| !h.is_finished());
-    runs.push((thread_root, handle));
+    runs.track(thread_root, handle);
     Ok(json!({ "started": true, "resume": resume, "workers": count }))
 }
 
@@ -112,19 +108,7 @@ pub fn start(
 /// workers are killed, each run is recorded as cancelled and can be resumed)
 /// and waits for their threads. For the editor closing the server mid-run.
 pub fn stop_all(runs: &Runs) {
-    let taken: Vec<_> = runs
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .drain(..)
-        .collect();
-    for (root, handle) in &taken {
-        if !handle.is_finished() {
-            let _ = execution::request(root, Some(RunControl::Cancel));
-        }
-    }
-    for (_, handle) in taken {
-        let _ = handle.join();
-    }
+    runs.cancel_all();
 }
 
 /// `tdd.pause` / `tdd.cancel`.

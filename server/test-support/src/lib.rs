@@ -64,6 +64,19 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The stdout of a finished process that must have succeeded; else a panic
+/// naming `what` with its exit status, stdout and stderr.
+pub fn succeeded(out: &std::process::Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what}: {}\n--- stdout\n{stdout}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Makes `dir` a git repository on `main` with a committer set.
 pub fn git_init(dir: &Path) {
     git(dir, &["init", "-q", "-b", "main"]);

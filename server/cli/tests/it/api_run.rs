@@ -10,6 +10,7 @@ use crate::support::{fresh_dir, git, python_project, venv_bin};
 use serde_json::json;
 use tdd_engine::store::Queries;
 use tdd_fake_model::{Config, Entry, FakeModel, Match, Reply};
+use tdd_test_support::succeeded;
 use tdd_test_support::{NEGATE_PRD, commit_with_config};
 
 const API_KEY: &str = "sk-cli-test-7c2e";
@@ -84,11 +85,7 @@ fn a_configured_api_worker_runs_a_task_to_merged_and_the_key_stays_in_the_header
     let root = project("api-run", &format!("{}/v1", server.base_url()));
 
     let decompose = tdd(&root, &["decompose", "neg.prd.md"], None);
-    assert!(
-        decompose.status.success(),
-        "{}",
-        String::from_utf8_lossy(&decompose.stderr)
-    );
+    succeeded(&decompose, "decompose");
 
     // Without the key in the environment: a clear refusal naming the variable.
     let refused = tdd(&root, &["run", "neg.prd.md", "--plain"], None);

@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::{fresh_dir, git, path_with_venv, python_project, venv_bin, write};
+use tdd_test_support::succeeded;
 
 const ROUNDS: usize = 20;
 const PRD_NAME: &str = "calc";
@@ -134,19 +135,11 @@ fn project(name: &str) -> PathBuf {
     let init = tdd(&root, &["init", "--language", "python"])
         .output()
         .unwrap();
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    succeeded(&init, "init");
     git(&root, &["add", "-A"]);
     git(&root, &["commit", "-q", "-m", "init"]);
     let decompose = tdd(&root, &["decompose", "calc.prd.md"]).output().unwrap();
-    assert!(
-        decompose.status.success(),
-        "{}",
-        String::from_utf8_lossy(&decompose.stderr)
-    );
+    succeeded(&decompose, "decompose");
     let mut script = String::new();
     for (task, stage, attempt, path, text) in STEPS {
         script.push_str(&format!(
@@ -320,12 +313,7 @@ fn a_run_killed_at_random_moments_resumes_to_completion_every_time() {
     let started = Instant::now();
     let out = tdd(&root, &run_args("run")).output().unwrap();
     let full = started.elapsed();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out, "out");
     assert!(
         stdout.contains("REJECTED"),
         "the scripted wrong attempt is rejected: {stdout}"
@@ -504,12 +492,7 @@ fn sigint_cancels_the_run_kills_its_children_and_resume_completes_it() {
 
     std::fs::remove_file(&marker).unwrap();
     let out = tdd(&root, &run_args("resume")).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out, "out");
     check_finished(&root, "resumed after SIGINT");
 }
 

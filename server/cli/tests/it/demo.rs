@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use tdd_test_support::succeeded;
 
 #[test]
 fn the_demo_runs_every_task_to_merged_and_shows_the_rejected_attempt() {
@@ -17,12 +18,7 @@ fn the_demo_runs_every_task_to_merged_and_shows_the_rejected_attempt() {
         .env("CARGO_TARGET_DIR", dir.with_extension("shared-target"))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out, "out");
 
     // Every task went RED with a reason, then GREEN, VERIFY and merged.
     for key in ["REQ-1/AC-1.1", "REQ-2/AC-2.1", "REQ-3/AC-3.1"] {

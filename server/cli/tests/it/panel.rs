@@ -14,6 +14,7 @@ use crate::support::{
     StdioLsp, fresh_dir, git, http_get, path_with_venv, python_project, serve, sse, write,
 };
 use serde_json::{Value, json};
+use tdd_test_support::succeeded;
 
 /// Two independent requirements: add and negate.
 const PRD: &str = tdd_test_support::ADD_NEGATE_PRD;
@@ -510,11 +511,7 @@ fn webhooks_deliver_every_event_of_a_killed_and_resumed_run_signed() {
         .env("TDD_TEST_HOOK_SECRET", SECRET)
         .output()
         .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    succeeded(&resumed, "resumed");
 
     let received = got.lock().unwrap().clone();
     let mut delivered = std::collections::BTreeSet::new();
@@ -573,11 +570,7 @@ fn a_receiver_that_never_answers_does_not_hold_up_the_run() {
             .env("TDD_TEST_HOOK_SECRET", SECRET)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(&out, "out");
         start.elapsed()
     };
     let plain = project("nohook");

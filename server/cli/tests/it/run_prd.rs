@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::support::{fresh_dir, git, python_project, venv_bin, write};
+use tdd_test_support::succeeded;
 use tdd_test_support::{NEGATE_PRD, NEGATE_SCRIPT, commit_with_config};
 
 fn pytest() -> PathBuf {
@@ -106,12 +107,7 @@ fn without_gh_it_refuses_before_any_work() {
 fn with_gh_it_decomposes_runs_pushes_and_opens_the_pull_request() {
     let (root, bin) = project("gh", true);
     let out = run_prd(&root, &bin);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out, "out");
     assert!(
         stdout.contains("decomposed neg.prd.md: 1 tasks (1 added"),
         "{stdout}"

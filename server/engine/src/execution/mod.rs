@@ -33,6 +33,9 @@ mod graph;
 mod meter;
 mod replan;
 mod runner;
+mod threads;
+
+pub use threads::RunThreads;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;

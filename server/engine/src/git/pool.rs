@@ -17,10 +17,7 @@ use git2::{ErrorCode, Repository, WorktreePruneOptions};
 
 use super::watch::Tracking;
 use super::worktree::{ADD_WORKTREE, prune_stale, task_branch_or_new};
-use super::{
-    GitError, Project, Result, WORKTREES_DIR, Worktree, feature_branch, io_err, task_branch,
-    worktree_name,
-};
+use super::{Project, Result, WORKTREES_DIR, Worktree, feature_branch, io_err};
 
 /// Parked worktrees, shared by the clones of a pipeline context.
 #[derive(Clone, Debug, Default)]
@@ -145,12 +142,7 @@ impl Project {
         task_key: &str,
         track: Option<Tracking>,
     ) -> Result<Worktree> {
-        let branch_name = task_branch(prd, task_key)?;
-        let name = worktree_name(task_key);
-        let path = self.worktree_path(task_key);
-        if path.exists() {
-            return Err(GitError::WorktreeExists { path });
-        }
+        let (branch_name, name, path) = self.free_slot(prd, task_key)?;
         let repo = self.repo()?;
         let feature = feature_branch(prd)?;
         let target = task_branch_or_new(&repo, &feature, &branch_name)?

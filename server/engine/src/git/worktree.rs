@@ -129,13 +129,8 @@ impl Project {
     /// [`Project::open_worktree`] to resume one. A task branch left by
     /// [`Project::remove_worktree`] is checked out as it is (resumed), not reset.
     pub fn create_worktree(&self, prd: &str, task_key: &str) -> Result<Worktree> {
+        let (branch_name, name, path) = self.free_slot(prd, task_key)?;
         let feature = feature_branch(prd)?;
-        let branch_name = task_branch(prd, task_key)?;
-        let name = worktree_name(task_key);
-        let path = self.worktree_path(task_key);
-        if path.exists() {
-            return Err(GitError::WorktreeExists { path });
-        }
         let repo = self.repo()?;
         prune_stale(&repo, &name)?;
         let branch = task_branch_or_new(&repo, &feature, &branch_name)?;
@@ -157,6 +152,17 @@ impl Project {
             branch: branch_name,
             tracked: None,
         })
+    }
+
+    /// A new worktree's task branch name, admin name and path; an error
+    /// when something is at the path already.
+    pub(super) fn free_slot(&self, prd: &str, task_key: &str) -> Result<(String, String, PathBuf)> {
+        let branch_name = task_branch(prd, task_key)?;
+        let path = self.worktree_path(task_key);
+        if path.exists() {
+            return Err(GitError::WorktreeExists { path });
+        }
+        Ok((branch_name, worktree_name(task_key), path))
     }
 
     /// The existing worktree of a task.

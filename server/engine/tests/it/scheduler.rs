@@ -24,6 +24,7 @@ use tdd_workers::process::CancelToken;
 use tdd_workers::{ScriptedWorker, Worker};
 
 use crate::support::*;
+use tdd_test_support::succeeded;
 
 // ---------------------------------------------------------------------------
 // Graphs
@@ -738,11 +739,7 @@ fn twenty_python_tasks_merge_in_parallel_with_four_workers() {
         .arg(&clone)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out, "out");
     let out = Command::new(venv_bin().join("pytest"))
         .args(["-q", "-p", "no:cacheprovider"])
         .env("PYTHONDONTWRITEBYTECODE", "1")

@@ -14,7 +14,7 @@ use tdd_workers::transcript::TranscriptFormat;
 
 use serde_json::json;
 use tdd_core::config::AgentCli;
-use tdd_engine::pipeline::{FailureKind, TaskStatus, run_task};
+use tdd_engine::pipeline::{TaskStatus, run_task};
 use tdd_fake_model::{
     Cheat, Config, Dialect, Entry, FakeModel, Fault, Match, Mode, Outcome, Reply, Solution,
     TaskSolution,
@@ -290,17 +290,11 @@ fn an_overloaded_server_is_an_outage(cli: AgentCli, name: &str, fault: Fault) {
     let outcome = run_task(&python_context(&root), &calc_task(), &mut worker);
     eprintln!("{name}: worker attempts: {:?}", worker.times);
 
-    match &outcome.status {
-        TaskStatus::Failed {
-            stage: Stage::Red,
-            kind: FailureKind::ProviderOutage,
-            message,
-        } => assert!(
-            message.contains("provider outage") && message.contains("overloaded"),
-            "{message}"
-        ),
-        _ => panic!("{}", describe(&outcome)),
-    }
+    let message = red_outage(&outcome);
+    assert!(
+        message.contains("provider outage") && message.contains("overloaded"),
+        "{message}"
+    );
     let requests = server.requests();
     assert_eq!(
         requests.len(),
@@ -350,17 +344,11 @@ fn an_unreachable_server_is_an_outage_for_both_clis() {
             started.elapsed(),
             outcome.status
         );
-        match &outcome.status {
-            TaskStatus::Failed {
-                stage: Stage::Red,
-                kind: FailureKind::ProviderOutage,
-                message,
-            } => assert!(
-                message.contains("onnection") || message.contains("reach"),
-                "{cli:?}: {message}"
-            ),
-            _ => panic!("{cli:?}: {}", describe(&outcome)),
-        }
+        let message = red_outage(&outcome);
+        assert!(
+            message.contains("onnection") || message.contains("reach"),
+            "{cli:?}: {message}"
+        );
     }
 }
 
@@ -395,17 +383,11 @@ fn a_server_that_never_answers_is_an_outage_after_the_idle_timeout() {
         let outcome = run_task(&python_context(&root), &calc_task(), &mut worker);
         let took = started.elapsed();
         eprintln!("{cli:?} silent server: {took:?}: {:?}", outcome.status);
-        match &outcome.status {
-            TaskStatus::Failed {
-                stage: Stage::Red,
-                kind: FailureKind::ProviderOutage,
-                message,
-            } => assert!(
-                message.contains("no output and no file change for 5 s"),
-                "{message}"
-            ),
-            _ => panic!("{cli:?}: {}", describe(&outcome)),
-        }
+        let message = red_outage(&outcome);
+        assert!(
+            message.contains("no output and no file change for 5 s"),
+            "{message}"
+        );
         assert!(
             took < idle + Duration::from_secs(10),
             "{cli:?} took {took:?}"

@@ -249,17 +249,11 @@ fn a_sustained_server_error_is_a_provider_outage() {
 
     let outcome = run_task(&context(&root), &task(), &mut worker);
 
-    match &outcome.status {
-        TaskStatus::Failed {
-            stage: Stage::Red,
-            kind: FailureKind::ProviderOutage,
-            message,
-        } => assert!(
-            message.contains("500") && message.contains("3 tries"),
-            "{message}"
-        ),
-        other => panic!("{other:?}"),
-    }
+    let message = red_outage(&outcome);
+    assert!(
+        message.contains("500") && message.contains("3 tries"),
+        "{message}"
+    );
     assert_eq!(server.requests().len(), 3, "the first try and 2 retries");
     assert_eq!(server.remaining(), 0);
 }

@@ -100,11 +100,7 @@ fn a_command_worker_takes_a_task_through_every_stage() {
         RED_TEST
     );
     // The stub's claim of success changed nothing: GREEN 1 was judged by pytest.
-    let green: Vec<_> = outcome
-        .attempts
-        .iter()
-        .filter(|a| a.stage == Stage::Green)
-        .collect();
+    let green: Vec<_> = attempts_at(&outcome, Stage::Green);
     assert_eq!(green[0].outcome, Some(Outcome::Violation), "{seen}");
     assert_eq!(green[1].outcome, Some(Outcome::Passed), "{seen}");
     assert!(
@@ -382,11 +378,7 @@ fn every_cheat_of_a_program_is_caught_by_the_audits_and_named() {
     let outcome = run_task(&ctx, &task(), &mut worker);
 
     assert!(outcome.merged(), "{:?}", outcome.status);
-    let green: Vec<_> = outcome
-        .attempts
-        .iter()
-        .filter(|a| a.stage == Stage::Green)
-        .collect();
+    let green: Vec<_> = attempts_at(&outcome, Stage::Green);
     assert_eq!(green[0].outcome, Some(Outcome::Violation));
     assert_eq!(green[1].outcome, Some(Outcome::Passed));
     let reason = |code: &str| {

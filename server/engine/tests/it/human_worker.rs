@@ -82,11 +82,7 @@ fn a_person_does_each_stage_and_the_gates_judge_it() {
 
     assert!(outcome.merged(), "{:?}", outcome.status);
     assert_eq!(seen.len(), 4, "{seen:?}");
-    let green: Vec<_> = outcome
-        .attempts
-        .iter()
-        .filter(|a| a.stage == Stage::Green)
-        .collect();
+    let green: Vec<_> = attempts_at(&outcome, Stage::Green);
     assert_eq!(green[0].outcome, Some(Outcome::Violation));
     assert_eq!(green[1].outcome, Some(Outcome::Passed));
     assert!(

@@ -127,11 +127,7 @@ fn a_task_goes_red_green_verify_refactor_merge_with_a_fix_loop() {
     assert!(evidence.contains("Tdd-Evidence:"), "{evidence}");
 
     // The rejected GREEN attempt is recorded with its reason.
-    let green: Vec<_> = outcome
-        .attempts
-        .iter()
-        .filter(|a| a.stage == Stage::Green)
-        .collect();
+    let green: Vec<_> = attempts_at(&outcome, Stage::Green);
     assert_eq!(green.len(), 2, "{summary:#?}");
     assert_eq!(green[0].attempt, 1);
     assert_eq!(green[0].worker, "scripted");
@@ -243,11 +239,7 @@ fn a_green_worker_that_edits_the_test_file_is_reverted_and_rejected() {
 
     let outcome = run_task(&ctx, &task(), &mut worker);
 
-    let green: Vec<_> = outcome
-        .attempts
-        .iter()
-        .filter(|a| a.stage == Stage::Green)
-        .collect();
+    let green: Vec<_> = attempts_at(&outcome, Stage::Green);
     assert!(green.len() >= 2, "{:#?}", outcome.attempts);
     assert_eq!(green[0].outcome, Some(Outcome::Violation));
     assert_eq!(green[0].failure_kind, Some(FailureKind::Violation));
@@ -307,11 +299,7 @@ fn a_green_worker_that_keeps_editing_tests_fails_the_task_as_a_violation() {
         other => panic!("{other:?}"),
     }
     // One first attempt and max_fix_attempts (2) retries, each rejected.
-    let green: Vec<_> = outcome
-        .attempts
-        .iter()
-        .filter(|a| a.stage == Stage::Green)
-        .collect();
+    let green: Vec<_> = attempts_at(&outcome, Stage::Green);
     assert_eq!(green.len(), 3);
     assert!(green.iter().all(|a| a.reverted == [TEST_FILE]));
     // Nothing reached the feature branch; the worktree is kept, back at RED.
@@ -343,11 +331,7 @@ fn a_failed_refactor_is_rolled_back_and_the_green_work_still_merges() {
 
     assert!(outcome.merged(), "{:?}", outcome.status);
     assert!(outcome.refactor_rolled_back);
-    let refactors: Vec<_> = outcome
-        .attempts
-        .iter()
-        .filter(|a| a.stage == Stage::Refactor)
-        .collect();
+    let refactors: Vec<_> = attempts_at(&outcome, Stage::Refactor);
     assert_eq!(refactors.len(), 3);
     assert!(
         refactors

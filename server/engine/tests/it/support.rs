@@ -116,3 +116,29 @@ pub fn user_state(root: &Path) -> (String, String, std::collections::BTreeMap<St
         files,
     )
 }
+
+/// The message of a task that failed at RED as a provider outage; else a
+/// panic describing the outcome.
+pub fn red_outage(outcome: &tdd_engine::pipeline::TaskOutcome) -> &str {
+    use tdd_engine::pipeline::{FailureKind, TaskStatus};
+    match &outcome.status {
+        TaskStatus::Failed {
+            stage: tdd_gates::Stage::Red,
+            kind: FailureKind::ProviderOutage,
+            message,
+        } => message,
+        _ => panic!("not a provider outage at RED: {}", describe(outcome)),
+    }
+}
+
+/// The task's attempts at `stage`, in order.
+pub fn attempts_at(
+    outcome: &tdd_engine::pipeline::TaskOutcome,
+    stage: tdd_gates::Stage,
+) -> Vec<&tdd_engine::pipeline::AttemptRecord> {
+    outcome
+        .attempts
+        .iter()
+        .filter(|a| a.stage == stage)
+        .collect()
+}

@@ -141,19 +141,11 @@ mod tests {
     /// type: `UPDATE_SCHEMAS=1 cargo test -p tdd-lsp --lib`, and commit.
     #[test]
     fn schemas_are_current() {
-        let dir = repo("schemas/lsp");
-        let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
         for (file, generated) in super::schemas() {
-            let path = dir.join(file);
-            if update {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &generated).unwrap();
-                continue;
-            }
-            let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-            assert!(
-                checked_in == generated,
-                "schemas/lsp/{file} is out of date with the Rust types: run `UPDATE_SCHEMAS=1 cargo test -p tdd-lsp --lib` and commit it"
+            tdd_test_support::check_generated(
+                &format!("schemas/lsp/{file}"),
+                &generated,
+                "cargo test -p tdd-lsp --lib",
             );
         }
     }

@@ -114,6 +114,26 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Checks a generated file checked in at `rel` (from the repository root)
+/// against `generated`; with `UPDATE_SCHEMAS` set, writes it instead. On a
+/// difference the message names the file and `regenerate`, the command that
+/// rewrites it.
+pub fn check_generated(rel: &str, generated: &str, regenerate: &str) {
+    let path = repo_root().join(rel);
+    if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).unwrap();
+        }
+        fs::write(&path, generated).unwrap();
+        return;
+    }
+    let checked_in = fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "{rel} is out of date with the Rust types: run `UPDATE_SCHEMAS=1 {regenerate}` and commit it"
+    );
+}
+
 /// The shared fixtures, `tests/fixtures`.
 pub fn fixtures() -> PathBuf {
     repo_root().join("tests/fixtures")

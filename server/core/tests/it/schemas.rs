@@ -2,20 +2,11 @@
 //! types. After changing the types, regenerate with
 //! `UPDATE_SCHEMAS=1 cargo test -p tdd-core --test it schemas::`.
 
-use std::path::PathBuf;
-
 fn check(file: &str, generated: String) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../schemas")
-        .join(file);
-    if std::env::var_os("UPDATE_SCHEMAS").is_some() {
-        std::fs::write(&path, &generated).unwrap();
-        return;
-    }
-    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        checked_in == generated,
-        "schemas/{file} is out of date with the Rust types: run `UPDATE_SCHEMAS=1 cargo test -p tdd-core --test it schemas::` and commit it"
+    tdd_test_support::check_generated(
+        &format!("schemas/{file}"),
+        &generated,
+        "cargo test -p tdd-core --test it schemas::",
     );
 }
 

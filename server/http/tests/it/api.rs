@@ -455,16 +455,11 @@ async fn a_project_whose_directory_is_gone_is_listed_as_missing() {
 /// changing it: `UPDATE_SCHEMAS=1 cargo test -p tdd-http --test it api::`.
 #[test]
 fn the_openapi_document_is_current() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/openapi.json");
     let generated = api::openapi();
-    if std::env::var_os("UPDATE_SCHEMAS").is_some() {
-        std::fs::write(&path, &generated).unwrap();
-        return;
-    }
-    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        checked_in == generated,
-        "schemas/openapi.json is out of date: run `UPDATE_SCHEMAS=1 cargo test -p tdd-http --test it api::` and commit it"
+    tdd_test_support::check_generated(
+        "schemas/openapi.json",
+        &generated,
+        "cargo test -p tdd-http --test it api::",
     );
     let document: Value = serde_json::from_str(&generated).unwrap();
     for endpoint in api::ENDPOINTS {

@@ -4,17 +4,8 @@
 
 local bin = assert(os.getenv('TDD_BIN'), 'set TDD_BIN to the tdd-orchestrator binary')
 local here = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h')
-local failures = 0
-
-local function check(name, ok, detail)
-  io.stdout:write(string.format('%s %s%s\n', ok and 'ok  ' or 'FAIL', name, ok and '' or (': ' .. tostring(detail))))
-  if not ok then failures = failures + 1 end
-end
-
-local function finish()
-  io.stdout:write(failures == 0 and 'all checks passed\n' or (failures .. ' check(s) failed\n'))
-  vim.cmd(failures == 0 and 'qall!' or 'cquit! 1')
-end
+local checks = dofile(here .. '/checks.lua')
+local check, finish = checks.check, checks.finish
 
 -- A throwaway workspace, so quick fixes never touch the repository.
 local root = vim.fn.tempname()

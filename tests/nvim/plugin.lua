@@ -7,17 +7,8 @@
 local bin = vim.fn.fnamemodify(assert(os.getenv('TDD_BIN'), 'set TDD_BIN to the tdd-orchestrator binary'), ':p')
 local here = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h')
 local repo = vim.fn.fnamemodify(here .. '/../..', ':p'):gsub('/$', '')
-local failures = 0
-
-local function check(name, ok, detail)
-  io.stdout:write(('%s %s%s\n'):format(ok and 'ok  ' or 'FAIL', name, ok and '' or (': ' .. tostring(detail))))
-  if not ok then failures = failures + 1 end
-end
-
-local function finish()
-  io.stdout:write(failures == 0 and 'all checks passed\n' or (failures .. ' check(s) failed\n'))
-  vim.cmd(failures == 0 and 'qall!' or 'cquit! 1')
-end
+local checks = dofile(here .. '/checks.lua')
+local check, finish = checks.check, checks.finish
 
 local function sh(cmd, cwd)
   local out = vim.system(cmd, { cwd = cwd, text = true }):wait()

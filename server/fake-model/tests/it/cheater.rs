@@ -1,10 +1,9 @@
 //! Cheater mode: GREEN attempt 1 misbehaves, everything else is honest.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::common::{KEY, post};
+use crate::common::{KEY, post, spawn_binary};
 use crate::solving::*;
 use tdd_fake_model::{Cheat, Config, FakeModel, Mode, Solution, TaskSolution};
 
@@ -178,23 +177,14 @@ fn the_binary_serves_a_solution_file_with_a_cheat() {
     let dir = temp_dir("bin");
     let path = dir.join("solution.toml");
     std::fs::write(&path, SOLUTION_TOML).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fake-model"))
-        .args(["--api-key", KEY, "--solution"])
-        .arg(&path)
-        .args(["--cheat", "stub"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("{line}"))
-        .parse()
-        .unwrap();
+    let (mut child, addr) = spawn_binary(&[
+        "--api-key".as_ref(),
+        KEY.as_ref(),
+        "--solution".as_ref(),
+        path.as_os_str(),
+        "--cheat".as_ref(),
+        "stub".as_ref(),
+    ]);
     let body = engine_anthropic(&prompt("GREEN", 1, TASK), false, false);
     let d = decode_anthropic(&post(addr, "/v1/messages", &body));
     let body2 = engine_anthropic(&prompt("GREEN", 2, TASK), false, false);

@@ -10,6 +10,28 @@ use serde_json::Value;
 
 pub const KEY: &str = "test-key";
 
+/// The `fake-model` binary started with `args`, and the address from its
+/// ready line (`listening on http://<addr>`). Kill the child when done.
+pub fn spawn_binary(args: &[&std::ffi::OsStr]) -> (std::process::Child, SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fake-model"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("not a ready line: {line}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
 pub struct Resp {
     pub status: u16,
     pub headers: Vec<(String, String)>,

@@ -1,10 +1,9 @@
 //! The script (queue, predicates, file format), the key check, request
 //! recording and the `fake-model` binary.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::common::{KEY, anthropic_body, chat_body, post, request};
+use crate::common::{KEY, anthropic_body, chat_body, post, request, spawn_binary};
 use serde_json::json;
 use tdd_fake_model::{Config, Dialect, Entry, FakeModel, Fault, Match, Outcome, Reply};
 
@@ -259,25 +258,8 @@ fn binary_serves_a_script_file_and_logs_requests() {
     );
     std::fs::write(&script, toml).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fake-model"))
-        .arg(&script)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .expect("ready line")
-        .to_owned();
-    let r = post(
-        url.parse().unwrap(),
-        "/v1/messages",
-        &anthropic_body("hi", &[], false),
-    );
+    let (mut child, addr) = spawn_binary(&[script.as_os_str()]);
+    let r = post(addr, "/v1/messages", &anthropic_body("hi", &[], false));
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(text_of(&r), "from file");

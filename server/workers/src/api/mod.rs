@@ -73,21 +73,29 @@ pub struct ApiWorker {
     failed_use: Option<Usage>,
 }
 
+/// The URL a dialect posts to under `config`'s base URL, and an HTTP
+/// client carrying its auth headers, timeout and retries. Fails only when
+/// the client cannot be built (a key with characters a header cannot carry).
+pub(crate) fn endpoint(config: &ApiConfig) -> Result<(String, Http), WorkerError> {
+    let (url, headers) = match config.dialect {
+        ApiDialect::Anthropic => (
+            anthropic::url(&config.base_url),
+            anthropic::headers(&config.api_key),
+        ),
+        ApiDialect::OpenAiChat => (
+            openai_chat::url(&config.base_url),
+            openai_chat::headers(&config.api_key),
+        ),
+    };
+    let http = Http::new(headers, config.timeout, config.max_retries, config.backoff)?;
+    Ok((url, http))
+}
+
 impl ApiWorker {
     /// Fails only when the HTTP client cannot be built (a key with
     /// characters a header cannot carry, say).
     pub fn new(name: impl Into<String>, config: ApiConfig) -> Result<ApiWorker, WorkerError> {
-        let (url, headers) = match config.dialect {
-            ApiDialect::Anthropic => (
-                anthropic::url(&config.base_url),
-                anthropic::headers(&config.api_key),
-            ),
-            ApiDialect::OpenAiChat => (
-                openai_chat::url(&config.base_url),
-                openai_chat::headers(&config.api_key),
-            ),
-        };
-        let http = Http::new(headers, config.timeout, config.max_retries, config.backoff)?;
+        let (url, http) = endpoint(&config)?;
         let mut config = config;
         let redact = Redactor(std::mem::take(&mut config.api_key));
         config.max_turns = config.max_turns.max(1);

@@ -16,6 +16,20 @@ pub(crate) fn headers(api_key: &str) -> Vec<(&'static str, String)> {
     vec![("authorization", format!("Bearer {api_key}"))]
 }
 
+/// One call's usage from an OpenAI `usage` object (`prompt_tokens`
+/// includes the cached ones).
+pub(super) fn usage_of(usage: &Value) -> Usage {
+    Usage {
+        calls: 1,
+        input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
+        output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
+        cached_tokens: usage["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap_or(0),
+        ..Usage::default()
+    }
+}
+
 pub(super) fn body(
     model: &str,
     max_tokens: u32,
@@ -49,18 +63,8 @@ pub(crate) fn parse(reply: &Value) -> Result<ModelTurn, String> {
     if !message.is_object() {
         return Err("the reply has no `choices[0].message`".to_string());
     }
-    let usage = &reply["usage"];
     let mut turn = ModelTurn {
-        // `prompt_tokens` includes the cached ones.
-        usage: Usage {
-            calls: 1,
-            input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
-            output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
-            cached_tokens: usage["prompt_tokens_details"]["cached_tokens"]
-                .as_u64()
-                .unwrap_or(0),
-            ..Usage::default()
-        },
+        usage: usage_of(&reply["usage"]),
         text: message["content"].as_str().unwrap_or_default().to_string(),
         calls: Vec::new(),
         assistant: message.clone(),

@@ -31,17 +31,7 @@ pub struct ModelClient {
 
 impl ModelClient {
     pub fn new(config: &ApiConfig) -> Result<ModelClient, WorkerError> {
-        let (url, headers) = match config.dialect {
-            ApiDialect::Anthropic => (
-                anthropic::url(&config.base_url),
-                anthropic::headers(&config.api_key),
-            ),
-            ApiDialect::OpenAiChat => (
-                openai_chat::url(&config.base_url),
-                openai_chat::headers(&config.api_key),
-            ),
-        };
-        let http = Http::new(headers, config.timeout, config.max_retries, config.backoff)?;
+        let (url, http) = super::endpoint(config)?;
         Ok(ModelClient {
             dialect: config.dialect,
             url,

@@ -42,15 +42,7 @@ impl State {
         }
         let usage = &data["usage"];
         if usage.is_object() {
-            self.usage = Some(Usage {
-                calls: 1,
-                input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
-                output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
-                cached_tokens: usage["prompt_tokens_details"]["cached_tokens"]
-                    .as_u64()
-                    .unwrap_or(0),
-                ..Usage::default()
-            });
+            self.usage = Some(super::super::openai_chat::usage_of(usage));
         }
         let choices = data["choices"].as_array().map(Vec::as_slice).unwrap_or(&[]);
         for choice in choices {

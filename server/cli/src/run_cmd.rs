@@ -381,6 +381,15 @@ pub fn print_summary(summary: &RunSummary) -> ExitCode {
         RunStatus::Stopped(StopReason::ProviderUnreachable(why)) => Some(why.as_str()),
         _ => None,
     };
+    // Keys in one column, however long (`SETUP/package:src/ledger`).
+    let width = summary
+        .report
+        .tasks
+        .iter()
+        .map(|t| t.key.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(16);
     for task in &summary.report.tasks {
         let text = match &task.end {
             TaskEnd::Merged => {
@@ -394,13 +403,12 @@ pub fn print_summary(summary: &RunSummary) -> ExitCode {
                 first_line(&f.reason)
             ),
             TaskEnd::Blocked { by } => format!("blocked by {by}"),
-            TaskEnd::Skipped { reason } => format!("skipped: {reason}"),
             TaskEnd::NotStarted { reason } if Some(reason.as_str()) == stop_why => {
                 "not started".to_string()
             }
             TaskEnd::NotStarted { reason } => format!("not started: {reason}"),
         };
-        println!("  {:<16} {text}", task.key);
+        println!("  {:<width$} {text}", task.key);
     }
     let status = match &summary.status {
         // It says what to do itself.

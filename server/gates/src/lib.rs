@@ -19,6 +19,9 @@
 //! | VERIFY | (run by the engine) | no failed or errored test, no problem; every check passed; no anti-stub finding ([`stubs`]) in the changed sources |
 //! | MERGE | (run by the engine) | the task's tests pass on the rebased tip |
 //!
+//! A setup task (a manifest, package files) is done by the engine alone and
+//! judged by [`judge_setup`]: the test runner still runs and collects.
+//!
 //! The three kinds of failure are never confused: a report the gate cannot judge
 //! (a `Timeout` problem, or an `Error` problem, i.e. a crashed runner, binary or
 //! package, that concerns none of the task's test files and was not already in the
@@ -34,6 +37,7 @@ mod green;
 mod matching;
 mod red;
 pub mod report;
+mod setup;
 pub mod stubs;
 mod verify;
 
@@ -234,6 +238,12 @@ pub fn judge(stage: Stage, scope: &TaskScope, evidence: &Evidence) -> Verdict {
         Stage::Verify => verify::judge_verify(scope, evidence),
         Stage::Merge => verify::judge_merge(scope, evidence),
     }
+}
+
+/// Judges a setup task's run (GREEN, and MERGE on the rebased tip): the
+/// runner ran, and nothing it was asked to collect failed to load.
+pub fn judge_setup(evidence: &Evidence) -> Verdict {
+    setup::judge(evidence)
 }
 
 /// The report cannot be judged: a `Timeout` problem, or an `Error` problem outside

@@ -231,7 +231,6 @@ fn progress_step(
                 TaskEnd::Merged => "merged",
                 TaskEnd::Failed(_) => "failed",
                 TaskEnd::Blocked { .. } => "blocked",
-                TaskEnd::Skipped { .. } => "skipped",
                 TaskEnd::NotStarted { .. } => "not started",
             };
             Some(Progress::Report {

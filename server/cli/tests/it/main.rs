@@ -12,3 +12,4 @@ mod demo;
 mod ops;
 mod panel;
 mod run_prd;
+mod setup;

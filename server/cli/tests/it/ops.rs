@@ -171,7 +171,13 @@ fn a_failed_task_is_shown_retried_afresh_and_skipped_so_its_dependent_runs() {
         "{out}"
     );
     assert_eq!(std::fs::read_dir(&worktree).unwrap().count(), 0);
-    assert_eq!(git(&dir, &["branch", "--list", "tdd-task/*"]), "");
+    // The failed task's branch is gone; the merged setup task's stays.
+    let branches = git(&dir, &["branch", "--list", "tdd-task/*"]);
+    assert!(!branches.contains("REQ-1-AC-1.1"), "{branches}");
+    assert!(
+        branches.contains("tdd-task/calc/SETUP-manifest-"),
+        "{branches}"
+    );
     let event = last_event(&dir, "task.retry", ADD);
     assert_eq!(
         (&event["from"], &event["fresh"], &event["worktree_removed"]),

@@ -11,8 +11,8 @@ use crate::scheduler::{SchedulerReport, TaskEnd};
 use crate::store::runs::RunId;
 use crate::store::{Queries, Store, TaskStatus};
 
-/// Writes what the scheduler decided that the runner did not: setup tasks
-/// skipped, tasks blocked or never started, breaker changes, the run's end.
+/// Writes what the scheduler decided that the runner did not: tasks blocked
+/// or never started, breaker changes, the run's end.
 pub(super) fn finish(
     store: &Arc<Mutex<Store>>,
     prd_id: crate::store::PrdId,
@@ -35,15 +35,6 @@ pub(super) fn finish(
                 .find(|t| t.id == id)
                 .map(|t| t.status);
             match &task.end {
-                TaskEnd::Skipped { reason } => {
-                    tx.set_task_status(id, TaskStatus::Done)?;
-                    let event = Event::TaskSkipped {
-                        reason: reason.clone(),
-                        from: None,
-                        by: None,
-                    };
-                    tx.log(Some(prd_id), Some(&task.key), &event)?;
-                }
                 TaskEnd::Blocked { by } => {
                     let by_failed = ids.get(by).and_then(|b| {
                         tx.tasks(prd_id)

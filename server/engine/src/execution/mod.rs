@@ -490,7 +490,7 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
         None if report
             .tasks
             .iter()
-            .all(|t| matches!(t.end, TaskEnd::Merged | TaskEnd::Skipped { .. }))
+            .all(|t| matches!(t.end, TaskEnd::Merged))
             && remaining.blocked.is_empty() =>
         {
             RunStatus::Completed

@@ -123,8 +123,12 @@ impl Run<'_> {
                     return Err(stop);
                 }
             };
-            let mut verdict =
-                tdd_gates::judge(stage, &self.scope, &Evidence::new(run.report.clone()));
+            let evidence = Evidence::new(run.report.clone());
+            let mut verdict = match self.task.kind {
+                // No task test to judge: the tip must still run and collect.
+                TaskKind::Setup => tdd_gates::judge_setup(&evidence),
+                _ => tdd_gates::judge(stage, &self.scope, &evidence),
+            };
             stage::note_reused(&mut verdict, None, run.reused.as_deref());
             if verdict.outcome != Outcome::Passed {
                 self.judged_engine_stage(stage, started_at, &run, &verdict, Vec::new())?;

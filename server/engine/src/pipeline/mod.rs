@@ -49,6 +49,7 @@ mod outcome;
 mod record;
 mod reports;
 mod resume;
+mod setup;
 mod stage;
 
 pub use context::{AttemptHook, NoticeHook, PipelineContext, Recorder};
@@ -66,7 +67,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use git2::{Oid, Repository};
-use tdd_core::plan::Task;
+use tdd_core::plan::{Task, TaskKind};
 use tdd_gates::{
     Change, ChangeKind, Evidence, Outcome, Reason, Stage, TaskScope, Verdict, is_test_path,
 };
@@ -193,7 +194,11 @@ pub fn run_task(ctx: &PipelineContext, task: &Task, worker: &mut dyn Worker) -> 
         spent,
     };
     run.recover_records(&history);
-    run.out.status = match run.stages(worker, &history) {
+    let ended = match task.kind {
+        TaskKind::Setup => run.setup(&history),
+        _ => run.stages(worker, &history),
+    };
+    run.out.status = match ended {
         Ok(status) => status,
         Err(stop) => TaskStatus::Failed {
             stage: stop.stage,

@@ -34,10 +34,8 @@
 //! another worker, up to [`MAX_OUTAGE_REQUEUES`] times (the pipeline takes it
 //! up where it stopped).
 //!
-//! **Setup tasks** ([`TaskKind::Setup`]) have no worker stages yet: they end
-//! [`TaskEnd::Skipped`] with a reason, at once, and count as done for the
-//! tasks that depend on them. (VerifyOnly tasks go through the pipeline like
-//! the others.)
+//! **Setup tasks** (`TaskKind::Setup`) are dispatched like the others; the
+//! pipeline does them without asking the worker (see `pipeline/setup.rs`).
 //!
 //! **Pause** ([`SchedulerOptions::pause`]): running tasks finish, no task
 //! starts until it is lifted; [`run`] keeps waiting meanwhile (cancel ends
@@ -62,7 +60,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tdd_core::breaker::{BreakerConfig, Breakers, Change, Millis, Outcome};
-use tdd_core::plan::{Task, TaskGraph, TaskKind};
+use tdd_core::plan::{Task, TaskGraph};
 use tdd_gates::Stage;
 
 use crate::pipeline::{FailureKind, PipelineContext, TaskOutcome, TaskStatus, run_task};
@@ -194,13 +192,6 @@ pub fn run(
             })
             .collect(),
     };
-    for (i, task) in graph.tasks.iter().enumerate() {
-        if task.kind == TaskKind::Setup {
-            state.slots[i] = Slot::Done(TaskEnd::Skipped {
-                reason: "setup tasks have no worker stages yet: counted as done".to_string(),
-            });
-        }
-    }
     for (i, deps) in plan.deps.iter().enumerate() {
         if matches!(state.slots[i], Slot::Pending)
             && let Some(pos) = deps.iter().position(Option::is_none)

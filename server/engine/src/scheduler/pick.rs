@@ -22,14 +22,9 @@ pub(super) enum Pick {
 }
 
 pub(super) fn deps_done(state: &State, plan: &Plan<'_>, i: usize) -> bool {
-    plan.deps[i].iter().all(|d| {
-        d.is_some_and(|d| {
-            matches!(
-                state.slots[d],
-                Slot::Done(TaskEnd::Merged | TaskEnd::Skipped { .. })
-            )
-        })
-    })
+    plan.deps[i]
+        .iter()
+        .all(|d| d.is_some_and(|d| matches!(state.slots[d], Slot::Done(TaskEnd::Merged))))
 }
 
 /// Whether some pending task has every dependency done (so nothing but

@@ -102,10 +102,6 @@ pub enum TaskEnd {
     Blocked {
         by: String,
     },
-    /// Not run, and done for its dependents (setup tasks).
-    Skipped {
-        reason: String,
-    },
     /// Never started: cancelled, or no worker could take it.
     NotStarted {
         reason: String,

@@ -16,7 +16,9 @@ use tdd_gates::report::{
     cargo_test, go_test_json, junit_xml, vitest_json,
 };
 use tdd_gates::stubs;
-use tdd_gates::{Change, ChangeKind, CheckRun, Evidence, Outcome, Stage, TaskScope, judge};
+use tdd_gates::{
+    Change, ChangeKind, CheckRun, Evidence, Outcome, Stage, TaskScope, judge, judge_setup,
+};
 
 fn repo_file(path: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
@@ -229,7 +231,10 @@ fn judged(file: &str) -> String {
             .into_iter()
             .collect();
         for name in &table.stages {
-            let verdict = judge(stage(name), &scope, &evidence);
+            let verdict = match name.as_str() {
+                "setup" => judge_setup(&evidence),
+                name => judge(stage(name), &scope, &evidence),
+            };
             let _ = writeln!(out, "── {} · {name}", case.name);
             let _ = writeln!(
                 out,
@@ -266,6 +271,11 @@ fn verify() {
 #[test]
 fn merge() {
     insta::assert_snapshot!(judged("merge.toml"));
+}
+
+#[test]
+fn setup() {
+    insta::assert_snapshot!(judged("setup.toml"));
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 mod assist_cmd;
 mod demo;
+mod evidence_cmd;
 mod graph_view;
 mod ops_cmd;
 mod plan_cmd;
@@ -154,6 +155,10 @@ enum Command {
         #[command(subcommand)]
         command: serve_cmd::WebhooksCommand,
     },
+    /// Re-check a feature branch's evidence from git alone: each task's
+    /// tests must fail at its RED commit as recorded, and pass at its GREEN
+    /// commit and at the tip. Exits 1 when any does not.
+    VerifyEvidence(evidence_cmd::VerifyEvidenceArgs),
     /// Run the language server on stdin/stdout.
     Lsp {
         /// Accepted for clients that always pass it; stdio is the only transport.
@@ -208,7 +213,7 @@ enum TasksCommand {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum LanguageArg {
+pub enum LanguageArg {
     Python,
     Rust,
     Typescript,
@@ -321,6 +326,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Cancel => run_cmd::control(Some(RunControl::Cancel)),
         Command::Done { task } => run_cmd::done(&task),
         Command::Retry(args) => ops_cmd::retry(args),
+        Command::VerifyEvidence(args) => evidence_cmd::verify_evidence(args),
         Command::Skip(args) => ops_cmd::skip(args),
         Command::Circuits { command } => ops_cmd::circuits(command),
         Command::Tasks {

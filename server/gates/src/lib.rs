@@ -240,6 +240,15 @@ pub fn judge(stage: Stage, scope: &TaskScope, evidence: &Evidence) -> Verdict {
     }
 }
 
+/// The evidence line a gate writes in a trailer for these results and
+/// problems: `1 passed, 2 failed (assertion)`; `no tests` for none.
+pub fn evidence_line<'a>(
+    tests: impl IntoIterator<Item = &'a report::TestResult>,
+    problems: impl IntoIterator<Item = &'a Problem>,
+) -> String {
+    evidence::describe(tests, problems)
+}
+
 /// Judges a setup task's run (GREEN, and MERGE on the rebased tip): the
 /// runner ran, and nothing it was asked to collect failed to load.
 pub fn judge_setup(evidence: &Evidence) -> Verdict {

@@ -163,6 +163,9 @@ pub fn copy_tree(from: &Path, to: &Path) {
 /// `negate` (REQ-2), one criterion each.
 pub const ADD_NEGATE_PRD: &str = include_str!("../../../tests/fixtures/prd/add-negate.prd.md");
 
+/// A scripted worker's script that solves [`ADD_NEGATE_PRD`].
+pub const ADD_NEGATE_SCRIPT: &str = include_str!("../../../tests/fixtures/scripts/add-negate.toml");
+
 /// A PRD of one Python requirement, `negate` (REQ-1), one criterion.
 pub const NEGATE_PRD: &str = include_str!("../../../tests/fixtures/prd/negate.prd.md");
 

@@ -13,3 +13,4 @@ mod ops;
 mod panel;
 mod run_prd;
 mod setup;
+mod verify_evidence;

@@ -98,6 +98,22 @@ fn stage_named(name: &str) -> Option<Stage> {
     .find(|s| s.as_str() == name)
 }
 
+/// A stage commit's trailers: the task key and its [`StageRecord`] (with
+/// `oid`); `None` for a commit that is not a stage commit.
+pub fn read_stage_commit(oid: Oid, message: &str) -> Option<(String, StageRecord)> {
+    let task = trailer(message, "Tdd-Task")?;
+    let stage = trailer(message, "Tdd-Stage").and_then(stage_named)?;
+    Some((
+        task.to_string(),
+        StageRecord {
+            oid,
+            stage,
+            evidence: trailer(message, "Tdd-Evidence").unwrap_or("").to_string(),
+            outcome: trailer(message, "Tdd-Outcome").map(str::to_string),
+        },
+    ))
+}
+
 /// The stage commits of `task` on top of `tip`, walking first parents back
 /// to the first commit that is not one.
 pub(crate) fn stage_history(repo: &Repository, tip: Oid, task: &str) -> Result<StageHistory> {
@@ -105,16 +121,9 @@ pub(crate) fn stage_history(repo: &Repository, tip: Oid, task: &str) -> Result<S
     let mut commit = repo.find_commit(tip)?;
     loop {
         let message = commit.message_raw().unwrap_or_default();
-        let record = (trailer(message, "Tdd-Task") == Some(task))
-            .then(|| trailer(message, "Tdd-Stage").and_then(stage_named))
-            .flatten();
-        let Some(stage) = record else { break };
-        stages.push(StageRecord {
-            oid: commit.id(),
-            stage,
-            evidence: trailer(message, "Tdd-Evidence").unwrap_or("").to_string(),
-            outcome: trailer(message, "Tdd-Outcome").map(str::to_string),
-        });
+        let record = read_stage_commit(commit.id(), message).filter(|(key, _)| key == task);
+        let Some((_, record)) = record else { break };
+        stages.push(record);
         if commit.parent_count() == 0 {
             break;
         }

@@ -35,7 +35,7 @@ use std::path::{Component, Path, PathBuf};
 
 use git2::{BranchType, ErrorCode, Oid, Repository, Signature};
 
-pub use commit::{StageCommit, StageHistory, StageRecord};
+pub use commit::{StageCommit, StageHistory, StageRecord, read_stage_commit};
 pub use merge::{MergeLock, Rebase};
 pub use pool::WorktreePool;
 pub use tdd_gates::{Change, ChangeKind, Stage};

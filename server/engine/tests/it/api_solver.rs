@@ -219,6 +219,28 @@ fn assert_solved(lang: Lang, ran: &Ran) {
     }
 }
 
+/// The feature branch's evidence holds when re-checked from git alone
+/// (`verify-evidence`): each task's tests fail at RED as recorded and pass
+/// at GREEN and at the tip. Each scratch checkout builds on its own (no
+/// shared cargo target directory, which could call a stale build fresh).
+fn assert_evidence_holds(lang: Lang, ran: &Ran) {
+    let config = tdd_engine::project::load_config(&ran.root).unwrap();
+    let env = match lang {
+        Lang::Python => lang.env("recheck"),
+        Lang::Rust => Vec::new(),
+    };
+    let checks = tdd_engine::recheck::recheck(
+        &ran.root,
+        "tdd/calc",
+        &config.project.layout(),
+        env,
+        Duration::from_secs(300),
+    )
+    .unwrap();
+    assert_eq!(checks.len(), ran.tasks.len(), "{checks:#?}");
+    assert!(!checks.iter().any(|c| c.differs()), "{checks:#?}");
+}
+
 #[test]
 fn the_python_prd_is_solved_over_anthropic() {
     let (ran, server) = run(
@@ -228,6 +250,7 @@ fn the_python_prd_is_solved_over_anthropic() {
         solver(Lang::Python),
     );
     assert_solved(Lang::Python, &ran);
+    assert_evidence_holds(Lang::Python, &ran);
     assert!(
         server
             .requests()
@@ -276,6 +299,7 @@ fn the_rust_prd_is_solved_over_anthropic() {
         solver(Lang::Rust),
     );
     assert_solved(Lang::Rust, &ran);
+    assert_evidence_holds(Lang::Rust, &ran);
 }
 
 #[test]

@@ -257,6 +257,24 @@ pub struct WorkerConfig {
     /// Settings of the `claude_code` and `codex` workers (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentWorkerConfig>,
+    /// Where program workers (`command`, `claude_code`, `codex`) run: in a
+    /// bubblewrap sandbox (the machine read-only, the task's worktree and a
+    /// throwaway home writable, the rest of the project hidden) or not.
+    #[serde(default)]
+    pub sandbox: SandboxMode,
+}
+
+/// `[worker] sandbox`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxMode {
+    /// `bwrap` when it is installed and works here, else `none`.
+    #[default]
+    Auto,
+    /// Always; a worker is refused when bwrap is missing or cannot start.
+    Bwrap,
+    /// Never: the escape audit alone looks for writes outside the worktree.
+    None,
 }
 
 impl WorkerConfig {

@@ -18,6 +18,7 @@ use super::protocol::{
 };
 use super::{StageRequest, Worker, WorkerError, WorkerReport};
 use crate::process::{self, CancelToken, Ending, Spec};
+use crate::sandbox::{self, Allow, Sandbox};
 
 /// How long an attempt may run when nothing else is configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -40,6 +41,7 @@ pub struct CommandWorker {
     env: Vec<(String, String)>,
     timeout: Duration,
     cancel: CancelToken,
+    sandbox: Option<Sandbox>,
 }
 
 impl CommandWorker {
@@ -54,6 +56,7 @@ impl CommandWorker {
             env: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             cancel: CancelToken::default(),
+            sandbox: None,
         }
     }
 
@@ -90,6 +93,12 @@ impl CommandWorker {
     /// A token that, once cancelled, stops a running attempt (its whole group).
     pub fn cancel_token(mut self, cancel: CancelToken) -> Self {
         self.cancel = cancel;
+        self
+    }
+
+    /// Runs the program in `sandbox` (see [`crate::sandbox`]); `None`: as is.
+    pub fn sandbox(mut self, sandbox: Option<Sandbox>) -> Self {
+        self.sandbox = sandbox;
         self
     }
 
@@ -151,8 +160,17 @@ impl Worker for CommandWorker {
             .map_err(|e| self.failed(format!("got no request file: {e}"), ""))?;
         // `exec` keeps the program itself as the group leader that gets the
         // signals; stdin is the request file, so nothing blocks on a pipe.
-        let mut words = vec![quote(&program.display().to_string())];
-        words.extend(self.args.iter().map(|a| quote(a)));
+        let allow = Allow {
+            read: vec![&file.0],
+            ..Allow::default()
+        };
+        let mut words: Vec<String> = match &self.sandbox {
+            Some(sandbox) => sandbox.prefix(&request.worktree, &allow),
+            None => Vec::new(),
+        };
+        words.push(program.display().to_string());
+        words.extend(self.args.iter().cloned());
+        let words: Vec<String> = words.iter().map(|w| quote(w)).collect();
         let spec = Spec {
             command: format!(
                 "exec {} < {}",
@@ -188,6 +206,17 @@ impl Worker for CommandWorker {
             }
             Ending::Cancelled => return Err(self.failed("was cancelled".to_string(), stderr)),
         };
+        if let Some(denied) = self.refused(&finished.stdout, stderr) {
+            // What it tried to write where it may not is the answer, whatever
+            // it did after.
+            return Ok(WorkerReport {
+                summary: format!("`{}` exited {code}", self.shown),
+                exit_code: Some(code),
+                denied,
+                transcript: Some(transcript(&finished.stdout, stderr)),
+                ..WorkerReport::default()
+            });
+        }
         let said = last_line(&finished.stdout);
         match (code, said) {
             (_, Said::Outage(message)) => Err(self.outage(message, stderr)),
@@ -224,6 +253,13 @@ fn transcript(stdout: &str, stderr: &str) -> Transcript {
 }
 
 impl CommandWorker {
+    /// The writes the sandbox refused, when it refused any.
+    fn refused(&self, stdout: &str, stderr: &str) -> Option<Vec<String>> {
+        self.sandbox.as_ref()?;
+        let lines = sandbox::refusals(&format!("{stdout}\n{stderr}"));
+        (!lines.is_empty()).then(|| sandbox::denied(lines))
+    }
+
     fn outage(&self, message: Option<String>, stderr: &str) -> WorkerError {
         let message = message.unwrap_or_else(|| {
             let last = stderr.lines().rev().find(|l| !l.trim().is_empty());

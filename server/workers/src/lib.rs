@@ -32,6 +32,7 @@ pub mod outbound;
 mod probe;
 pub mod process;
 mod protocol;
+pub mod sandbox;
 mod script_file;
 mod scripted;
 pub mod testrun;
@@ -46,6 +47,7 @@ pub use human::HumanWorker;
 pub use jitter::Jitter;
 pub use probe::TestProbe;
 pub use protocol::{EX_TEMPFAIL, PROTOCOL_VERSION, WireRequest, WireTest};
+pub use sandbox::Sandbox;
 pub use script_file::ScriptError;
 pub use scripted::{Script, ScriptedWorker};
 
@@ -187,6 +189,8 @@ pub enum WorkerConfigError {
     Api(String),
     #[error("[worker] kind = \"{}\" ([worker.agent]): {}", .0.as_str(), .1)]
     Agent(WorkerKind, String),
+    #[error("{0}")]
+    Sandbox(String),
 }
 
 /// Builds the configured worker, called `name` in the attempts it records.
@@ -219,7 +223,8 @@ pub fn from_config(
                 .command
                 .as_ref()
                 .ok_or(WorkerConfigError::MissingTable(kind))?;
-            let worker = CommandWorker::from_config(name, command, project_root);
+            let sandbox = Sandbox::choose(config.sandbox).map_err(WorkerConfigError::Sandbox)?;
+            let worker = CommandWorker::from_config(name, command, project_root).sandbox(sandbox);
             worker
                 .resolve_program()
                 .map_err(|problem| WorkerConfigError::Program {
@@ -235,8 +240,10 @@ pub fn from_config(
                 _ => AgentCli::Codex,
             };
             let agent = config.agent.clone().unwrap_or_default();
+            let sandbox = Sandbox::choose(config.sandbox).map_err(WorkerConfigError::Sandbox)?;
             let worker = AgentCliWorker::from_config(name, cli, &agent, project_root)
-                .map_err(|problem| WorkerConfigError::Agent(kind, problem))?;
+                .map_err(|problem| WorkerConfigError::Agent(kind, problem))?
+                .sandbox(sandbox);
             worker.resolve_program().map_err(|problem| {
                 let program = agent.program(cli);
                 WorkerConfigError::Agent(kind, format!("program `{program}` {problem}"))

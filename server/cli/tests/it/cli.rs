@@ -291,3 +291,31 @@ fn wait_with_timeout(
     let _ = child.kill();
     None
 }
+
+/// `sandbox = "bwrap"` where bwrap cannot be found: the run refuses before
+/// any work, saying how to install it or turn it off.
+#[test]
+fn a_required_sandbox_that_is_missing_stops_the_run_saying_what_to_do() {
+    let dir = temp_dir("sandbox-missing");
+    tdd_test_support::git_init(&dir);
+    std::fs::write(dir.join("neg.prd.md"), tdd_test_support::NEGATE_PRD).unwrap();
+    std::fs::write(dir.join("agent.sh"), "#!/bin/sh\nexit 0\n").unwrap();
+    let config = "[project]\nlanguage = \"python\"\n\n[worker]\nkind = \"command\"\n\
+                  sandbox = \"bwrap\"\n\n[worker.command]\nprogram = \"./agent.sh\"\n";
+    tdd_test_support::commit_with_config(&dir, config);
+    let (status, _, err) = run(bin().args(["decompose", "neg.prd.md"]).current_dir(&dir));
+    assert_eq!(status, 0, "{err}");
+    // A PATH with no bwrap on it (the worker's program is a path).
+    let empty = temp_dir("sandbox-missing-bin");
+    let (status, out, err) = run(bin()
+        .args(["run", "neg.prd.md"])
+        .current_dir(&dir)
+        .env("PATH", &empty));
+    assert_eq!(status, 2, "{out}{err}");
+    assert!(
+        err.contains("sandbox = \"bwrap\", but bwrap is not on PATH")
+            && err.contains("apt install bubblewrap")
+            && err.contains("sandbox = \"none\""),
+        "{err}"
+    );
+}

@@ -39,6 +39,9 @@ max_file_kib = {max}
 # kind = "command"       # command | scripted | api | claude_code | codex | human
 # How many workers take tasks in parallel (default: one per CPU core).
 # count = 2
+# Program workers (command, claude_code, codex) in a bubblewrap sandbox:
+# auto (when bwrap works here) | bwrap (required) | none.
+# sandbox = "auto"
 
 # A program run in the task's worktree for each attempt; it gets the stage
 # request as JSON on stdin and in TDD_* environment variables.

@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 use tdd_workers::transcript::TranscriptFormat;
 
 use serde_json::json;
-use tdd_core::config::AgentCli;
+use tdd_core::config::{AgentCli, SandboxMode};
 use tdd_engine::pipeline::{TaskStatus, run_task};
 use tdd_fake_model::{
     Cheat, Config, Dialect, Entry, FakeModel, Fault, Match, Mode, Outcome, Reply, Solution,
     TaskSolution,
 };
 use tdd_gates::Stage;
-use tdd_workers::{AgentCliWorker, StageRequest, Worker, WorkerError, WorkerReport};
+use tdd_workers::{AgentCliWorker, Sandbox, StageRequest, Worker, WorkerError, WorkerReport};
 
 use crate::support::*;
 
@@ -465,6 +465,71 @@ fn codex_writing_outside_its_worktree_is_caught() {
         "pipeline.escaped_worktree",
         "codex-cheat-outside",
     );
+}
+
+/// Under `sandbox = "bwrap"` the same cheat never lands: the write beside
+/// the worktree fails inside the CLI ("read-only file system"), and the
+/// attempt fails naming it.
+fn a_write_outside_is_refused_by_the_sandbox(cli: AgentCli, name: &str) {
+    let root = python_repo(name);
+    let ctx = python_context(&root);
+    let solution = Solution::new().with_task(
+        TaskSolution::new(calc_task().key)
+            .red(TEST_FILE, RED_TEST)
+            .green(IMPL_FILE, REAL),
+    );
+    let config = Config {
+        api_key: API_KEY.to_string(),
+        ..Config::default()
+    }
+    .with_mode(Mode::Cheater(solution, Cheat::WriteOutsideWorktree));
+    let server = FakeModel::start(config).unwrap();
+    let sandbox = Sandbox::choose(SandboxMode::Bwrap).expect("bwrap (scripts/test installs it)");
+    let mut worker = worker(cli, &server).sandbox(sandbox);
+
+    let outcome = run_task(&ctx, &calc_task(), &mut worker);
+
+    assert!(outcome.merged(), "{}", describe(&outcome));
+    let green = attempts_at(&outcome, Stage::Green);
+    assert_eq!(green[0].outcome, Some(tdd_gates::Outcome::Violation));
+    let refused: Vec<&str> = green[0]
+        .reasons
+        .iter()
+        .filter(|r| r.code == "worker.permission_denied")
+        .map(|r| r.message.as_str())
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .any(|m| m.contains("outside-") && m.contains("sandbox refused")),
+        "{refused:?}\n{}",
+        describe(&outcome)
+    );
+    // Nothing landed: the audit has nothing to see, no stray to remove.
+    assert!(
+        !green[0]
+            .reasons
+            .iter()
+            .any(|r| r.code == "pipeline.escaped_worktree"),
+        "{:#?}",
+        green[0].reasons
+    );
+    assert!(!root.join(".tdd/worktrees").read_dir().unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("outside-")
+    }));
+}
+
+#[test]
+fn claude_code_under_bwrap_cannot_write_outside_its_worktree() {
+    a_write_outside_is_refused_by_the_sandbox(AgentCli::ClaudeCode, "claude-sandbox");
+}
+
+#[test]
+fn codex_under_bwrap_cannot_write_outside_its_worktree() {
+    a_write_outside_is_refused_by_the_sandbox(AgentCli::Codex, "codex-sandbox");
 }
 
 #[test]

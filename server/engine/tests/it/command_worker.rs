@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tdd_core::config::parse_config;
+use tdd_core::config::{SandboxMode, parse_config};
 use tdd_core::plan::{Task, TestCase};
 use tdd_engine::pipeline::{FailureKind, PipelineContext, TaskStatus, run_task};
 use tdd_gates::{Outcome, Stage};
 use tdd_workers::process::GRACE;
-use tdd_workers::{CommandWorker, ScriptedWorker, Worker, WorkerError, from_config};
+use tdd_workers::{CommandWorker, Sandbox, ScriptedWorker, Worker, WorkerError, from_config};
 
 use crate::support::*;
 
@@ -410,4 +410,57 @@ fn every_cheat_of_a_program_is_caught_by_the_audits_and_named() {
     );
     assert!(root.join("escaped.txt").exists());
     assert!(!root.join(".tdd/worktrees/outside-calc.txt").exists());
+}
+
+/// The cheater's escapes (its home, the user's checkout) under bwrap.
+const ESCAPER: &str = r#"case "$TDD_STAGE-$TDD_ATTEMPT" in
+  red-1)
+    mkdir -p tests
+    printf 'from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n' > tests/test_calc.py ;;
+  green-1)
+    printf 'def add(a, b):\n    return a + b\n' > src/calc.py
+    printf 'mine now\n' > "$HOME/escaped-home.txt"
+    printf 'in the checkout\n' > ../../../escaped.txt ;;
+  green-*)
+    printf 'def add(a, b):\n    return a + b\n' > src/calc.py ;;
+esac
+"#;
+
+#[test]
+fn under_bwrap_a_program_s_writes_to_home_and_checkout_fail_and_are_named() {
+    let root = python_repo("cmd-sandbox");
+    let home = temp_dir("cmd-sandbox-home");
+    let sandbox = Sandbox::choose(SandboxMode::Bwrap).expect("bwrap (scripts/test installs it)");
+    let mut worker = CommandWorker::new(
+        "escaper",
+        agent("cmd-sandbox", ESCAPER).display().to_string(),
+    )
+    .env("HOME", home.display().to_string())
+    .timeout(Duration::from_secs(60))
+    .sandbox(sandbox);
+
+    let outcome = run_task(&context(&root), &task(), &mut worker);
+
+    assert!(outcome.merged(), "{:?}", outcome.status);
+    let green = attempts_at(&outcome, Stage::Green);
+    assert_eq!(green[0].outcome, Some(Outcome::Violation));
+    let refused: Vec<&str> = green[0]
+        .reasons
+        .iter()
+        .filter(|r| r.code == "worker.permission_denied")
+        .map(|r| r.message.as_str())
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    assert!(
+        refused[0].contains("escaped-home.txt: Read-only file system"),
+        "{refused:?}"
+    );
+    assert!(
+        refused[1].contains("../../../escaped.txt: Read-only file system"),
+        "{refused:?}"
+    );
+    // Neither file exists: the writes never happened.
+    assert!(!home.join("escaped-home.txt").exists());
+    assert!(!root.join("escaped.txt").exists());
+    assert_eq!(green[1].outcome, Some(Outcome::Passed));
 }

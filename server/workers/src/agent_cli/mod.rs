@@ -22,6 +22,7 @@ use tdd_core::config::{AgentCli, AgentWorkerConfig};
 use super::command::{quote, resolve_program, tail};
 use super::{StageRequest, Usage, Worker, WorkerError, WorkerReport};
 use crate::process::{self, CancelToken, Ending, Spec};
+use crate::sandbox::{self, Allow, Sandbox};
 use scratch::Scratch;
 
 /// Longest summary kept from the CLI's final message.
@@ -65,6 +66,7 @@ pub struct AgentCliWorker {
     /// No output and no file change this long: stuck, an outage.
     idle: Duration,
     cancel: CancelToken,
+    sandbox: Option<Sandbox>,
 }
 
 impl std::fmt::Debug for AgentCliWorker {
@@ -107,6 +109,7 @@ impl AgentCliWorker {
             timeout: Duration::from_secs(1800),
             idle: Duration::from_secs(tdd_core::config::DEFAULT_AGENT_IDLE_SECS),
             cancel: CancelToken::default(),
+            sandbox: None,
         }
     }
 
@@ -181,6 +184,13 @@ impl AgentCliWorker {
     /// A token that, once cancelled, stops a running attempt (its whole group).
     pub fn cancel_token(mut self, cancel: CancelToken) -> Self {
         self.cancel = cancel;
+        self
+    }
+
+    /// Runs the CLI in `sandbox` (see [`crate::sandbox`]), its throwaway
+    /// home writable; `None`: as is.
+    pub fn sandbox(mut self, sandbox: Option<Sandbox>) -> Self {
+        self.sandbox = sandbox;
         self
     }
 
@@ -268,8 +278,17 @@ impl Worker for AgentCliWorker {
         let home = Scratch::create()
             .map_err(|e| self.failed(format!("got no scratch home directory: {e}"), ""))?;
         let (args, env) = self.invocation(&prompt(request), &home);
-        let mut words = vec![quote(&program.display().to_string())];
-        words.extend(args.iter().map(|a| quote(a)));
+        let allow = Allow {
+            write: vec![home.path()],
+            ..Allow::default()
+        };
+        let mut words: Vec<String> = match &self.sandbox {
+            Some(sandbox) => sandbox.prefix(&request.worktree, &allow),
+            None => Vec::new(),
+        };
+        words.push(program.display().to_string());
+        words.extend(args);
+        let words: Vec<String> = words.iter().map(|w| quote(w)).collect();
         let spec = Spec {
             // `exec`: the CLI itself leads the group that gets the signals;
             // stdin is /dev/null (Codex would wait on a pipe).
@@ -331,7 +350,7 @@ impl Worker for AgentCliWorker {
             }
             Ending::Cancelled => return Err(self.failed("was cancelled", stderr)),
         };
-        match verdict {
+        let result = match verdict {
             Verdict::Outage(why) => Err(self.outage(why)),
             Verdict::Failed(why) => Err(self.failed(why, stderr)),
             Verdict::Done { .. } if code != 0 => Err(self.failed(
@@ -371,6 +390,44 @@ impl Worker for AgentCliWorker {
                     stderr,
                 )),
             },
+        };
+        self.with_refusals(result, code, &finished.stdout, stderr)
+    }
+}
+
+impl AgentCliWorker {
+    /// Writes the sandbox refused fail the attempt as a violation naming
+    /// them: added to the report, or in place of the failure they caused.
+    fn with_refusals(
+        &self,
+        result: Result<WorkerReport, WorkerError>,
+        code: i32,
+        stdout: &str,
+        stderr: &str,
+    ) -> Result<WorkerReport, WorkerError> {
+        if self.sandbox.is_none() {
+            return result;
+        }
+        let lines = sandbox::refusals(&format!("{stdout}\n{stderr}"));
+        if lines.is_empty() {
+            return result;
+        }
+        match result {
+            Ok(mut report) => {
+                report.denied.extend(sandbox::denied(lines));
+                Ok(report)
+            }
+            Err(WorkerError::Failed(why)) => Ok(WorkerReport {
+                summary: why,
+                exit_code: Some(code),
+                denied: sandbox::denied(lines),
+                transcript: Some(Transcript::new(
+                    TranscriptFormat::JsonLines,
+                    crate::transcript::redact(stdout, &[&self.key]),
+                )),
+                ..WorkerReport::default()
+            }),
+            Err(outage) => Err(outage),
         }
     }
 }

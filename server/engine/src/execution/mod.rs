@@ -27,6 +27,7 @@
 //!   scheduler makes them.
 
 mod control;
+mod crashed;
 mod event;
 mod finish;
 mod graph;
@@ -293,6 +294,7 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     // Where the log stood before this run: a new webhook receiver gets what follows.
     let log_start = store.read(|tx| tx.last_seq())?;
     // Take back dead claims and pick the run, in one transaction.
+    let mut retried = Vec::new();
     let (run_id, recovered) = store.write(|tx| {
         let recovered = tx.recover_claims(&owner)?;
         for claim in &recovered {
@@ -310,6 +312,7 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
             // since retried: any run but a completed one goes on.
             (true, Some(run)) if run.status != "completed" => {
                 tx.adopt_run(run.id, &owner)?;
+                retried = crashed::retry_infrastructure_failures(tx, prd.id, run.id)?;
                 let owner = owner.clone();
                 tx.log(
                     Some(prd.id),
@@ -336,6 +339,12 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     })?;
     for claim in &recovered {
         emit(&RunEvent::Recovered { claim });
+    }
+    for key in &retried {
+        emit(&RunEvent::Notice {
+            key,
+            message: "failed on infrastructure in the interrupted run: retried",
+        });
     }
     let rows = store.read(|tx| tx.tasks(prd.id))?;
     let mut remaining = graph::remaining(&rows)?;

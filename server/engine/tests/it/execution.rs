@@ -566,3 +566,77 @@ fn the_view_of_a_finished_run_matches_the_store_and_replays_its_log() {
     assert_eq!(metrics.stages["red"].passed, 2);
     assert!(metrics.stages["green"].duration_ms.is_some());
 }
+
+/// A run killed after a task failed on infrastructure (the kill took its
+/// test run, say: issue 13, finding 10): `resume` puts that task back and
+/// completes it. A task the same run failed as a violation stays failed
+/// (its dependents stay blocked) until `retry`.
+#[test]
+fn resume_retries_what_the_interrupted_run_failed_on_infrastructure_only() {
+    use tdd_engine::store::runs::NewAttempt;
+    let root = project("crashed");
+    let infra_key = "REQ-1/AC-1.1";
+    let violation_key = "REQ-2/AC-2.1";
+    {
+        let mut store = Store::open(planning::database_path(&root)).unwrap();
+        store
+            .write(|tx| {
+                let prd = tx.prd("calc.prd.md")?.unwrap();
+                let run = tx.start_run(prd.id, "gone:1:1")?;
+                // MERGE's test run killed; a GREEN the gate rejected.
+                let failures = [
+                    (infra_key, "merge", "infrastructure"),
+                    (violation_key, "green", "violation"),
+                ];
+                for (key, stage, kind) in failures {
+                    let task = tx.task(prd.id, key)?.unwrap();
+                    tx.insert_attempt(&NewAttempt {
+                        run_id: run,
+                        task_id: task.id,
+                        stage: stage.into(),
+                        attempt: 1,
+                        worker: "w1".into(),
+                        started_at_ms: 1_000,
+                        finished_at_ms: Some(2_000),
+                        exit_code: None,
+                        test_summary: None,
+                        failure_kind: Some(kind.into()),
+                        diff_stats: None,
+                        evidence: Some("the test run was killed".into()),
+                        usage: None,
+                        transcript: None,
+                    })?;
+                    tx.set_task_status(task.id, TaskStatus::Failed)?;
+                }
+                Ok::<_, tdd_engine::store::StoreError>(())
+            })
+            .unwrap();
+    }
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = notices.clone();
+    let mut req = request(&root, 1, None);
+    req.resume = true;
+    req.emit = Some(std::sync::Arc::new(move |event: &RunEvent<'_>| {
+        if let RunEvent::Notice { key, message } = event {
+            seen.lock().unwrap().push(format!("{key}: {message}"));
+        }
+    }));
+
+    let summary = execution::execute(req).unwrap();
+
+    let statuses: std::collections::HashMap<String, TaskStatus> =
+        statuses(&root).into_iter().collect();
+    assert_eq!(statuses[infra_key], TaskStatus::Done, "{summary:?}");
+    assert_eq!(statuses[violation_key], TaskStatus::Failed);
+    let notices = notices.lock().unwrap();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.starts_with(infra_key) && n.contains("retried")),
+        "{notices:?}"
+    );
+    assert!(
+        !notices.iter().any(|n| n.starts_with(violation_key)),
+        "{notices:?}"
+    );
+}

@@ -37,6 +37,9 @@ pub struct ProjectSummary {
     pub last_activity: Option<String>,
     pub last_seq: i64,
     pub cost_usd: Option<f64>,
+    /// Merge conflicts a task was re-run after, over every run.
+    #[serde(default)]
+    pub merge_conflicts: u64,
 }
 
 /// The registered project `id`, or a 404 that says how to register one.
@@ -76,6 +79,7 @@ pub fn summary(entry: &ProjectEntry) -> ProjectSummary {
         last_activity: None,
         last_seq: 0,
         cost_usd: None,
+        merge_conflicts: 0,
     };
     if summary.missing {
         return summary;
@@ -92,6 +96,7 @@ pub fn summary(entry: &ProjectEntry) -> ProjectSummary {
         summary.run_status = snapshot.runs.last().map(|r| r.status.clone());
         summary.last_seq = snapshot.last_seq;
         summary.cost_usd = snapshot.usage.and_then(|u| u.cost_usd);
+        summary.merge_conflicts = reader.merge_conflicts().map_err(|e| e.to_string())?;
         summary.last_activity = reader
             .events_after(snapshot.last_seq - 1, 1)
             .ok()

@@ -59,6 +59,19 @@ pub fn render(projects: &[ProjectSummary]) -> String {
     }
     let _ = writeln!(
         out,
+        "# HELP tdd_merge_conflicts_total Merge conflicts a task was re-run after."
+    );
+    let _ = writeln!(out, "# TYPE tdd_merge_conflicts_total counter");
+    for p in projects {
+        let _ = writeln!(
+            out,
+            "tdd_merge_conflicts_total{{project=\"{}\"}} {}",
+            label(&p.id),
+            p.merge_conflicts
+        );
+    }
+    let _ = writeln!(
+        out,
         "# HELP tdd_model_cost_usd Model cost over every run (known prices only)."
     );
     let _ = writeln!(out, "# TYPE tdd_model_cost_usd counter");
@@ -72,4 +85,40 @@ pub fn render(projects: &[ProjectSummary]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_count_is_a_labelled_sample() {
+        let project = ProjectSummary {
+            id: "abc".into(),
+            path: "/p/a \"b\"".into(),
+            name: "a".into(),
+            missing: false,
+            problem: None,
+            tasks: 3,
+            by_state: [("done".to_string(), 2), ("failed".to_string(), 1)].into(),
+            run_status: Some("completed".into()),
+            last_activity: None,
+            last_seq: 42,
+            cost_usd: Some(0.5),
+            merge_conflicts: 2,
+        };
+        let text = render(&[project]);
+        for line in [
+            "tdd_projects 1",
+            "tdd_project_missing{project=\"abc\",path=\"/p/a \\\"b\\\"\"} 0",
+            "tdd_tasks{project=\"abc\",state=\"done\"} 2",
+            "tdd_tasks{project=\"abc\",state=\"failed\"} 1",
+            "tdd_events_total{project=\"abc\"} 42",
+            "tdd_merge_conflicts_total{project=\"abc\"} 2",
+            "tdd_model_cost_usd{project=\"abc\"} 0.5",
+            "# TYPE tdd_merge_conflicts_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
+        }
+    }
 }

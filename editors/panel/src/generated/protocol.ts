@@ -629,6 +629,10 @@ id: string
 last_activity?: (string | null)
 last_seq: number
 /**
+ * Merge conflicts a task was re-run after, over every run.
+ */
+merge_conflicts?: number
+/**
  * The directory is gone (or unreadable): shown, never an error page.
  */
 missing: boolean

@@ -7,7 +7,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use git2::{BranchType, Oid, Repository, Sort, Status, StatusOptions, build::CheckoutBuilder};
 
-use super::{GitError, Project, Result, Worktree, feature_branch, io_err, signature};
+use super::{
+    GitError, Project, Result, Stage, Worktree, feature_branch, io_err, read_stage_commit,
+    signature,
+};
 
 /// The outcome of [`Project::rebase_onto_feature`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +67,22 @@ impl Project {
     /// other untracked files are left alone. Authors and
     /// messages (trailers included) are kept; the committer is the current one.
     pub fn rebase_onto_feature(&self, worktree: &Worktree, prd: &str) -> Result<Rebase> {
+        self.replay_onto_feature(worktree, prd, false)
+    }
+
+    /// As [`Project::rebase_onto_feature`], but only the task's RED commits
+    /// are replayed: after a conflict, the task starts again from its tests
+    /// on the new feature tip (the pipeline then redoes GREEN on top).
+    pub fn replay_red_onto_feature(&self, worktree: &Worktree, prd: &str) -> Result<Rebase> {
+        self.replay_onto_feature(worktree, prd, true)
+    }
+
+    fn replay_onto_feature(
+        &self,
+        worktree: &Worktree,
+        prd: &str,
+        red_only: bool,
+    ) -> Result<Rebase> {
         let feature = feature_branch(prd)?;
         check_task_branch(prd, worktree)?;
         let repo = worktree.repo()?;
@@ -86,7 +105,16 @@ impl Project {
         walk.push(tip)?;
         walk.hide(onto)?;
         walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
-        let own: Vec<Oid> = walk.collect::<Result<_, _>>()?;
+        let mut own: Vec<Oid> = walk.collect::<Result<_, _>>()?;
+        if red_only {
+            let is_red = |id: &Oid| {
+                repo.find_commit(*id).ok().is_some_and(|c| {
+                    read_stage_commit(c.id(), c.message_raw().unwrap_or(""))
+                        .is_some_and(|(_, record)| record.stage == Stage::Red)
+                })
+            };
+            own.retain(is_red);
+        }
 
         let sig = signature(&repo)?;
         let mut base = repo.find_commit(onto)?;

@@ -5,6 +5,10 @@ use super::*;
 use tdd_gates::CheckRun;
 use tdd_workers::process::{self, Ending, Spec};
 
+/// How a MERGE attempt that could not replay the task's commits begins its
+/// evidence (the paths follow).
+pub const CONFLICT: &str = "rebasing onto the feature branch conflicts on";
+
 impl Run<'_> {
     /// VERIFY: the whole suite on the task's whole diff since `base`.
     pub(super) fn verify(&mut self, base: Oid) -> Result<(), Stop> {
@@ -104,10 +108,7 @@ impl Run<'_> {
                 let stop = Stop {
                     stage,
                     kind: FailureKind::Violation,
-                    message: format!(
-                        "rebasing onto the feature branch conflicts on {}",
-                        paths.join(", ")
-                    ),
+                    message: format!("{CONFLICT} {}", paths.join(", ")),
                 };
                 self.engine_record(stage, started_at, &stop);
                 return Ok(TaskStatus::MergeConflict { paths });

@@ -42,6 +42,7 @@
 //! ends. A failed write does not change the task's outcome; the first one is
 //! reported in [`TaskOutcome::record_error`].
 
+mod conflict;
 mod context;
 mod escape;
 mod finish;
@@ -53,6 +54,7 @@ mod setup;
 mod stage;
 
 pub use context::{AttemptHook, NoticeHook, PipelineContext, Recorder};
+pub use finish::CONFLICT as MERGE_CONFLICT;
 pub use outcome::{AttemptRecord, FailureKind, TaskOutcome, TaskStatus, Timings};
 pub use record::report_json;
 pub use reports::ReportCache;
@@ -297,16 +299,22 @@ impl Run<'_> {
         }
         if history.outcome(Stage::Refactor) == Some(ROLLED_BACK) {
             self.out.refactor_rolled_back = true;
-        } else if !history.has(Stage::Refactor)
-            && let StageEnd::Rejected(why) = self.worker_stage(Stage::Refactor, worker)?
-        {
+        } else if !history.has(Stage::Refactor) {
+            self.refactor(worker)?;
+        }
+        self.merge_or_rerun(worker)
+    }
+
+    /// REFACTOR; one that never passes is rolled back.
+    fn refactor(&mut self, worker: &mut dyn Worker) -> Result<(), Stop> {
+        if let StageEnd::Rejected(why) = self.worker_stage(Stage::Refactor, worker)? {
             // The worktree is already back at the pre-refactor commit; an
             // empty commit records the decision for a resumed run and the log.
             self.out.refactor_rolled_back = true;
             let summary = why.lines().next().unwrap_or_default().to_string();
             self.commit(Stage::Refactor, &summary, &[], Some(ROLLED_BACK))?;
         }
-        self.merge()
+        Ok(())
     }
 
     /// VERIFY; each violation goes back to GREEN with its evidence while the

@@ -107,6 +107,17 @@ pub trait Queries: sealed::Db {
         runs::all(self.conn(), self.db_path())
     }
 
+    /// Merge conflicts a task was re-run after (MERGE attempts that could not
+    /// replay the task's commits onto the feature tip).
+    fn merge_conflicts(&self) -> Result<u64> {
+        runs::count_with_evidence(
+            self.conn(),
+            self.db_path(),
+            "merge",
+            crate::pipeline::MERGE_CONFLICT,
+        )
+    }
+
     /// The PRD's model usage per run, oldest first (runs that used none are left out).
     fn usage_by_run(&self, prd_id: PrdId) -> Result<Vec<(RunId, Usage)>> {
         usage::by_run(self.conn(), self.db_path(), prd_id)

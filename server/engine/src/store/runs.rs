@@ -263,6 +263,22 @@ pub(super) fn by_task(
     .at(db)
 }
 
+/// How many attempts of `stage` have an evidence starting with `prefix`.
+pub(super) fn count_with_evidence(
+    conn: &rusqlite::Connection,
+    db: &std::path::Path,
+    stage: &str,
+    prefix: &str,
+) -> Result<u64> {
+    conn.query_row(
+        "SELECT count(*) FROM attempts WHERE stage = ?1 AND substr(evidence, 1, length(?2)) = ?2",
+        rusqlite::params![stage, prefix],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n.max(0) as u64)
+    .at(db)
+}
+
 /// Every attempt, in the order they were recorded.
 pub(super) fn all(conn: &rusqlite::Connection, db: &std::path::Path) -> Result<Vec<AttemptRow>> {
     conn.prepare_cached(&format!(

@@ -792,3 +792,161 @@ fn a_program_workers_task_reuses_test_reports_like_any_other() {
     let runs = (out.timings.test_runs, out.timings.reused_runs);
     assert_eq!(runs, (3, 5), "{}", describe(&out));
 }
+
+/// The feature branch moves while the task is finishing (another task merged
+/// a `src/calc.py` of its own), so the task's GREEN no longer replays onto
+/// it. The task starts again from its RED commit on the new tip, GREEN is
+/// told what conflicted, and it merges keeping both (issue 13). The
+/// conflicted MERGE attempt stays on record and a notice names the re-run.
+#[test]
+fn a_merge_conflict_reruns_green_on_the_new_tip_and_merges() {
+    use tdd_engine::pipeline::NoticeHook;
+    use tdd_workers::{StageRequest, Worker, WorkerError, WorkerReport};
+
+    const THEIRS: &str = "def sub(a, b):\n    return a - b\n";
+    const BOTH: &str = "def sub(a, b):\n    return a - b\n\n\ndef add(a, b):\n    return a + b\n";
+
+    /// Commits `src/calc.py` = THEIRS onto `tdd/calc` once, at REFACTOR.
+    struct Meanwhile {
+        inner: ScriptedWorker,
+        root: PathBuf,
+        done: bool,
+        told: Vec<(Stage, u32, Option<String>)>,
+    }
+    impl Worker for Meanwhile {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+        fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
+            self.told
+                .push((request.stage, request.attempt, request.feedback.clone()));
+            if request.stage == Stage::Refactor && !self.done {
+                self.done = true;
+                commit_on_feature(&self.root, IMPL_FILE, THEIRS);
+            }
+            self.inner.perform(request)
+        }
+    }
+
+    let root = user_repo("conflict");
+    let mut ctx = context(&root);
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let seen = notices.clone();
+    ctx.on_notice = Some(NoticeHook(Arc::new(move |key: &str, message: &str| {
+        seen.lock().unwrap().push(format!("{key}: {message}"));
+    })));
+    let mut worker = Meanwhile {
+        inner: ScriptedWorker::new("scripted")
+            .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
+            .write(KEY, Stage::Green, 1, IMPL_FILE, REAL)
+            .write(KEY, Stage::Green, 2, IMPL_FILE, BOTH),
+        root: root.clone(),
+        done: false,
+        told: Vec::new(),
+    };
+
+    let out = run_task(&ctx, &task(), &mut worker);
+
+    assert!(out.merged(), "{}", describe(&out));
+    let order: Vec<(Stage, u32, Option<Outcome>)> = out
+        .attempts
+        .iter()
+        .map(|a| (a.stage, a.attempt, a.outcome))
+        .collect();
+    assert_eq!(
+        order[4..],
+        [
+            (Stage::Merge, 1, None),
+            (Stage::Green, 2, Some(Outcome::Passed)),
+            (Stage::Verify, 2, Some(Outcome::Passed)),
+            (Stage::Refactor, 2, Some(Outcome::Passed)),
+            (Stage::Merge, 2, Some(Outcome::Passed)),
+        ],
+        "{}",
+        describe(&out)
+    );
+    let conflicted = &out.attempts[4];
+    assert_eq!(conflicted.failure_kind, Some(FailureKind::Violation));
+    assert!(
+        conflicted
+            .evidence
+            .contains("rebasing onto the feature branch conflicts on src/calc.py"),
+        "{}",
+        conflicted.evidence
+    );
+    let (_, _, told) = worker
+        .told
+        .iter()
+        .find(|(stage, attempt, _)| *stage == Stage::Green && *attempt == 2)
+        .expect("GREEN ran again");
+    assert!(
+        told.as_deref()
+            .unwrap_or_default()
+            .contains("conflicts on src/calc.py"),
+        "{told:?}"
+    );
+    assert!(
+        notices
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|n| n.contains("merge conflict on src/calc.py: GREEN again")),
+        "{notices:?}"
+    );
+    // Both changes are on the feature branch: theirs, then the task's.
+    assert_eq!(
+        git(&root, &["show", &format!("tdd/calc:{IMPL_FILE}")]),
+        BOTH
+    );
+    let subjects = git(&root, &["log", "--format=%s", "-5", "tdd/calc"]);
+    assert!(
+        subjects.lines().nth(4).unwrap().contains("another task"),
+        "{subjects}"
+    );
+}
+
+/// A commit on `tdd/calc` that sets `path` to `text`, made without a
+/// checkout (as another task's merge would move the branch).
+fn commit_on_feature(root: &Path, path: &str, text: &str) {
+    let run = |args: &[&str], index: &Path, input: Option<&str>| -> String {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .env("GIT_INDEX_FILE", index)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.unwrap_or("").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let index = root.join(".git/tdd-test-index");
+    let blob = run(&["hash-object", "-w", "--stdin"], &index, Some(text));
+    run(&["read-tree", "tdd/calc"], &index, None);
+    let entry = format!("100644,{blob},{path}");
+    run(
+        &["update-index", "--add", "--cacheinfo", &entry],
+        &index,
+        None,
+    );
+    let tree = run(&["write-tree"], &index, None);
+    let commit = run(
+        &["commit-tree", &tree, "-p", "tdd/calc", "-m", "another task"],
+        &index,
+        None,
+    );
+    run(
+        &["update-ref", "refs/heads/tdd/calc", &commit],
+        &index,
+        None,
+    );
+    let _ = fs::remove_file(index);
+}

@@ -328,3 +328,44 @@ fn reader_needs_an_existing_database() {
     assert!(matches!(err, StoreError::Missing { .. }), "{err}");
     assert!(err.to_string().contains("orchestrator.db"), "{err}");
 }
+
+/// The daemon's `tdd_merge_conflicts_total`: MERGE attempts whose evidence
+/// is the conflict's, and no other attempt.
+#[test]
+fn merge_conflicts_are_counted_from_the_merge_attempts() {
+    use tdd_engine::store::runs::NewAttempt;
+    let dir = TempDir::new("conflicts");
+    let (mut store, prd, tasks) = store_with(&dir, &["A", "B"]);
+    let conflict = format!("{} src/calc.py", tdd_engine::pipeline::MERGE_CONFLICT);
+    store
+        .write(|tx| {
+            let run = tx.start_run(prd, "me:1:1")?;
+            let attempts = [
+                (tasks[0], "merge", conflict.as_str()),
+                (tasks[0], "merge", "1 passed"),
+                (tasks[1], "green", conflict.as_str()),
+                (tasks[1], "merge", conflict.as_str()),
+            ];
+            for (n, (task, stage, evidence)) in attempts.into_iter().enumerate() {
+                tx.insert_attempt(&NewAttempt {
+                    run_id: run,
+                    task_id: task,
+                    stage: stage.into(),
+                    attempt: n as u32 + 1,
+                    worker: "engine".into(),
+                    started_at_ms: 1_000,
+                    finished_at_ms: Some(2_000),
+                    exit_code: None,
+                    test_summary: None,
+                    failure_kind: None,
+                    diff_stats: None,
+                    evidence: Some(evidence.into()),
+                    usage: None,
+                    transcript: None,
+                })?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(store.read(|tx| tx.merge_conflicts()).unwrap(), 2);
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use git2::{Oid, Repository};
 use tdd_core::config::Layout;
-use tdd_gates::report::{Outcome as TestOutcome, TestReport};
+use tdd_gates::report::{Outcome as TestOutcome, Problem, TestReport, TestResult};
 use tdd_gates::{Stage, TaskScope, evidence_line, problem_in_scope, test_in_scope};
 use tdd_workers::process::CancelToken;
 use tdd_workers::testrun::run_tests;
@@ -292,20 +292,29 @@ fn files_of(repo: &Repository, oid: Oid) -> Result<Vec<String>, RecheckError> {
         .collect())
 }
 
-/// RED: the task's tests fail, with the failure kinds (and missing symbols)
-/// the trailer recorded.
-fn fails_as_recorded(report: &TestReport, scope: &TaskScope, recorded: &str) -> Check {
-    let failing: Vec<_> = report
+/// The task's tests and problems in a report.
+fn scoped<'r>(
+    report: &'r TestReport,
+    scope: &TaskScope,
+) -> (Vec<&'r TestResult>, Vec<&'r Problem>) {
+    let tests = report
         .tests
         .iter()
         .filter(|t| test_in_scope(t, scope))
-        .filter(|t| matches!(t.outcome, TestOutcome::Failed | TestOutcome::Errored))
         .collect();
-    let problems: Vec<_> = report
+    let problems = report
         .problems
         .iter()
         .filter(|p| problem_in_scope(p, scope))
         .collect();
+    (tests, problems)
+}
+
+/// RED: the task's tests fail, with the failure kinds (and missing symbols)
+/// the trailer recorded.
+fn fails_as_recorded(report: &TestReport, scope: &TaskScope, recorded: &str) -> Check {
+    let (mut failing, problems) = scoped(report, scope);
+    failing.retain(|t| matches!(t.outcome, TestOutcome::Failed | TestOutcome::Errored));
     let found = evidence_line(failing.iter().copied(), problems.iter().copied());
     let recorded = recorded.split(';').next().unwrap_or("").trim();
     if failing.is_empty() && problems.is_empty() {
@@ -341,16 +350,7 @@ fn failures(line: &str) -> Vec<&str> {
 
 /// GREEN and the tip: the task's tests ran and all pass.
 fn passes(report: &TestReport, scope: &TaskScope) -> Check {
-    let tests: Vec<_> = report
-        .tests
-        .iter()
-        .filter(|t| test_in_scope(t, scope))
-        .collect();
-    let problems: Vec<_> = report
-        .problems
-        .iter()
-        .filter(|p| problem_in_scope(p, scope))
-        .collect();
+    let (tests, problems) = scoped(report, scope);
     let line = evidence_line(tests.iter().copied(), problems.iter().copied());
     let all_pass = !tests.is_empty()
         && problems.is_empty()

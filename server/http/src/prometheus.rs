@@ -13,77 +13,74 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// One metric: its help and type lines, then a sample per `(labels, value)`.
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, String)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        match labels.is_empty() {
+            true => {
+                let _ = writeln!(out, "{name} {value}");
+            }
+            false => {
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            }
+        }
+    }
+}
+
 pub fn render(projects: &[ProjectSummary]) -> String {
+    let project = |p: &ProjectSummary| format!("project=\"{}\"", label(&p.id));
+    let per_project = |value: fn(&ProjectSummary) -> Option<String>| -> Vec<(String, String)> {
+        projects
+            .iter()
+            .filter_map(|p| value(p).map(|v| (project(p), v)))
+            .collect()
+    };
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP tdd_projects Registered projects.");
-    let _ = writeln!(out, "# TYPE tdd_projects gauge");
-    let _ = writeln!(out, "tdd_projects {}", projects.len());
-    let _ = writeln!(
-        out,
-        "# HELP tdd_project_missing 1 when the project's directory is gone."
+    let count = vec![(String::new(), projects.len().to_string())];
+    metric(
+        &mut out,
+        "tdd_projects",
+        "gauge",
+        "Registered projects.",
+        &count,
     );
-    let _ = writeln!(out, "# TYPE tdd_project_missing gauge");
-    for p in projects {
-        let _ = writeln!(
-            out,
-            "tdd_project_missing{{project=\"{}\",path=\"{}\"}} {}",
-            label(&p.id),
-            label(&p.path.to_string_lossy()),
-            u8::from(p.missing)
-        );
-    }
-    let _ = writeln!(out, "# HELP tdd_tasks Tasks by state.");
-    let _ = writeln!(out, "# TYPE tdd_tasks gauge");
-    for p in projects {
-        for (state, n) in &p.by_state {
-            let _ = writeln!(
-                out,
-                "tdd_tasks{{project=\"{}\",state=\"{}\"}} {n}",
-                label(&p.id),
-                label(state)
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "# HELP tdd_events_total Entries in the project's event log."
+    let missing: Vec<(String, String)> = projects
+        .iter()
+        .map(|p| {
+            let path = label(&p.path.to_string_lossy());
+            let labels = format!("{},path=\"{path}\"", project(p));
+            (labels, u8::from(p.missing).to_string())
+        })
+        .collect();
+    let help = "1 when the project's directory is gone.";
+    metric(&mut out, "tdd_project_missing", "gauge", help, &missing);
+    let tasks: Vec<(String, String)> = projects
+        .iter()
+        .flat_map(|p| {
+            p.by_state.iter().map(move |(state, n)| {
+                let labels = format!("{},state=\"{}\"", project(p), label(state));
+                (labels, n.to_string())
+            })
+        })
+        .collect();
+    metric(&mut out, "tdd_tasks", "gauge", "Tasks by state.", &tasks);
+    let help = "Entries in the project's event log.";
+    let events = per_project(|p| Some(p.last_seq.to_string()));
+    metric(&mut out, "tdd_events_total", "counter", help, &events);
+    let help = "Merge conflicts a task was re-run after.";
+    let conflicts = per_project(|p| Some(p.merge_conflicts.to_string()));
+    metric(
+        &mut out,
+        "tdd_merge_conflicts_total",
+        "counter",
+        help,
+        &conflicts,
     );
-    let _ = writeln!(out, "# TYPE tdd_events_total counter");
-    for p in projects {
-        let _ = writeln!(
-            out,
-            "tdd_events_total{{project=\"{}\"}} {}",
-            label(&p.id),
-            p.last_seq
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP tdd_merge_conflicts_total Merge conflicts a task was re-run after."
-    );
-    let _ = writeln!(out, "# TYPE tdd_merge_conflicts_total counter");
-    for p in projects {
-        let _ = writeln!(
-            out,
-            "tdd_merge_conflicts_total{{project=\"{}\"}} {}",
-            label(&p.id),
-            p.merge_conflicts
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP tdd_model_cost_usd Model cost over every run (known prices only)."
-    );
-    let _ = writeln!(out, "# TYPE tdd_model_cost_usd counter");
-    for p in projects {
-        if let Some(cost) = p.cost_usd {
-            let _ = writeln!(
-                out,
-                "tdd_model_cost_usd{{project=\"{}\"}} {cost}",
-                label(&p.id)
-            );
-        }
-    }
+    let help = "Model cost over every run (known prices only).";
+    let cost = per_project(|p| p.cost_usd.map(|c| c.to_string()));
+    metric(&mut out, "tdd_model_cost_usd", "counter", help, &cost);
     out
 }
 

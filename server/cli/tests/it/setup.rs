@@ -13,33 +13,15 @@ use tdd_test_support::succeeded;
 
 use crate::support::{fresh_dir, git, path_with_venv, venv_bin, write};
 
-const PRD: &str = "# Ledger
+const PRD: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/prd/ledger.prd.md"
+));
 
-Money in the ledger.
-
-## Requirements
-
-### REQ-1 Format money
-
-As a bookkeeper, I want cents shown as money so that I can read amounts.
-
-Module: src/ledger/money.py
-Tests: tests/test_money.py
-
-Acceptance criteria:
-- AC-1.1: WHEN the bookkeeper formats 1234 cents THE SYSTEM SHALL return \"12.34\".
-";
-
-const SCRIPT: &str = r#"[[step]]
-task = "REQ-1/AC-1.1"
-stage = "red"
-write = { "tests/test_money.py" = "from ledger.money import fmt\n\n\ndef test_fmt():\n    assert fmt(1234) == '12.34'\n    assert fmt(5) == '0.05'\n" }
-
-[[step]]
-task = "REQ-1/AC-1.1"
-stage = "green"
-write = { "src/ledger/money.py" = "def fmt(cents):\n    return f'{cents // 100}.{cents % 100:02d}'\n" }
-"#;
+const SCRIPT: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/scripts/ledger.toml"
+));
 
 fn tdd(root: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_tdd-orchestrator"))

@@ -188,11 +188,6 @@ impl Run<'_> {
             Outcome::Violation | Outcome::AlreadyImplemented => Some(FailureKind::Violation),
         };
         self.push(AttemptRecord {
-            stage,
-            attempt: self.prior_attempts(stage).number + 1,
-            worker: ENGINE.to_string(),
-            started_at,
-            finished_at: SystemTime::now(),
             exit_code: match run.finished.ending {
                 Ending::Exited(code) => Some(code),
                 _ => None,
@@ -202,10 +197,8 @@ impl Run<'_> {
             failure_kind: kind,
             reasons: verdict.reasons.clone(),
             evidence: verdict.evidence.clone(),
-            reverted: Vec::new(),
             changes,
-            usage: None,
-            transcript: None,
+            ..self.engine_attempt(stage, started_at)
         });
         match kind {
             None => Ok(()),
@@ -220,6 +213,15 @@ impl Run<'_> {
     /// Records a stage the engine ran itself that stopped before a verdict.
     pub(super) fn engine_record(&mut self, stage: Stage, started_at: SystemTime, stop: &Stop) {
         self.push(AttemptRecord {
+            failure_kind: Some(stop.kind),
+            evidence: stop.message.clone(),
+            ..self.engine_attempt(stage, started_at)
+        });
+    }
+
+    /// The engine's next attempt of `stage`, ended now, with nothing in it yet.
+    fn engine_attempt(&self, stage: Stage, started_at: SystemTime) -> AttemptRecord {
+        AttemptRecord {
             stage,
             attempt: self.prior_attempts(stage).number + 1,
             worker: ENGINE.to_string(),
@@ -228,13 +230,13 @@ impl Run<'_> {
             exit_code: None,
             test_summary: None,
             outcome: None,
-            failure_kind: Some(stop.kind),
+            failure_kind: None,
             reasons: Vec::new(),
-            evidence: stop.message.clone(),
+            evidence: String::new(),
             reverted: Vec::new(),
             changes: Vec::new(),
             usage: None,
             transcript: None,
-        });
+        }
     }
 }

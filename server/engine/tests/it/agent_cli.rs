@@ -398,9 +398,8 @@ fn a_server_that_never_answers_is_an_outage_after_the_idle_timeout() {
 /// The fake model's cheater behind a real CLI: GREEN attempt 1 cheats, the
 /// retry is honest. The diff audit or the escape audit catches the cheat,
 /// names it in the attempt's evidence, and the task still merges.
-fn a_cheat_is_caught(cli: AgentCli, cheat: Cheat, code: &str, name: &str) {
-    let root = python_repo(name);
-    let ctx = python_context(&root);
+/// The fake model solving the calc task with `cheat` at GREEN 1.
+fn cheater(cheat: Cheat) -> FakeModel {
     let solution = Solution::new().with_task(
         TaskSolution::new(calc_task().key)
             .red(TEST_FILE, RED_TEST)
@@ -411,7 +410,13 @@ fn a_cheat_is_caught(cli: AgentCli, cheat: Cheat, code: &str, name: &str) {
         ..Config::default()
     }
     .with_mode(Mode::Cheater(solution, cheat));
-    let server = FakeModel::start(config).unwrap();
+    FakeModel::start(config).unwrap()
+}
+
+fn a_cheat_is_caught(cli: AgentCli, cheat: Cheat, code: &str, name: &str) {
+    let root = python_repo(name);
+    let ctx = python_context(&root);
+    let server = cheater(cheat);
     let mut worker = worker(cli, &server);
 
     let outcome = run_task(&ctx, &calc_task(), &mut worker);
@@ -473,17 +478,7 @@ fn codex_writing_outside_its_worktree_is_caught() {
 fn a_write_outside_is_refused_by_the_sandbox(cli: AgentCli, name: &str) {
     let root = python_repo(name);
     let ctx = python_context(&root);
-    let solution = Solution::new().with_task(
-        TaskSolution::new(calc_task().key)
-            .red(TEST_FILE, RED_TEST)
-            .green(IMPL_FILE, REAL),
-    );
-    let config = Config {
-        api_key: API_KEY.to_string(),
-        ..Config::default()
-    }
-    .with_mode(Mode::Cheater(solution, Cheat::WriteOutsideWorktree));
-    let server = FakeModel::start(config).unwrap();
+    let server = cheater(Cheat::WriteOutsideWorktree);
     let sandbox = Sandbox::choose(SandboxMode::Bwrap).expect("bwrap (scripts/test installs it)");
     let mut worker = worker(cli, &server).sandbox(sandbox);
 
@@ -492,12 +487,7 @@ fn a_write_outside_is_refused_by_the_sandbox(cli: AgentCli, name: &str) {
     assert!(outcome.merged(), "{}", describe(&outcome));
     let green = attempts_at(&outcome, Stage::Green);
     assert_eq!(green[0].outcome, Some(tdd_gates::Outcome::Violation));
-    let refused: Vec<&str> = green[0]
-        .reasons
-        .iter()
-        .filter(|r| r.code == "worker.permission_denied")
-        .map(|r| r.message.as_str())
-        .collect();
+    let refused = reasons(green[0], "worker.permission_denied");
     assert!(
         refused
             .iter()
@@ -506,14 +496,7 @@ fn a_write_outside_is_refused_by_the_sandbox(cli: AgentCli, name: &str) {
         describe(&outcome)
     );
     // Nothing landed: the audit has nothing to see, no stray to remove.
-    assert!(
-        !green[0]
-            .reasons
-            .iter()
-            .any(|r| r.code == "pipeline.escaped_worktree"),
-        "{:#?}",
-        green[0].reasons
-    );
+    assert!(reasons(green[0], "pipeline.escaped_worktree").is_empty());
     assert!(!root.join(".tdd/worktrees").read_dir().unwrap().any(|e| {
         e.unwrap()
             .file_name()
@@ -523,13 +506,13 @@ fn a_write_outside_is_refused_by_the_sandbox(cli: AgentCli, name: &str) {
 }
 
 #[test]
-fn claude_code_under_bwrap_cannot_write_outside_its_worktree() {
-    a_write_outside_is_refused_by_the_sandbox(AgentCli::ClaudeCode, "claude-sandbox");
-}
-
-#[test]
-fn codex_under_bwrap_cannot_write_outside_its_worktree() {
-    a_write_outside_is_refused_by_the_sandbox(AgentCli::Codex, "codex-sandbox");
+fn under_bwrap_neither_cli_can_write_outside_its_worktree() {
+    for (cli, name) in [
+        (AgentCli::ClaudeCode, "claude-sandbox"),
+        (AgentCli::Codex, "codex-sandbox"),
+    ] {
+        a_write_outside_is_refused_by_the_sandbox(cli, name);
+    }
 }
 
 #[test]

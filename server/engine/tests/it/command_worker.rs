@@ -349,10 +349,9 @@ fn a_scripted_worker_from_a_file_completes_a_task() {
 
 /// A plugin that cheats at GREEN 1 in every way a program can: it writes the
 /// real code, but also rewrites the test, changes a file the task does not
-/// own, and writes outside its worktree (beside it, and into the user's
-/// checkout). GREEN 2 is honest.
-const CHEATER: &str = r#"set -eu
-case "$TDD_STAGE-$TDD_ATTEMPT" in
+/// own, and writes outside its worktree (its home, beside the worktree, and
+/// into the user's checkout), going on when a write fails. GREEN 2 is honest.
+const CHEATER: &str = r#"case "$TDD_STAGE-$TDD_ATTEMPT" in
   red-1)
     mkdir -p tests
     printf 'from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n' > tests/test_calc.py ;;
@@ -360,6 +359,7 @@ case "$TDD_STAGE-$TDD_ATTEMPT" in
     printf 'def add(a, b):\n    return a + b\n' > src/calc.py
     printf 'def test_nothing():\n    pass\n' > tests/test_calc.py
     printf 'owned by another task\n' > src/other.py
+    printf 'mine now\n' > "$HOME/escaped-home.txt"
     printf 'beside the worktree\n' > ../outside-calc.txt
     printf 'in the checkout\n' > ../../../escaped.txt ;;
   green-*)
@@ -367,13 +367,18 @@ case "$TDD_STAGE-$TDD_ATTEMPT" in
 esac
 "#;
 
+/// The cheater, with a home directory of its own.
+fn cheater(name: &str, home: &Path) -> CommandWorker {
+    CommandWorker::new("cheater", agent(name, CHEATER).display().to_string())
+        .env("HOME", home.display().to_string())
+        .timeout(Duration::from_secs(60))
+}
+
 #[test]
 fn every_cheat_of_a_program_is_caught_by_the_audits_and_named() {
     let root = python_repo("cmd-cheat");
     let ctx = context(&root);
-    let mut worker =
-        CommandWorker::new("cheater", agent("cmd-cheat", CHEATER).display().to_string())
-            .timeout(Duration::from_secs(60));
+    let mut worker = cheater("cmd-cheat", &temp_dir("cmd-cheat-home"));
 
     let outcome = run_task(&ctx, &task(), &mut worker);
 
@@ -412,55 +417,37 @@ fn every_cheat_of_a_program_is_caught_by_the_audits_and_named() {
     assert!(!root.join(".tdd/worktrees/outside-calc.txt").exists());
 }
 
-/// The cheater's escapes (its home, the user's checkout) under bwrap.
-const ESCAPER: &str = r#"case "$TDD_STAGE-$TDD_ATTEMPT" in
-  red-1)
-    mkdir -p tests
-    printf 'from calc import add\n\n\ndef test_add_returns_the_sum():\n    assert add(2, 3) == 5\n' > tests/test_calc.py ;;
-  green-1)
-    printf 'def add(a, b):\n    return a + b\n' > src/calc.py
-    printf 'mine now\n' > "$HOME/escaped-home.txt"
-    printf 'in the checkout\n' > ../../../escaped.txt ;;
-  green-*)
-    printf 'def add(a, b):\n    return a + b\n' > src/calc.py ;;
-esac
-"#;
-
+/// The same cheater under bwrap: each write outside the worktree fails and
+/// is named, and none lands (so the audit has nothing to find).
 #[test]
 fn under_bwrap_a_program_s_writes_to_home_and_checkout_fail_and_are_named() {
     let root = python_repo("cmd-sandbox");
     let home = temp_dir("cmd-sandbox-home");
     let sandbox = Sandbox::choose(SandboxMode::Bwrap).expect("bwrap (scripts/test installs it)");
-    let mut worker = CommandWorker::new(
-        "escaper",
-        agent("cmd-sandbox", ESCAPER).display().to_string(),
-    )
-    .env("HOME", home.display().to_string())
-    .timeout(Duration::from_secs(60))
-    .sandbox(sandbox);
+    let mut worker = cheater("cmd-sandbox", &home).sandbox(sandbox);
 
     let outcome = run_task(&context(&root), &task(), &mut worker);
 
     assert!(outcome.merged(), "{:?}", outcome.status);
     let green = attempts_at(&outcome, Stage::Green);
     assert_eq!(green[0].outcome, Some(Outcome::Violation));
-    let refused: Vec<&str> = green[0]
-        .reasons
-        .iter()
-        .filter(|r| r.code == "worker.permission_denied")
-        .map(|r| r.message.as_str())
-        .collect();
-    assert_eq!(refused.len(), 2, "{refused:#?}");
-    assert!(
-        refused[0].contains("escaped-home.txt: Read-only file system"),
-        "{refused:?}"
-    );
-    assert!(
-        refused[1].contains("../../../escaped.txt: Read-only file system"),
-        "{refused:?}"
-    );
-    // Neither file exists: the writes never happened.
+    let refused = reasons(green[0], "worker.permission_denied");
+    assert_eq!(refused.len(), 3, "{refused:#?}");
+    for (said, path) in refused.iter().zip([
+        "escaped-home.txt",
+        "../outside-calc.txt",
+        "../../../escaped.txt",
+    ]) {
+        assert!(
+            said.contains(&format!("{path}: Read-only file system")),
+            "{said}"
+        );
+    }
     assert!(!home.join("escaped-home.txt").exists());
     assert!(!root.join("escaped.txt").exists());
+    assert!(!root.join(".tdd/worktrees/outside-calc.txt").exists());
+    assert!(reasons(green[0], "pipeline.escaped_worktree").is_empty());
+    // The audits inside the worktree still apply.
+    assert!(!reasons(green[0], "pipeline.test_reverted").is_empty());
     assert_eq!(green[1].outcome, Some(Outcome::Passed));
 }

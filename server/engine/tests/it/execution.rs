@@ -104,6 +104,17 @@ fn statuses(root: &Path) -> Vec<(String, TaskStatus)> {
         .unwrap()
 }
 
+/// `resume` with `workers` workers completes the run, every task done.
+fn resume_completes(root: &Path, workers: usize) {
+    let mut again = request(root, workers, None);
+    again.resume = true;
+    assert_eq!(
+        execution::execute(again).unwrap().status,
+        RunStatus::Completed
+    );
+    assert!(all_done(root));
+}
+
 fn all_done(root: &Path) -> bool {
     statuses(root).iter().all(|(_, s)| *s == TaskStatus::Done)
 }
@@ -169,13 +180,7 @@ fn the_wall_time_budget_cancels_running_work_and_leaves_tasks_pending() {
         "{after:?}"
     );
 
-    let mut again = request(&root, 2, None);
-    again.resume = true;
-    assert_eq!(
-        execution::execute(again).unwrap().status,
-        RunStatus::Completed
-    );
-    assert!(all_done(&root));
+    resume_completes(&root, 2);
 }
 
 #[test]
@@ -211,13 +216,7 @@ fn cancel_from_another_thread_goes_through_the_store() {
             .all(|(_, s)| *s != TaskStatus::Failed)
     );
 
-    let mut again = request(&root, 2, None);
-    again.resume = true;
-    assert_eq!(
-        execution::execute(again).unwrap().status,
-        RunStatus::Completed
-    );
-    assert!(all_done(&root));
+    resume_completes(&root, 2);
 }
 
 #[test]

@@ -746,11 +746,7 @@ fn a_task_failed_at_verify_is_retried_from_green_in_the_next_run() {
     let retried = run_task(&ctx, &task(), &mut worker);
 
     assert!(retried.merged(), "{}", describe(&retried));
-    let order: Vec<(Stage, u32, Option<Outcome>)> = retried
-        .attempts
-        .iter()
-        .map(|a| (a.stage, a.attempt, a.outcome))
-        .collect();
+    let order = attempt_order(&retried);
     assert_eq!(
         order[..3],
         [
@@ -801,32 +797,9 @@ fn a_program_workers_task_reuses_test_reports_like_any_other() {
 #[test]
 fn a_merge_conflict_reruns_green_on_the_new_tip_and_merges() {
     use tdd_engine::pipeline::NoticeHook;
-    use tdd_workers::{StageRequest, Worker, WorkerError, WorkerReport};
 
     const THEIRS: &str = "def sub(a, b):\n    return a - b\n";
     const BOTH: &str = "def sub(a, b):\n    return a - b\n\n\ndef add(a, b):\n    return a + b\n";
-
-    /// Commits `src/calc.py` = THEIRS onto `tdd/calc` once, at REFACTOR.
-    struct Meanwhile {
-        inner: ScriptedWorker,
-        root: PathBuf,
-        done: bool,
-        told: Vec<(Stage, u32, Option<String>)>,
-    }
-    impl Worker for Meanwhile {
-        fn name(&self) -> &str {
-            self.inner.name()
-        }
-        fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
-            self.told
-                .push((request.stage, request.attempt, request.feedback.clone()));
-            if request.stage == Stage::Refactor && !self.done {
-                self.done = true;
-                commit_on_feature(&self.root, IMPL_FILE, THEIRS);
-            }
-            self.inner.perform(request)
-        }
-    }
 
     let root = user_repo("conflict");
     let mut ctx = context(&root);
@@ -835,24 +808,26 @@ fn a_merge_conflict_reruns_green_on_the_new_tip_and_merges() {
     ctx.on_notice = Some(NoticeHook(Arc::new(move |key: &str, message: &str| {
         seen.lock().unwrap().push(format!("{key}: {message}"));
     })));
-    let mut worker = Meanwhile {
-        inner: ScriptedWorker::new("scripted")
+    let mut worker = Recording::new(
+        ScriptedWorker::new("scripted")
             .write(KEY, Stage::Red, 1, TEST_FILE, RED_TEST)
             .write(KEY, Stage::Green, 1, IMPL_FILE, REAL)
             .write(KEY, Stage::Green, 2, IMPL_FILE, BOTH),
-        root: root.clone(),
-        done: false,
-        told: Vec::new(),
-    };
+    );
+    // Another task merges a `src/calc.py` of its own during REFACTOR.
+    let feature_root = root.clone();
+    let mut moved = false;
+    worker.before = Box::new(move |request| {
+        if request.stage == Stage::Refactor && !moved {
+            moved = true;
+            commit_on_feature(&feature_root, IMPL_FILE, THEIRS);
+        }
+    });
 
     let out = run_task(&ctx, &task(), &mut worker);
 
     assert!(out.merged(), "{}", describe(&out));
-    let order: Vec<(Stage, u32, Option<Outcome>)> = out
-        .attempts
-        .iter()
-        .map(|a| (a.stage, a.attempt, a.outcome))
-        .collect();
+    let order = attempt_order(&out);
     assert_eq!(
         order[4..],
         [
@@ -874,17 +849,8 @@ fn a_merge_conflict_reruns_green_on_the_new_tip_and_merges() {
         "{}",
         conflicted.evidence
     );
-    let (_, _, told) = worker
-        .told
-        .iter()
-        .find(|(stage, attempt, _)| *stage == Stage::Green && *attempt == 2)
-        .expect("GREEN ran again");
-    assert!(
-        told.as_deref()
-            .unwrap_or_default()
-            .contains("conflicts on src/calc.py"),
-        "{told:?}"
-    );
+    let told = worker.told_at(Stage::Green, 2);
+    assert!(told.contains("conflicts on src/calc.py"), "{told}");
     assert!(
         notices
             .lock()

@@ -142,3 +142,69 @@ pub fn attempts_at(
         .filter(|a| a.stage == stage)
         .collect()
 }
+
+/// The messages of an attempt's reasons with `code`.
+pub fn reasons<'a>(attempt: &'a tdd_engine::pipeline::AttemptRecord, code: &str) -> Vec<&'a str> {
+    attempt
+        .reasons
+        .iter()
+        .filter(|r| r.code == code)
+        .map(|r| r.message.as_str())
+        .collect()
+}
+
+/// A worker that keeps what each request told it (stage, attempt, feedback)
+/// and runs `before` ahead of each attempt of the worker it wraps.
+pub struct Recording<W> {
+    pub inner: W,
+    pub told: Vec<(tdd_gates::Stage, u32, Option<String>)>,
+    pub before: Box<dyn FnMut(&tdd_workers::StageRequest) + Send>,
+}
+
+impl<W: tdd_workers::Worker> Recording<W> {
+    pub fn new(inner: W) -> Self {
+        Recording {
+            inner,
+            told: Vec::new(),
+            before: Box::new(|_| {}),
+        }
+    }
+
+    /// The feedback of `stage`'s attempt `attempt`, which must have run.
+    pub fn told_at(&self, stage: tdd_gates::Stage, attempt: u32) -> &str {
+        self.told
+            .iter()
+            .find(|(s, a, _)| *s == stage && *a == attempt)
+            .unwrap_or_else(|| panic!("no {} #{attempt} in {:?}", stage.as_str(), self.told))
+            .2
+            .as_deref()
+            .unwrap_or_default()
+    }
+}
+
+impl<W: tdd_workers::Worker> tdd_workers::Worker for Recording<W> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn perform(
+        &mut self,
+        request: &tdd_workers::StageRequest,
+    ) -> Result<tdd_workers::WorkerReport, tdd_workers::WorkerError> {
+        self.told
+            .push((request.stage, request.attempt, request.feedback.clone()));
+        (self.before)(request);
+        self.inner.perform(request)
+    }
+}
+
+/// Each attempt's stage, number and outcome, in order.
+pub fn attempt_order(
+    outcome: &tdd_engine::pipeline::TaskOutcome,
+) -> Vec<(tdd_gates::Stage, u32, Option<tdd_gates::Outcome>)> {
+    outcome
+        .attempts
+        .iter()
+        .map(|a| (a.stage, a.attempt, a.outcome))
+        .collect()
+}

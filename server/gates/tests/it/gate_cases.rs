@@ -253,30 +253,16 @@ fn judged(file: &str) -> String {
     out
 }
 
-#[test]
-fn red() {
-    insta::assert_snapshot!(judged("red.toml"));
+/// One snapshot test per case file, named as the file.
+macro_rules! case_files {
+    ($($name:ident),*) => {$(
+        #[test]
+        fn $name() {
+            insta::assert_snapshot!(judged(concat!(stringify!($name), ".toml")));
+        }
+    )*};
 }
-
-#[test]
-fn green() {
-    insta::assert_snapshot!(judged("green.toml"));
-}
-
-#[test]
-fn verify() {
-    insta::assert_snapshot!(judged("verify.toml"));
-}
-
-#[test]
-fn merge() {
-    insta::assert_snapshot!(judged("merge.toml"));
-}
-
-#[test]
-fn setup() {
-    insta::assert_snapshot!(judged("setup.toml"));
-}
+case_files!(red, green, verify, merge, setup);
 
 // ---------------------------------------------------------------------------
 // The anti-stub scans

@@ -5,6 +5,7 @@ use tdd_gates::{Outcome, Stage};
 
 use super::harness::*;
 use super::scenarios::scenario_tests;
+use crate::support::attempt_order;
 
 const PY: Lang = Lang {
     fixture: "python",
@@ -39,38 +40,17 @@ scenario_tests!(PY);
 /// the worker writes the real code, VERIFY passes and the task merges.
 #[test]
 fn a_verify_rejection_goes_back_to_green_and_the_fix_merges() {
-    use tdd_workers::{StageRequest, Worker, WorkerError, WorkerReport};
-    struct Told {
-        inner: tdd_workers::ScriptedWorker,
-        feedback: Vec<(Stage, u32, Option<String>)>,
-    }
-    impl Worker for Told {
-        fn name(&self) -> &str {
-            self.inner.name()
-        }
-        fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
-            let seen = (request.stage, request.attempt, request.feedback.clone());
-            self.feedback.push(seen);
-            self.inner.perform(request)
-        }
-    }
     let mut s = PY.setup("verify-fix");
     s.ctx.max_fix_attempts = 1;
-    let mut worker = Told {
-        inner: PY
-            .red(PY.weak_test)
+    let mut worker = crate::support::Recording::new(
+        PY.red(PY.weak_test)
             .write(KEY, Stage::Green, 1, PY.impl_file, PY.impl_stub)
             .write(KEY, Stage::Green, 2, PY.impl_file, PY.impl_real),
-        feedback: Vec::new(),
-    };
+    );
     let out = tdd_engine::pipeline::run_task(&s.ctx, &PY.task(), &mut worker);
 
     assert!(out.merged(), "{}", story(&out));
-    let order: Vec<(Stage, u32, Option<Outcome>)> = out
-        .attempts
-        .iter()
-        .map(|a| (a.stage, a.attempt, a.outcome))
-        .collect();
+    let order = attempt_order(&out);
     assert_eq!(
         order[1..5],
         [
@@ -82,12 +62,7 @@ fn a_verify_rejection_goes_back_to_green_and_the_fix_merges() {
         "{}",
         story(&out)
     );
-    let (_, _, told) = worker
-        .feedback
-        .iter()
-        .find(|(stage, attempt, _)| *stage == Stage::Green && *attempt == 2)
-        .expect("a second GREEN attempt");
-    let told = told.as_deref().unwrap_or_default();
+    let told = worker.told_at(Stage::Green, 2);
     assert!(
         told.starts_with("VERIFY rejected the GREEN work") && told.contains("NotImplementedError"),
         "{told}"

@@ -566,3 +566,23 @@ fn tdd_log_debug_shows_each_attempt_under_its_task() {
     }
     assert!(err.contains("task ended"), "{err}");
 }
+
+/// A run after a failure it does not take up (no `retry`) says which task
+/// still fails and what it holds back, and exits 1: it did not complete.
+#[test]
+fn a_later_run_names_the_failure_it_did_not_take_up() {
+    let dir = project("still-failed", "");
+    let (status, _, _) = tdd(&dir, RUN);
+    assert_eq!(status, 1);
+    let (status, out, err) = tdd(&dir, RUN);
+    assert_eq!(status, 1, "{out}{err}");
+    assert!(out.contains("0 tasks to run"), "{out}");
+    assert!(
+        out.contains("still failed from an earlier run: REQ-1/AC-1.1 (holding back REQ-2/AC-2.1)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("`tdd-orchestrator retry REQ-1/AC-1.1`"),
+        "{out}"
+    );
+}

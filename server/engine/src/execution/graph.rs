@@ -19,6 +19,8 @@ pub(super) struct Remaining {
     pub blocked: Vec<(TaskId, String)>,
     /// Tasks finished before this run (merged, or skipped by the operator).
     pub finished: usize,
+    /// Tasks that failed before this run and were not retried, by key.
+    pub failed: Vec<String>,
     /// Store ids by task key, for every task of the PRD.
     pub ids: HashMap<String, TaskId>,
 }
@@ -71,8 +73,12 @@ pub(super) fn remaining(rows: &[TaskRow]) -> Result<Remaining, ExecError> {
     }
 
     let mut blocked = Vec::new();
+    let mut failed = Vec::new();
     let mut todo: BTreeMap<String, Task> = BTreeMap::new();
     for (key, (status, task)) in &tasks {
+        if *status == TaskStatus::Failed {
+            failed.push(key.clone());
+        }
         if finished(*status) || *status == TaskStatus::Failed {
             continue;
         }
@@ -91,6 +97,7 @@ pub(super) fn remaining(rows: &[TaskRow]) -> Result<Remaining, ExecError> {
         graph,
         blocked,
         finished: finished_count,
+        failed,
         ids,
     })
 }

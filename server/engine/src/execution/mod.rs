@@ -211,6 +211,9 @@ pub struct RunSummary {
     pub recovered: Vec<ClaimRow>,
     /// Tasks finished before this run.
     pub finished_before: usize,
+    /// Tasks an earlier run failed that this one did not take up (not
+    /// retried), with the tasks each holds back.
+    pub failed_before: Vec<(String, Vec<String>)>,
 }
 
 /// The name a PRD's branches carry: the configured prefix, else the file
@@ -500,7 +503,8 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
             .tasks
             .iter()
             .all(|t| matches!(t.end, TaskEnd::Merged))
-            && remaining.blocked.is_empty() =>
+            && remaining.blocked.is_empty()
+            && remaining.failed.is_empty() =>
         {
             RunStatus::Completed
         }
@@ -517,7 +521,29 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
         report,
         recovered,
         finished_before: remaining.finished,
+        failed_before: failed_before(&remaining, &rows),
     })
+}
+
+/// The earlier failures still standing, each with the tasks it holds back.
+fn failed_before(
+    remaining: &graph::Remaining,
+    rows: &[crate::store::TaskRow],
+) -> Vec<(String, Vec<String>)> {
+    remaining
+        .failed
+        .iter()
+        .map(|key| {
+            let held: Vec<String> = remaining
+                .blocked
+                .iter()
+                .filter(|(_, by)| by == key)
+                .filter_map(|(id, _)| rows.iter().find(|r| r.id == *id))
+                .map(|r| r.key.clone())
+                .collect();
+            (key.clone(), held)
+        })
+        .collect()
 }
 
 /// Asks the project's running run to pause, go on (`None`), or cancel.

@@ -627,6 +627,12 @@ fn resume_retries_what_the_interrupted_run_failed_on_infrastructure_only() {
         statuses(&root).into_iter().collect();
     assert_eq!(statuses[infra_key], TaskStatus::Done, "{summary:?}");
     assert_eq!(statuses[violation_key], TaskStatus::Failed);
+    // What still failed is said: the run did not complete.
+    assert_eq!(summary.status, RunStatus::Failed);
+    assert_eq!(
+        summary.failed_before,
+        [(violation_key.to_string(), Vec::<String>::new())]
+    );
     let notices = notices.lock().unwrap();
     assert!(
         notices

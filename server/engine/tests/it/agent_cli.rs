@@ -398,13 +398,16 @@ fn a_server_that_never_answers_is_an_outage_after_the_idle_timeout() {
 /// The fake model's cheater behind a real CLI: GREEN attempt 1 cheats, the
 /// retry is honest. The diff audit or the escape audit catches the cheat,
 /// names it in the attempt's evidence, and the task still merges.
-/// The fake model solving the calc task with `cheat` at GREEN 1.
-fn cheater(cheat: Cheat) -> FakeModel {
-    let solution = Solution::new().with_task(
-        TaskSolution::new(calc_task().key)
-            .red(TEST_FILE, RED_TEST)
-            .green(IMPL_FILE, REAL),
-    );
+/// The fake model solving the calc task with `cheat` at GREEN 1 (writing
+/// the files `instead`, absolute paths, when given).
+fn cheater(cheat: Cheat, instead: &[PathBuf]) -> FakeModel {
+    let mut task = TaskSolution::new(calc_task().key)
+        .red(TEST_FILE, RED_TEST)
+        .green(IMPL_FILE, REAL);
+    for path in instead {
+        task = task.cheat(cheat, path.display().to_string(), "the cheater was here\n");
+    }
+    let solution = Solution::new().with_task(task);
     let config = Config {
         api_key: API_KEY.to_string(),
         ..Config::default()
@@ -416,7 +419,7 @@ fn cheater(cheat: Cheat) -> FakeModel {
 fn a_cheat_is_caught(cli: AgentCli, cheat: Cheat, code: &str, name: &str) {
     let root = python_repo(name);
     let ctx = python_context(&root);
-    let server = cheater(cheat);
+    let server = cheater(cheat, &[]);
     let mut worker = worker(cli, &server);
 
     let outcome = run_task(&ctx, &calc_task(), &mut worker);
@@ -478,7 +481,13 @@ fn codex_writing_outside_its_worktree_is_caught() {
 fn a_write_outside_is_refused_by_the_sandbox(cli: AgentCli, name: &str) {
     let root = python_repo(name);
     let ctx = python_context(&root);
-    let server = cheater(Cheat::WriteOutsideWorktree);
+    // The user's home (a stand-in: the CLI's own is a throwaway) and checkout.
+    let home = temp_dir(&format!("{name}-home"));
+    let targets = [
+        home.join("outside-home.txt"),
+        root.join("outside-checkout.txt"),
+    ];
+    let server = cheater(Cheat::WriteOutsideWorktree, &targets);
     let sandbox = Sandbox::choose(SandboxMode::Bwrap).expect("bwrap (scripts/test installs it)");
     let mut worker = worker(cli, &server).sandbox(sandbox);
 
@@ -487,22 +496,19 @@ fn a_write_outside_is_refused_by_the_sandbox(cli: AgentCli, name: &str) {
     assert!(outcome.merged(), "{}", describe(&outcome));
     let green = attempts_at(&outcome, Stage::Green);
     assert_eq!(green[0].outcome, Some(tdd_gates::Outcome::Violation));
-    let refused = reasons(green[0], "worker.permission_denied");
-    assert!(
-        refused
-            .iter()
-            .any(|m| m.contains("outside-") && m.contains("sandbox refused")),
-        "{refused:?}\n{}",
-        describe(&outcome)
-    );
-    // Nothing landed: the audit has nothing to see, no stray to remove.
+    let refused = reasons(green[0], "worker.permission_denied").join("\n");
+    for name in ["outside-home.txt", "outside-checkout.txt"] {
+        assert!(
+            refused.contains(name) && refused.contains("sandbox refused"),
+            "{name} not named: {refused}\n{}",
+            describe(&outcome)
+        );
+    }
+    // Nothing landed: the audit has nothing to see.
     assert!(reasons(green[0], "pipeline.escaped_worktree").is_empty());
-    assert!(!root.join(".tdd/worktrees").read_dir().unwrap().any(|e| {
-        e.unwrap()
-            .file_name()
-            .to_string_lossy()
-            .starts_with("outside-")
-    }));
+    for target in &targets {
+        assert!(!target.exists(), "{}", target.display());
+    }
 }
 
 #[test]

@@ -58,6 +58,7 @@ pub use finish::CONFLICT as MERGE_CONFLICT;
 pub use outcome::{AttemptRecord, FailureKind, TaskOutcome, TaskStatus, Timings};
 pub use record::report_json;
 pub use reports::ReportCache;
+use reports::Lookup;
 
 use record::persist;
 use resume::{ALREADY_IMPLEMENTED, ROLLED_BACK, prepare, record_found_merged};
@@ -381,12 +382,16 @@ impl Run<'_> {
             }
             self.spent.set(spent);
         };
-        if let Some(content) = content
-            && let Some(run) = self.ctx.reports.get(content, only)
-        {
-            count(true);
-            return Ok(run);
-        }
+        // Held while the suite runs: another task asking for the same content
+        // waits for this report instead of running beside it.
+        let _running = match content.map(|c| self.ctx.reports.lookup(c, only)) {
+            Some(Lookup::Kept(run)) => {
+                count(true);
+                return Ok(run);
+            }
+            Some(Lookup::Run(running)) => Some(running),
+            None => None,
+        };
         count(false);
         let run = self
             .time(

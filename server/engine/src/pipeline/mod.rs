@@ -57,8 +57,8 @@ pub use context::{AttemptHook, NoticeHook, PipelineContext, Recorder};
 pub use finish::CONFLICT as MERGE_CONFLICT;
 pub use outcome::{AttemptRecord, FailureKind, TaskOutcome, TaskStatus, Timings};
 pub use record::report_json;
-pub use reports::ReportCache;
 use reports::Lookup;
+pub use reports::ReportCache;
 
 use record::persist;
 use resume::{ALREADY_IMPLEMENTED, ROLLED_BACK, prepare, record_found_merged};

@@ -432,43 +432,15 @@ pub fn print_summary(summary: &RunSummary) -> ExitCode {
 /// What to do about the tasks that failed: a run that ends with failures
 /// says which and how to go on, instead of leaving the user to guess.
 fn next_steps(summary: &RunSummary) -> Option<String> {
-    let failed: Vec<&str> = summary
-        .report
-        .tasks
-        .iter()
-        .filter(|t| matches!(t.end, TaskEnd::Failed(_)))
-        .map(|t| t.key.as_str())
-        .collect();
-    // Failures of an earlier run that this one did not take up.
-    let before: Vec<String> = summary
-        .failed_before
-        .iter()
-        .map(|(key, held)| match held.is_empty() {
-            true => key.clone(),
-            false => format!("{key} (holding back {})", held.join(", ")),
-        })
-        .collect();
-    let first = failed
-        .first()
-        .copied()
-        .or_else(|| summary.failed_before.first().map(|(key, _)| key.as_str()))?;
-    let mut said = Vec::new();
-    if !failed.is_empty() {
-        said.push(format!("failed: {}", failed.join(", ")));
-    }
-    if !before.is_empty() {
-        said.push(format!(
-            "still failed from an earlier run: {}",
-            before.join("; ")
-        ));
-    }
+    let said = summary.failures()?;
+    let first = summary.first_failure()?;
     Some(format!(
         "{}\n\
          next: `tdd-orchestrator tasks show {first}` shows what it was told; \
          `tdd-orchestrator retry {first}` tries it again where it stopped, \
          `retry --fresh {first}` from a clean worktree, `skip {first}` lets its dependents run; \
          a retry that does not start is held by a circuit breaker: `tdd-orchestrator circuits status`, then `circuits reset <scope> <name>`",
-        said.join("\n")
+        said
     ))
 }
 

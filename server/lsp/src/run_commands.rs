@@ -84,13 +84,18 @@ pub fn start(
                 notices.progress(Progress::End {
                     message: format!("{status}: {merged} merged"),
                 });
-                notices.finished(
-                    summary.status == RunStatus::Completed,
-                    format!(
-                        "run {} {status}: {merged} merged into {}",
-                        summary.run_id, summary.feature_branch
-                    ),
+                let mut message = format!(
+                    "run {} {status}: {merged} merged into {}",
+                    summary.run_id, summary.feature_branch
                 );
+                if let (Some(failures), Some(first)) = (summary.failures(), summary.first_failure())
+                {
+                    message.push_str(&format!(
+                        "\n{failures}\n`tdd.retry` {first} tries it again, `tdd.skip` lets its \
+                         dependents run"
+                    ));
+                }
+                notices.finished(summary.status == RunStatus::Completed, message);
             }
             Err(e) => {
                 notices.progress(Progress::End {

@@ -216,6 +216,51 @@ pub struct RunSummary {
     pub failed_before: Vec<(String, Vec<String>)>,
 }
 
+impl RunSummary {
+    /// The tasks this run failed and the earlier failures it left standing,
+    /// a line each (`failed: …`, `still failed from an earlier run: X
+    /// (holding back Y)`); `None` when there are none.
+    pub fn failures(&self) -> Option<String> {
+        let failed: Vec<&str> = self
+            .report
+            .tasks
+            .iter()
+            .filter(|t| matches!(t.end, TaskEnd::Failed(_)))
+            .map(|t| t.key.as_str())
+            .collect();
+        let before: Vec<String> = self
+            .failed_before
+            .iter()
+            .map(|(key, held)| match held.is_empty() {
+                true => key.clone(),
+                false => format!("{key} (holding back {})", held.join(", ")),
+            })
+            .collect();
+        let mut lines = Vec::new();
+        if !failed.is_empty() {
+            lines.push(format!("failed: {}", failed.join(", ")));
+        }
+        if !before.is_empty() {
+            lines.push(format!(
+                "still failed from an earlier run: {}",
+                before.join("; ")
+            ));
+        }
+        (!lines.is_empty()).then(|| lines.join("\n"))
+    }
+
+    /// The first task to look at: the first this run failed, else the
+    /// first earlier failure left standing.
+    pub fn first_failure(&self) -> Option<&str> {
+        self.report
+            .tasks
+            .iter()
+            .find(|t| matches!(t.end, TaskEnd::Failed(_)))
+            .map(|t| t.key.as_str())
+            .or_else(|| self.failed_before.first().map(|(key, _)| key.as_str()))
+    }
+}
+
 /// The name a PRD's branches carry: the configured prefix, else the file
 /// name without its PRD extensions, as a branch-name component.
 pub fn prd_name(prefix: Option<&str>, prd: &Path) -> String {

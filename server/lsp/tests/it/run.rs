@@ -542,3 +542,45 @@ async fn helix_gets_progress_and_no_tdd_notifications() {
     assert_eq!(report["percentage"], 100);
     assert_eq!(steps.last().unwrap()["message"], "completed: 1 merged");
 }
+
+/// A run whose task fails ends with a message that names it and the
+/// commands that go on from there, as the command line does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_names_the_task_and_what_to_do() {
+    let root = project("failed");
+    // A worker script with nothing for RED: the gate rejects the empty attempt.
+    write(&root, "script.toml", "");
+    let root_uri = format!("file://{}", root.display());
+    let prd_uri = format!("{root_uri}/neg.prd.md");
+    let mut client = TestClient::start();
+    client
+        .initialize_with(&root_uri, helix_capabilities(), Value::Null)
+        .await;
+    let decompose = execute(&mut client, "tdd.decompose", json!({ "uri": prd_uri })).await;
+    assert!(decompose.get("error").is_none(), "{decompose}");
+    client
+        .wait_for(|m| {
+            m["method"] == "window/showMessage"
+                && m["params"]["message"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Decomposed neg.prd.md"))
+        })
+        .await;
+    let started = execute(&mut client, "tdd.run", json!({ "uri": prd_uri })).await;
+    assert_eq!(started["result"]["started"], json!(true), "{started}");
+    let text = run_end_message(&mut client).await;
+    assert!(text.contains("finished with failures: 0 merged"), "{text}");
+    assert!(text.contains("\nfailed: REQ-1/AC-1.1\n"), "{text}");
+    assert!(text.contains("`tdd.retry` REQ-1/AC-1.1"), "{text}");
+    // The progress the run showed ends the same way.
+    let seen = client.take_backlog();
+    let ended = seen
+        .iter()
+        .rev()
+        .find(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end")
+        .expect("the progress ends");
+    assert_eq!(
+        ended["params"]["value"]["message"],
+        "finished with failures: 0 merged"
+    );
+}

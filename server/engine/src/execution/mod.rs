@@ -315,6 +315,8 @@ pub fn execute(mut req: RunRequest) -> Result<RunSummary, ExecError> {
     // A run killed mid-update leaves git's lock files behind (a ref or a
     // worktree's index): with the run lock held, no other run is alive.
     git.clear_stale_locks()?;
+    // And the worktrees its pool had parked (a whole checkout each).
+    git.remove_stale_parked()?;
     let mut store = Store::open(planning::database_path(&req.root))?;
     let prd_path = if req.prd.is_absolute() {
         req.prd.clone()

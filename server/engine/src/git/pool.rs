@@ -6,7 +6,10 @@
 //!
 //! A parked worktree lives under `.tdd/worktrees/.idle-<n>` (no task's
 //! worktree name starts with a dot). The pool belongs to one process's run:
-//! when the last clone of it is dropped, what is parked is removed.
+//! when the last clone of it is dropped, what is parked is removed. A run
+//! that died left its parked worktrees behind (a checkout of the whole
+//! repository each); the next run removes them
+//! ([`Project::remove_stale_parked`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -183,6 +186,34 @@ impl Project {
             wt.track(how)?;
         }
         Ok(wt)
+    }
+
+    /// Removes the parked worktrees a run that died left behind, with their
+    /// registrations. Call only while holding the project's run lock: it
+    /// proves no run (so no pool) is alive. Returns the directories removed.
+    pub fn remove_stale_parked(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.root().join(WORKTREES_DIR);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut removed = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(".idle-") || !entry.path().is_dir() {
+                continue;
+            }
+            // Its `.git` file names its registration: `gitdir: …/worktrees/<admin>`.
+            let link = fs::read_to_string(entry.path().join(".git")).unwrap_or_default();
+            let admin = link
+                .trim()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            self.remove_worktree_at(&entry.path(), &admin)?;
+            removed.push(entry.path());
+        }
+        Ok(removed)
     }
 
     /// Deletes a worktree directory and its registration, named by its

@@ -1013,3 +1013,32 @@ fn a_watch_that_loses_count_falls_back_to_a_correct_scan() {
         Rebase::Done { tip: since }
     );
 }
+
+/// A run that died (its pool never dropped) left a parked worktree, a whole
+/// checkout, registered with git. The next run's start removes it and its
+/// registration, and leaves task worktrees alone.
+#[test]
+fn parked_worktrees_a_dead_run_left_are_removed() {
+    use tdd_engine::git::WorktreePool;
+    let root = user_repo("stale-parked");
+    let project = Project::open(&root).unwrap();
+    project.ensure_feature_branch("shop", "main").unwrap();
+    let pool = WorktreePool::default();
+    let first = project.checkout_task(&pool, "shop", "T-1", None).unwrap();
+    project.park_worktree(&pool, first).unwrap();
+    let kept = project.create_worktree("shop", "T-2").unwrap();
+    // The process dies: nothing drops the pool.
+    std::mem::forget(pool);
+    let listed = |root: &Path| git(root, &["worktree", "list", "--porcelain"]);
+    assert!(listed(&root).contains("/.idle-"), "{}", listed(&root));
+
+    let removed = project.remove_stale_parked().unwrap();
+
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert!(!removed[0].exists());
+    let after = listed(&root);
+    assert!(!after.contains("/.idle-"), "{after}");
+    assert!(after.contains(&kept.path.display().to_string()), "{after}");
+    assert!(kept.path.join(".git").exists());
+    assert!(project.remove_stale_parked().unwrap().is_empty());
+}

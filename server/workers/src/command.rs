@@ -206,7 +206,11 @@ impl Worker for CommandWorker {
             }
             Ending::Cancelled => return Err(self.failed("was cancelled".to_string(), stderr)),
         };
-        if let Some(denied) = self.refused(&finished.stdout, stderr) {
+        let denied = match self.sandbox {
+            Some(_) => sandbox::refused_writes(&finished.stdout, stderr),
+            None => Vec::new(),
+        };
+        if !denied.is_empty() {
             // What it tried to write where it may not is the answer, whatever
             // it did after.
             return Ok(WorkerReport {
@@ -253,13 +257,6 @@ fn transcript(stdout: &str, stderr: &str) -> Transcript {
 }
 
 impl CommandWorker {
-    /// The writes the sandbox refused, when it refused any.
-    fn refused(&self, stdout: &str, stderr: &str) -> Option<Vec<String>> {
-        self.sandbox.as_ref()?;
-        let lines = sandbox::refusals(&format!("{stdout}\n{stderr}"));
-        (!lines.is_empty()).then(|| sandbox::denied(lines))
-    }
-
     fn outage(&self, message: Option<String>, stderr: &str) -> WorkerError {
         let message = message.unwrap_or_else(|| {
             let last = stderr.lines().rev().find(|l| !l.trim().is_empty());

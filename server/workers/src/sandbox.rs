@@ -139,9 +139,10 @@ fn usable() -> &'static Result<PathBuf, String> {
     })
 }
 
-/// The refused writes as an attempt's `denied` entries.
-pub fn denied(lines: Vec<String>) -> Vec<String> {
-    lines
+/// The writes the sandbox refused, as an attempt's `denied` entries, from
+/// what the program printed on both streams (empty when it refused none).
+pub fn refused_writes(stdout: &str, stderr: &str) -> Vec<String> {
+    refusals(&format!("{stdout}\n{stderr}"))
         .into_iter()
         .map(|line| format!("the sandbox refused a write outside the worktree: {line}"))
         .collect()
@@ -150,7 +151,7 @@ pub fn denied(lines: Vec<String>) -> Vec<String> {
 /// Where a program's output says the sandbox refused a write: each line
 /// that says "read-only file system", cut to the words around it (a JSON
 /// line of an agent CLI can be long).
-pub fn refusals(output: &str) -> Vec<String> {
+fn refusals(output: &str) -> Vec<String> {
     const NEEDLE: &str = "read-only file system";
     let mut found: Vec<String> = Vec::new();
     for line in output.lines() {

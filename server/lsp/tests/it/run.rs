@@ -372,12 +372,9 @@ fn helix_capabilities() -> Value {
     })
 }
 
-/// Helix (no panel opt-in) runs a PRD through `workspace/executeCommand`
-/// alone: it sees the run as `$/progress` begin, reports and end, and the
-/// closing message, and never a `tdd/` notification.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn helix_gets_progress_and_no_tdd_notifications() {
-    let root = project("helix");
+/// A Helix-like client (no panel opt-in) on the project at `root`, its PRD
+/// decomposed: the client, the root's URI and the PRD's.
+async fn helix_decomposed(root: &std::path::Path) -> (TestClient, String, String) {
     let root_uri = format!("file://{}", root.display());
     let prd_uri = format!("{root_uri}/neg.prd.md");
     let mut client = TestClient::start();
@@ -386,6 +383,16 @@ async fn helix_gets_progress_and_no_tdd_notifications() {
         .await;
     let decompose = execute(&mut client, "tdd.decompose", json!({ "uri": prd_uri })).await;
     assert!(decompose.get("error").is_none(), "{decompose}");
+    (client, root_uri, prd_uri)
+}
+
+/// Helix (no panel opt-in) runs a PRD through `workspace/executeCommand`
+/// alone: it sees the run as `$/progress` begin, reports and end, and the
+/// closing message, and never a `tdd/` notification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helix_gets_progress_and_no_tdd_notifications() {
+    let root = project("helix");
+    let (mut client, root_uri, prd_uri) = helix_decomposed(&root).await;
     let status = execute(&mut client, "tdd.status", json!({})).await;
     assert!(status.get("error").is_none(), "{status}");
     let started = execute(&mut client, "tdd.run", json!({ "uri": prd_uri })).await;
@@ -550,22 +557,8 @@ async fn a_failed_run_names_the_task_and_what_to_do() {
     let root = project("failed");
     // A worker script with nothing for RED: the gate rejects the empty attempt.
     write(&root, "script.toml", "");
-    let root_uri = format!("file://{}", root.display());
-    let prd_uri = format!("{root_uri}/neg.prd.md");
-    let mut client = TestClient::start();
-    client
-        .initialize_with(&root_uri, helix_capabilities(), Value::Null)
-        .await;
-    let decompose = execute(&mut client, "tdd.decompose", json!({ "uri": prd_uri })).await;
-    assert!(decompose.get("error").is_none(), "{decompose}");
-    client
-        .wait_for(|m| {
-            m["method"] == "window/showMessage"
-                && m["params"]["message"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("Decomposed neg.prd.md"))
-        })
-        .await;
+    let (mut client, _, prd_uri) = helix_decomposed(&root).await;
+    client.shown_starting("Decomposed neg.prd.md").await;
     let started = execute(&mut client, "tdd.run", json!({ "uri": prd_uri })).await;
     assert_eq!(started["result"]["started"], json!(true), "{started}");
     let text = run_end_message(&mut client).await;

@@ -408,19 +408,19 @@ impl AgentCliWorker {
         if self.sandbox.is_none() {
             return result;
         }
-        let lines = sandbox::refusals(&format!("{stdout}\n{stderr}"));
-        if lines.is_empty() {
+        let denied = sandbox::refused_writes(stdout, stderr);
+        if denied.is_empty() {
             return result;
         }
         match result {
             Ok(mut report) => {
-                report.denied.extend(sandbox::denied(lines));
+                report.denied.extend(denied);
                 Ok(report)
             }
             Err(WorkerError::Failed(why)) => Ok(WorkerReport {
                 summary: why,
                 exit_code: Some(code),
-                denied: sandbox::denied(lines),
+                denied,
                 transcript: Some(Transcript::new(
                     TranscriptFormat::JsonLines,
                     crate::transcript::redact(stdout, &[&self.key]),

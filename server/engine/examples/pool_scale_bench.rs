@@ -1,14 +1,15 @@
 //! Scheduler benchmark: the engine's cost per task against the size of the
 //! repository, with an instant worker and an instant test command.
 //!
-//! `cargo run --release -p tdd-engine --example pool_scale_bench -- [--files 0,10000,100000] [--tasks 12]`.
+//! `cargo run --release -p tdd-engine --example pool_scale_bench -- [--files 0,10000,100000] [--tasks 12] [--loose]`.
 //! Prints numbers, asserts nothing (it exits 1 only if a task does not merge
 //! after exactly one attempt per stage).
 //!
 //! Setup, per repository size N: a real git repository in a fresh temp dir,
 //! padded with N unrelated committed files (`bench_support::pad`: tiny text
 //! files, 100 a directory under `vendor/`, made and committed with the git
-//! CLI: `git add -A` and one commit; timed apart and not counted); the store
+//! CLI: `git add -A`, one commit and `git gc`, so they are packed as in a
+//! clone, or left loose with `--loose`; timed apart and not counted); the store
 //! in its `.tdd/` with a `Recorder`. Then `--tasks` Python tasks (12) in 3
 //! phases, each task
 //! depending on every task of the phase before, go through
@@ -46,7 +47,7 @@ mod bench_support;
 
 use bench_support::{
     FAKE_PYTEST, PRD, STAGES, TestRunCost, Timed, check_report, counted, files, git, list_arg, ms,
-    pad, percentile, phased_graph, recorder, repo, runs, time_test_runs,
+    objects_arg, pad, percentile, phased_graph, recorder, repo, runs, time_test_runs,
 };
 
 const FILES: [usize; 3] = [0, 10_000, 100_000];
@@ -105,8 +106,9 @@ fn run(dir: &Path) -> Result<(), String> {
     let graph = phased_graph(tasks, PHASES);
     let phases: Vec<String> = graph.waves.iter().map(|w| w.len().to_string()).collect();
     println!(
-        "{tasks} tasks in phases of {}, 1 worker, the pytest stand-in; {} cores, {}",
+        "{tasks} tasks in phases of {}, 1 worker, the pytest stand-in, {}; {} cores, {}",
         phases.join("/"),
+        objects_arg().as_str(),
         std::thread::available_parallelism().map_or(0, |p| p.get()),
         git(Path::new("."), &["--version"])?.trim()
     );
@@ -127,7 +129,7 @@ fn run(dir: &Path) -> Result<(), String> {
     for &n in &sizes {
         let at = dir.join(format!("files-{n}"));
         let (point, pad) = measure(&at, n, tasks)?;
-        let _ = fs::remove_dir_all(&at);
+        // Removed only at the end: see `bench_support::pad`.
         let base = points.first().unwrap_or(&point).mean();
         let worker = point.worker / tasks as u32;
         println!(
@@ -227,7 +229,7 @@ fn measure(dir: &Path, n: usize, tasks: usize) -> Result<(Point, Duration), Stri
     };
     let root = repo(&dir.join("repo"), &[])?;
     let t = Instant::now();
-    pad(&root, n)?;
+    pad(&root, n, objects_arg())?;
     let pad = t.elapsed();
 
     let graph = phased_graph(tasks, PHASES);

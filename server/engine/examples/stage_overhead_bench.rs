@@ -1,7 +1,7 @@
 //! Pipeline benchmark: the engine's own time per stage, with an instant worker
 //! and an instant test command, on a small repository and a large one.
 //!
-//! `cargo run --release -p tdd-engine --example stage_overhead_bench -- [--files 3,10000] [--tasks 50,10]`.
+//! `cargo run --release -p tdd-engine --example stage_overhead_bench -- [--files 3,10000] [--tasks 50,10] [--loose]`.
 //! Prints numbers, asserts nothing (it exits 1 only if a task does not merge
 //! cleanly, or its attempts' evidence and its `TaskOutcome::timings` disagree
 //! on how many test runs it made).
@@ -10,7 +10,8 @@
 //! repository in a fresh temp dir holding 3 committed files (`.gitignore`,
 //! `src/README`, `tests/README`) and, past 3, N-3 unrelated committed files
 //! (`bench_support::pad`, as in `pool_scale_bench`: tiny text files, 100 a
-//! directory under `vendor/`, one commit; not counted); the store in its
+//! directory under `vendor/`, one commit, packed unless `--loose`; not
+//! counted); the store in its
 //! `.tdd/` with a [`Recorder`] (a real run records every attempt), and
 //! `--tasks` (per size in `--files` order, the last one for the sizes past
 //! the list; [`TASKS`]) independent Python tasks, after [`WARMUP`] more, run
@@ -67,8 +68,8 @@ use tdd_engine::pipeline::{PipelineContext, TaskOutcome, Timings, run_task};
 mod bench_support;
 
 use bench_support::{
-    FAKE_PYTEST, PRD, STAGES, TestRunCost, Timed, check, files, git, list_arg, ms, pad, percentile,
-    recorder, repo, task, time_test_runs,
+    FAKE_PYTEST, PRD, STAGES, TestRunCost, Timed, check, files, git, list_arg, ms, objects_arg,
+    pad, percentile, recorder, repo, task, time_test_runs,
 };
 
 /// Repository sizes, in committed files (3: the bare repository).
@@ -126,13 +127,14 @@ fn run(dir: &Path) -> Result<(), String> {
         test_command: format!("sh '{}'", script.display()),
     };
     println!(
-        "tasks per pass (+{WARMUP} warm-up each): {}; {} cores, git CLI {}",
+        "tasks per pass (+{WARMUP} warm-up each): {}; {}; {} cores, git CLI {}",
         sizes
             .iter()
             .enumerate()
             .map(|(k, n)| format!("{} at {n} files", tasks[k.min(tasks.len() - 1)]))
             .collect::<Vec<_>>()
             .join(", "),
+        objects_arg().as_str(),
         std::thread::available_parallelism().map_or(0, |p| p.get()),
         git(dir, &["--version"])?.trim()
     );
@@ -152,7 +154,7 @@ fn run(dir: &Path) -> Result<(), String> {
         report(&passes);
         report_timings(&passes);
         git_costs(&root, if n > BIG { BIG_WORKTREES } else { 20 })?;
-        let _ = fs::remove_dir_all(&at);
+        // Removed only at the end: see `bench_support::pad`.
     }
     Ok(())
 }
@@ -182,7 +184,7 @@ impl Bench {
     ) -> Result<Bench, String> {
         let root = repo(&dir.join("repo"), &[])?;
         let t = Instant::now();
-        pad(&root, files.saturating_sub(BARE_FILES))?;
+        pad(&root, files.saturating_sub(BARE_FILES), objects_arg())?;
         let pad = t.elapsed();
         let calibration = dir.join("calibration");
         fs::create_dir_all(calibration.join("tests")).map_err(|e| e.to_string())?;

@@ -271,9 +271,28 @@ pub fn repo(root: &Path, extra: &[(&str, &str)]) -> Result<PathBuf, String> {
 /// Padding files per directory (see [`pad`]).
 pub const FILES_PER_DIR: usize = 100;
 
+/// How the padding's objects are stored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Objects {
+    /// In a pack, as in a cloned repository (`git gc` after the commit).
+    Packed,
+    /// One file per object, as `git add` leaves them until a gc.
+    Loose,
+}
+
 /// `n` tiny committed files in `root`, [`FILES_PER_DIR`] a directory under
-/// `vendor/`: written, then `git add -A` and one commit with the git CLI.
-pub fn pad(root: &Path, n: usize) -> Result<(), String> {
+/// `vendor/`: written, then `git add -A` and one commit with the git CLI,
+/// then packed or left loose, then flushed to disk. The commit's own automatic gc is off: past
+/// 6,700 loose objects it would pack them in the background while the
+/// benchmark runs.
+///
+/// Mind ext4 when timing file creation: it passes over inodes freed in the
+/// last minute (six, while their table block is not yet on disk) to find a
+/// free one, and that search is system time. Creating 10,000 files just
+/// after deleting 10,000 cost 2.4 s where it costs 0.1 s on a quiet disk
+/// (`perf`: ext4's `recently_deleted`). So the benchmarks remove what they
+/// made only when they end, and runs of them should be minutes apart.
+pub fn pad(root: &Path, n: usize, objects: Objects) -> Result<(), String> {
     if n == 0 {
         return Ok(());
     }
@@ -286,7 +305,19 @@ pub fn pad(root: &Path, n: usize) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     git(root, &["add", "-A"])?;
-    git(root, &["commit", "-q", "-m", "padding"])?;
+    git(root, &["-c", "gc.auto=0", "commit", "-q", "-m", "padding"])?;
+    if objects == Objects::Packed {
+        git(root, &["gc", "-q"])?;
+    }
+    // The padding's writes are flushed before anything is timed: a real
+    // repository was cloned long before the run, and the kernel writing
+    // 10,000 new files back to disk would be billed to the first checkout.
+    let synced = Command::new("sync")
+        .status()
+        .map_err(|e| format!("sync: {e}"))?;
+    if !synced.success() {
+        return Err("sync failed".to_string());
+    }
     Ok(())
 }
 
@@ -383,6 +414,24 @@ pub fn ms(d: Duration) -> String {
 }
 
 /// A comma-separated list of numbers from `--name a,b,c`, or `default`.
+/// `--loose`: leave the padding's objects loose (packed by default).
+pub fn objects_arg() -> Objects {
+    if std::env::args().any(|a| a == "--loose") {
+        Objects::Loose
+    } else {
+        Objects::Packed
+    }
+}
+
+impl Objects {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Objects::Packed => "padding packed",
+            Objects::Loose => "padding loose",
+        }
+    }
+}
+
 pub fn list_arg(name: &str, default: &[usize]) -> Result<Vec<usize>, String> {
     let args: Vec<String> = std::env::args().collect();
     let Some(i) = args.iter().position(|a| a == name) else {

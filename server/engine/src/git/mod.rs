@@ -21,6 +21,7 @@
 //! place on purpose).
 
 mod changes;
+mod checkout;
 mod commit;
 mod merge;
 mod pool;
@@ -94,9 +95,7 @@ pub enum GitError {
         prd: String,
         expected: String,
     },
-    #[error(
-        "`{branch}` is checked out in {path}: switch that tree to another branch before merging"
-    )]
+    #[error("`{branch}` is checked out in {path}: switch that tree to another branch first")]
     CheckedOut { branch: String, path: PathBuf },
     #[error("commit {commit} on `{branch}` is a merge commit: task branches must be linear")]
     MergeCommit { commit: Oid, branch: String },

@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use git2::{ErrorCode, Repository, WorktreePruneOptions};
+use git2::{ErrorCode, WorktreePruneOptions};
 
 use super::watch::Tracking;
-use super::worktree::{ADD_WORKTREE, prune_stale, task_branch_or_new};
+use super::worktree::{ADD_WORKTREE, admin_dir, link, prune_stale, task_branch_or_new};
 use super::{Project, Result, WORKTREES_DIR, Worktree, feature_branch, io_err};
 
 /// Parked worktrees, shared by the clones of a pipeline context.
@@ -60,19 +60,6 @@ impl Drop for Parked {
             let _ = project.remove_worktree_at(&wt.path, &admin);
         }
     }
-}
-
-/// Where git keeps a linked worktree's own files (`HEAD`, `index`, `gitdir`).
-fn admin_dir(repo: &Repository, name: &str) -> PathBuf {
-    repo.path().join("worktrees").join(name)
-}
-
-/// Points the worktree at `path` and its admin directory at each other.
-fn link(path: &Path, admin: &Path) -> Result<()> {
-    let dot_git = path.join(".git");
-    fs::write(&dot_git, format!("gitdir: {}\n", admin.display())).map_err(io_err(&dot_git))?;
-    let gitdir = admin.join("gitdir");
-    fs::write(&gitdir, format!("{}\n", dot_git.display())).map_err(io_err(&gitdir))
 }
 
 impl Project {

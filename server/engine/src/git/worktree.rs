@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{BranchType, ErrorCode, Repository, WorktreeAddOptions, WorktreePruneOptions};
 
+use super::checkout;
 use super::tracked::Tracked;
 use super::{GitError, Project, Result, WORKTREES_DIR, feature_branch, io_err, task_branch};
 
@@ -30,6 +31,19 @@ impl Worktree {
     pub(crate) fn repo(&self) -> Result<Repository> {
         Ok(Repository::open(&self.path)?)
     }
+}
+
+/// Where git keeps a linked worktree's own files (`HEAD`, `index`, `gitdir`).
+pub(super) fn admin_dir(repo: &Repository, name: &str) -> PathBuf {
+    repo.path().join("worktrees").join(name)
+}
+
+/// Points the worktree at `path` and its admin directory at each other.
+pub(super) fn link(path: &Path, admin: &Path) -> Result<()> {
+    let dot_git = path.join(".git");
+    fs::write(&dot_git, format!("gitdir: {}\n", admin.display())).map_err(io_err(&dot_git))?;
+    let gitdir = admin.join("gitdir");
+    fs::write(&gitdir, format!("{}\n", dot_git.display())).map_err(io_err(&gitdir))
 }
 
 /// The directory and worktree name for a task key: one safe path component.
@@ -140,12 +154,29 @@ impl Project {
         // (both mkdir it); make it first, and add worktrees one at a time.
         let admin = repo.path().join("worktrees");
         fs::create_dir_all(&admin).map_err(io_err(&admin))?;
-        let reference = branch.into_reference();
-        let mut opts = WorktreeAddOptions::new();
-        opts.reference(Some(&reference));
-        {
-            let _one_at_a_time = ADD_WORKTREE.lock().unwrap_or_else(|p| p.into_inner());
-            repo.worktree(&name, &path, Some(&opts))?;
+        let tree = branch.get().peel_to_tree()?;
+        let plain = checkout::plain_files(&repo, &tree)?;
+        let _one_at_a_time = ADD_WORKTREE.lock().unwrap_or_else(|p| p.into_inner());
+        match plain {
+            Some(files) => {
+                if let Some((_, at)) = self
+                    .checked_out_branches(&repo)?
+                    .into_iter()
+                    .find(|(b, _)| *b == branch_name)
+                {
+                    return Err(GitError::CheckedOut {
+                        branch: branch_name,
+                        path: at,
+                    });
+                }
+                checkout::add_worktree(&repo, &name, &path, &branch_name, &tree, &files)?;
+            }
+            None => {
+                let reference = branch.into_reference();
+                let mut opts = WorktreeAddOptions::new();
+                opts.reference(Some(&reference));
+                repo.worktree(&name, &path, Some(&opts))?;
+            }
         }
         Ok(Worktree {
             path,

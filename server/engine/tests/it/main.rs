@@ -8,6 +8,7 @@ mod api_solver;
 mod api_worker;
 mod assist;
 mod breakers;
+mod checkout;
 mod command_worker;
 mod execution;
 mod gates;

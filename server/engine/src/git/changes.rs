@@ -18,7 +18,7 @@ impl Worktree {
         // A tracked worktree's content costs what was touched; the
         // index-free scan reads and hashes every file.
         let (repo, now) = match self.content_tree().ok().flatten() {
-            Some((repo, now)) => (repo, Some(now)),
+            Some((repo, now)) => (std::rc::Rc::new(repo), Some(now)),
             None => (self.repo()?, None),
         };
         let tree = repo.find_commit(since)?.tree()?;
@@ -77,7 +77,7 @@ impl Worktree {
         let repo = self.repo()?;
         let head = repo.head()?.peel_to_tree()?;
         let mut restore = Vec::new();
-        let mut index = repo.index()?;
+        let mut index = super::handles::current_index(&repo)?;
         let mut index_changed = false;
         for path in paths {
             let rel = check_worktree_path(&self.path, path.as_ref())?;

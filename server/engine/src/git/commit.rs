@@ -170,7 +170,7 @@ impl Worktree {
         }
         let repo = self.repo()?;
         let head = repo.head()?.peel_to_commit()?;
-        let mut index = repo.index()?;
+        let mut index = super::handles::current_index(&repo)?;
         index.read_tree(&head.tree()?)?;
         for path in &commit.paths {
             let rel = check_worktree_path(&self.path, path)?;

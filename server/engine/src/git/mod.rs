@@ -23,6 +23,7 @@
 mod changes;
 mod checkout;
 mod commit;
+mod handles;
 mod merge;
 mod pool;
 mod stat_watch;
@@ -33,6 +34,7 @@ mod worktree;
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use git2::{BranchType, ErrorCode, Oid, Repository, Signature};
 
@@ -116,8 +118,8 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> GitError + '_ {
 
 /// A git repository with a working tree and at least one commit.
 ///
-/// Holds only paths: every call opens the repository again, so a `Project` is
-/// `Send + Sync` and can be shared by the workers.
+/// Holds only paths, so a `Project` is `Send + Sync` and can be shared by the
+/// workers; each thread keeps the repository handles it opened ([`handles`]).
 #[derive(Clone, Debug)]
 pub struct Project {
     root: PathBuf,
@@ -159,8 +161,9 @@ impl Project {
         &self.root
     }
 
-    pub(crate) fn repo(&self) -> Result<Repository> {
-        Ok(Repository::open(&self.root)?)
+    /// The repository, from this thread's open handles ([`handles`]).
+    pub(crate) fn repo(&self) -> Result<Rc<Repository>> {
+        handles::open(&self.root)
     }
 
     /// Creates `tdd/<prd>` at the tip of `base` when it does not exist yet;

@@ -157,7 +157,7 @@ impl Project {
                 branch: branch_name.clone(),
                 tracked: parked.tracked.clone(),
             };
-            wt.switch_files(&wt.repo()?, &target.tree()?, &Default::default())?;
+            wt.switch_files(&*wt.repo()?, &target.tree()?, &Default::default())?;
             return Ok(wt);
         }
         // Untracked, tracked another way, or the watch lost count: a stat
@@ -167,7 +167,7 @@ impl Project {
             branch: branch_name.clone(),
             tracked: None,
         };
-        wt.switch_files_scanned(&wt.repo()?, &target.tree()?)?;
+        wt.switch_files_scanned(&*wt.repo()?, &target.tree()?)?;
         point_head()?;
         if let Some(how) = track {
             wt.track(how)?;

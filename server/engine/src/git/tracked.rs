@@ -98,7 +98,7 @@ impl Worktree {
             return Ok(());
         }
         let repo = self.repo()?;
-        let mut index = repo.index()?;
+        let mut index = super::handles::current_index(&repo)?;
         index.read_tree(&repo.head()?.peel_to_tree()?)?;
         index.write()?;
         Ok(())
@@ -127,7 +127,9 @@ impl Worktree {
         let Some(tracked) = &self.tracked else {
             return Ok(None);
         };
-        let repo = self.repo()?;
+        // A handle of its own, never a kept one ([`super::handles`]): the
+        // memory backend must not hold what the stages commit.
+        let repo = Repository::open(&self.path)?;
         // Above the loose and packed backends, so every write lands here.
         let odb = repo.odb()?;
         odb.add_new_mempack_backend(1000)?;
@@ -277,7 +279,7 @@ impl Worktree {
         for rel in &paths {
             put(repo, &self.path, rel, to, &ignored)?;
         }
-        let mut index = repo.index()?;
+        let mut index = super::handles::current_index(repo)?;
         index.read_tree(to)?;
         index.write()?;
         Ok(())

@@ -28,8 +28,9 @@ impl PartialEq for Worktree {
 impl Eq for Worktree {}
 
 impl Worktree {
-    pub(crate) fn repo(&self) -> Result<Repository> {
-        Ok(Repository::open(&self.path)?)
+    /// The worktree's repository, from this thread's open handles.
+    pub(crate) fn repo(&self) -> Result<std::rc::Rc<Repository>> {
+        super::handles::open(&self.path)
     }
 }
 

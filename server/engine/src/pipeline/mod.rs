@@ -69,7 +69,7 @@ use std::fs;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use git2::{Oid, Repository};
+use git2::Oid;
 use tdd_core::plan::{Task, TaskKind};
 use tdd_gates::{
     Change, ChangeKind, Evidence, Outcome, Reason, Stage, TaskScope, Verdict, is_test_path,
@@ -443,7 +443,7 @@ fn stage_outcome(outcome: Outcome) -> &'static str {
 }
 
 fn head(wt: &Worktree) -> Result<Oid, GitError> {
-    let repo = Repository::open(&wt.path)?;
+    let repo = wt.repo()?;
     let head = repo.head()?;
     Ok(head.peel_to_commit()?.id())
 }

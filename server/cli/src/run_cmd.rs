@@ -102,10 +102,10 @@ pub fn workers(root: &Path, args: &RunArgs) -> Result<Vec<Box<dyn Worker>>> {
     }
     if count as usize > cores {
         // Measured (docs/performance.md): with CPU-bound tests, 4 workers on
-        // 2 cores finished no sooner than 2.
+        // 2 cores finished no sooner than 2; test runs take a slot per core.
         eprintln!(
-            "note: {count} workers on {cores} cores: the test runs compete for the CPU; \
-             more workers than cores helps only when workers wait on a model or a person"
+            "note: {count} workers on {cores} cores: test runs go {cores} at a time; \
+             more workers than cores help only when workers wait on a model or a person"
         );
     }
     (1..=count)

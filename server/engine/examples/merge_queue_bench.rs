@@ -1,7 +1,7 @@
 //! Scheduler benchmark: the merge queue and test runs with more workers,
 //! real pytest.
 //!
-//! `cargo run --release -p tdd-engine --example merge_queue_bench -- [--workers 1,2,4]`.
+//! `cargo run --release -p tdd-engine --example merge_queue_bench -- [--workers 1,2,4] [--test-slots N]`.
 //! Prints numbers, asserts nothing (it exits 1 only if a task does not merge
 //! after exactly one attempt per stage).
 //!
@@ -27,8 +27,11 @@
 //! from the later of its start and the previous one's end; the mean wait
 //! for the merge lock a task and the test runs a task answered from an
 //! earlier run on the same files, both from the engine's own
-//! `TaskOutcome::timings`. (The engine holds the lock only for the
-//! fast-forward: the rebase and the tests run outside it.)
+//! `TaskOutcome::timings`, and the mean wait for a test slot a task (test
+//! runs at once are limited to one per core by default, `pipeline::TestSlots`;
+//! `--test-slots N` sets N, 0 one per worker, which is no limit). By default
+//! the merge lock is held from the rebase to the fast-forward
+//! (`PipelineContext::merge_rounds_outside_lock`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -36,7 +39,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tdd_core::config::{Language, Layout};
 use tdd_engine::git::Project;
-use tdd_engine::pipeline::PipelineContext;
+use tdd_engine::pipeline::{PipelineContext, TestSlots};
 use tdd_engine::scheduler::{SchedulerOptions, run_pipeline};
 use tdd_gates::Stage;
 use tdd_workers::Worker;
@@ -67,6 +70,7 @@ fn main() {
 
 fn run(dir: &Path) -> Result<(), String> {
     let workers = list_arg("--workers", &WORKERS)?;
+    let slots = list_arg("--test-slots", &[])?.first().copied();
     let pytest = pytest()?;
     let version = std::process::Command::new(&pytest)
         .arg("--version")
@@ -78,14 +82,19 @@ fn run(dir: &Path) -> Result<(), String> {
         .map(|w| w.len().to_string())
         .collect();
     println!(
-        "{TASKS} tasks in phases of {}, {}; {} cores, {}",
+        "{TASKS} tasks in phases of {}, {}; test slots: {}; {} cores, {}",
         phases.join("/"),
         String::from_utf8_lossy(&version.stdout).trim(),
+        match slots {
+            None => "one per core".to_string(),
+            Some(0) => "one per worker".to_string(),
+            Some(n) => n.to_string(),
+        },
         std::thread::available_parallelism().map_or(0, |p| p.get()),
         git(Path::new("."), &["--version"])?.trim()
     );
     println!(
-        "{:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>7}",
+        "{:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>7}",
         "workers",
         "wall s",
         "runs/task",
@@ -97,11 +106,12 @@ fn run(dir: &Path) -> Result<(), String> {
         "any/wall",
         "own p50~",
         "lock wait",
+        "slot wait",
         "reused"
     );
     for w in workers {
         let at = dir.join(format!("workers-{w}"));
-        measure(&at, w, &pytest)?;
+        measure(&at, w, slots, &pytest)?;
         let _ = fs::remove_dir_all(&at);
     }
     println!(
@@ -109,7 +119,8 @@ fn run(dir: &Path) -> Result<(), String> {
          task's span in the scheduler's timeline; merge = the MERGE attempt's started_at .. \
          finished_at (lock wait included); merge s = their sum; sum/wall = that over the run's \
          wall time, any/wall = their union over it; own~ = a merge's part after the previous one \
-         ended; lock wait = mean wait for the merge lock a task (TaskOutcome::timings); reused = \
+         ended; lock wait = mean wait for the merge lock a task, slot wait = for test slots \
+         (TaskOutcome::timings); reused = \
          test runs a task answered from a run on the same files"
     );
     Ok(())
@@ -132,7 +143,7 @@ fn pytest() -> Result<PathBuf, String> {
 }
 
 /// The whole run with `workers` workers, in `dir`; prints its row.
-fn measure(dir: &Path, workers: usize, pytest: &Path) -> Result<(), String> {
+fn measure(dir: &Path, workers: usize, slots: Option<usize>, pytest: &Path) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let (command, counter) = counted(dir, &format!("'{}'", pytest.display()))?;
     let layout = Layout {
@@ -148,6 +159,11 @@ fn measure(dir: &Path, workers: usize, pytest: &Path) -> Result<(), String> {
     ctx.env = vec![("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string())];
     ctx.test_timeout = Duration::from_secs(120);
     ctx.recorder = Some(recorder(&root.join(".tdd/orchestrator.db"), &graph.tasks)?);
+    match slots {
+        Some(0) => ctx.test_slots = TestSlots::new(workers),
+        Some(n) => ctx.test_slots = TestSlots::new(n),
+        None => {}
+    }
     let all: Vec<usize> = (0..TASKS).collect();
     let pool: Vec<Box<dyn Worker>> = (0..workers)
         .map(|k| Box::new(Timed::new(&format!("worker-{k}"), &all, true)) as Box<dyn Worker>)
@@ -201,9 +217,10 @@ fn measure(dir: &Path, workers: usize, pytest: &Path) -> Result<(), String> {
     // runs answered from an earlier run on the same files.
     let outcomes: Vec<_> = report.tasks.iter().flat_map(|t| &t.outcome).collect();
     let lock_wait: Duration = outcomes.iter().map(|o| o.timings.merge_wait).sum();
+    let slot_wait: Duration = outcomes.iter().map(|o| o.timings.test_wait).sum();
     let reused: u32 = outcomes.iter().map(|o| o.timings.reused_runs).sum();
     println!(
-        "{workers:>7} {:>7.2} {:>9.2} {:>9} {:>9} {:>9} {:>9.2} {:>9} {:>9} {:>10} {:>10} {:>7.2}",
+        "{workers:>7} {:>7.2} {:>9.2} {:>9} {:>9} {:>9} {:>9.2} {:>9} {:>9} {:>10} {:>10} {:>10} {:>7.2}",
         wall.as_secs_f64(),
         runs(&counter) as f64 / TASKS as f64,
         ms(percentile(&tasks, 0.5)),
@@ -214,6 +231,7 @@ fn measure(dir: &Path, workers: usize, pytest: &Path) -> Result<(), String> {
         share(union),
         ms(percentile(&own, 0.5)),
         ms(lock_wait / TASKS as u32),
+        ms(slot_wait / TASKS as u32),
         reused as f64 / TASKS as f64,
     );
     Ok(())

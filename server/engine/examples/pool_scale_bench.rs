@@ -342,6 +342,7 @@ fn add(sum: &mut Timings, t: &Timings) {
     sum.tests += t.tests;
     sum.worker += t.worker;
     sum.merge_wait += t.merge_wait;
+    sum.test_wait += t.test_wait;
     sum.test_runs += t.test_runs;
     sum.reused_runs += t.reused_runs;
 }
@@ -355,6 +356,7 @@ fn sub(all: &Timings, part: &Timings) -> Timings {
         tests: all.tests.saturating_sub(part.tests),
         worker: all.worker.saturating_sub(part.worker),
         merge_wait: all.merge_wait.saturating_sub(part.merge_wait),
+        test_wait: all.test_wait.saturating_sub(part.test_wait),
         test_runs: all.test_runs - part.test_runs,
         reused_runs: all.reused_runs - part.reused_runs,
     }

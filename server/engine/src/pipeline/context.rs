@@ -10,7 +10,7 @@ use tdd_core::config::Layout;
 use tdd_core::plan::Task;
 use tdd_workers::process::CancelToken;
 
-use super::{AttemptRecord, ReportCache};
+use super::{AttemptRecord, ReportCache, TestSlots};
 use crate::git::{Project, WorktreePool};
 use crate::store::runs::RunId;
 use crate::store::{PrdId, Store, TaskId};
@@ -48,6 +48,8 @@ pub struct PipelineContext {
     /// outside the lock lets merges overlap; on a busy machine each round
     /// that loses the race is a test run wasted.
     pub merge_rounds_outside_lock: u32,
+    /// How many test runs go at once (default: one per core).
+    pub test_slots: TestSlots,
 }
 
 /// A callback for each ended attempt, with the task it belongs to.
@@ -99,6 +101,7 @@ impl PipelineContext {
             worktrees: WorktreePool::default(),
             reports: ReportCache::default(),
             merge_rounds_outside_lock: 0,
+            test_slots: TestSlots::default(),
         }
     }
 }

@@ -51,6 +51,7 @@ mod record;
 mod reports;
 mod resume;
 mod setup;
+mod slots;
 mod stage;
 
 pub use context::{AttemptHook, NoticeHook, PipelineContext, Recorder};
@@ -59,6 +60,7 @@ pub use outcome::{AttemptRecord, FailureKind, TaskOutcome, TaskStatus, Timings};
 pub use record::report_json;
 use reports::Lookup;
 pub use reports::ReportCache;
+pub use slots::TestSlots;
 
 use record::persist;
 use resume::{ALREADY_IMPLEMENTED, ROLLED_BACK, prepare, record_found_merged};
@@ -76,7 +78,7 @@ use tdd_gates::{
 };
 
 use crate::git::{GitError, Rebase, StageCommit, StageHistory, Tracking, Worktree};
-use tdd_workers::testrun::{TestRun, run_tests};
+use tdd_workers::testrun::{TestRun, TestRunError, run_tests};
 use tdd_workers::{Notice, StageRequest, Worker, WorkerError};
 
 /// The worker name recorded for stages the engine runs itself.
@@ -393,6 +395,15 @@ impl Run<'_> {
             None => None,
         };
         count(false);
+        // Held while the suite runs: no more runs at once than the slots.
+        let slot = self.time(
+            |t| &mut t.test_wait,
+            || self.ctx.test_slots.take(&self.ctx.cancel),
+        );
+        let Some(_slot) = slot else {
+            let command = self.ctx.layout.test_command.clone();
+            return Err(Stop::infra(stage, TestRunError::Cancelled { command }));
+        };
         let run = self
             .time(
                 |t| &mut t.tests,

@@ -60,7 +60,8 @@ pub enum TaskStatus {
 
 /// Where a task's wall time went, summed over its stages. `git`: worktree,
 /// commits, rebase, fast-forward; `diff`: what changed, putting paths back,
-/// the content's tree id; `merge_wait`: waiting for the merge lock.
+/// the content's tree id; `merge_wait`: waiting for the merge lock;
+/// `test_wait`: waiting for a test slot ([`super::TestSlots`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timings {
     pub git: Duration,
@@ -69,6 +70,7 @@ pub struct Timings {
     pub tests: Duration,
     pub worker: Duration,
     pub merge_wait: Duration,
+    pub test_wait: Duration,
     /// Test runs made, and test runs answered from an earlier report.
     pub test_runs: u32,
     pub reused_runs: u32,

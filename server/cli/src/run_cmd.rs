@@ -67,6 +67,7 @@ pub enum WorkerArg {
     #[value(name = "claude_code")]
     ClaudeCode,
     Codex,
+    Aider,
     Human,
 }
 
@@ -85,6 +86,7 @@ pub fn workers(root: &Path, args: &RunArgs) -> Result<Vec<Box<dyn Worker>>> {
             WorkerArg::Api => WorkerKind::Api,
             WorkerArg::ClaudeCode => WorkerKind::ClaudeCode,
             WorkerArg::Codex => WorkerKind::Codex,
+            WorkerArg::Aider => WorkerKind::Aider,
             WorkerArg::Human => WorkerKind::Human,
         });
     }

@@ -254,10 +254,10 @@ pub struct WorkerConfig {
     /// Settings of the `api` worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiWorkerConfig>,
-    /// Settings of the `claude_code` and `codex` workers (optional).
+    /// Settings of the `claude_code`, `codex` and `aider` workers (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentWorkerConfig>,
-    /// Where program workers (`command`, `claude_code`, `codex`) run: in a
+    /// Where program workers (`command`, `claude_code`, `codex`, `aider`) run: in a
     /// bubblewrap sandbox (the machine read-only, the task's worktree and a
     /// throwaway home writable, the rest of the project hidden) or not.
     #[serde(default)]
@@ -302,6 +302,8 @@ pub enum WorkerKind {
     ClaudeCode,
     /// Codex CLI (`codex exec`), headless, per attempt (`[worker.agent]`).
     Codex,
+    /// aider (`aider --message`), headless, per attempt (`[worker.agent]`).
+    Aider,
     /// A person does each stage; the engine writes the instructions and
     /// waits for `tdd-orchestrator done <task>`.
     Human,
@@ -315,15 +317,17 @@ impl WorkerKind {
             WorkerKind::Api => "api",
             WorkerKind::ClaudeCode => "claude_code",
             WorkerKind::Codex => "codex",
+            WorkerKind::Aider => "aider",
             WorkerKind::Human => "human",
         }
     }
 
-    /// The agent CLI a `claude_code` or `codex` worker drives.
+    /// The agent CLI a `claude_code`, `codex` or `aider` worker drives.
     pub fn agent_cli(self) -> Option<AgentCli> {
         match self {
             WorkerKind::ClaudeCode => Some(AgentCli::ClaudeCode),
             WorkerKind::Codex => Some(AgentCli::Codex),
+            WorkerKind::Aider => Some(AgentCli::Aider),
             _ => None,
         }
     }

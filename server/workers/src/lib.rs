@@ -54,7 +54,7 @@ pub use scripted::{Script, ScriptedWorker};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tdd_core::config::{AgentCli, WorkerConfig, WorkerKind};
+use tdd_core::config::{WorkerConfig, WorkerKind};
 use tdd_core::plan::Task;
 use tdd_gates::Stage;
 
@@ -234,11 +234,8 @@ pub fn from_config(
             Ok(Box::new(worker))
         }
         Some(WorkerKind::Human) => Ok(Box::new(HumanWorker::new(name, project_root))),
-        Some(kind @ (WorkerKind::ClaudeCode | WorkerKind::Codex)) => {
-            let cli = match kind {
-                WorkerKind::ClaudeCode => AgentCli::ClaudeCode,
-                _ => AgentCli::Codex,
-            };
+        Some(kind @ (WorkerKind::ClaudeCode | WorkerKind::Codex | WorkerKind::Aider)) => {
+            let cli = kind.agent_cli().expect("an agent CLI kind");
             let agent = config.agent.clone().unwrap_or_default();
             let sandbox = Sandbox::choose(config.sandbox).map_err(WorkerConfigError::Sandbox)?;
             let worker = AgentCliWorker::from_config(name, cli, &agent, project_root)

@@ -30,7 +30,7 @@ pub enum TranscriptFormat {
     Messages,
     /// One JSON event per line (Claude Code's and Codex's `--json` streams).
     JsonLines,
-    /// Plain text (a command worker's output).
+    /// Plain text (a command worker's output, aider's).
     Text,
 }
 

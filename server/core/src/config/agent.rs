@@ -1,5 +1,5 @@
 //! `[worker.agent]`: the settings shared by the agent-CLI presets
-//! (`kind = "claude_code"` and `kind = "codex"`, docs/workers.md).
+//! (`kind = "claude_code"`, `"codex"` and `"aider"`, docs/workers.md).
 
 use std::num::NonZeroU64;
 
@@ -13,6 +13,9 @@ pub enum AgentCli {
     ClaudeCode,
     /// OpenAI's Codex CLI (`codex exec`).
     Codex,
+    /// aider (`aider --message`, PyPI `aider-chat`), against any OpenAI
+    /// chat-completions server.
+    Aider,
 }
 
 impl AgentCli {
@@ -21,6 +24,7 @@ impl AgentCli {
         match self {
             AgentCli::ClaudeCode => "claude",
             AgentCli::Codex => "codex",
+            AgentCli::Aider => "aider",
         }
     }
 
@@ -28,15 +32,16 @@ impl AgentCli {
     pub fn default_key_env(self) -> &'static str {
         match self {
             AgentCli::ClaudeCode => "ANTHROPIC_API_KEY",
-            AgentCli::Codex => "OPENAI_API_KEY",
+            AgentCli::Codex | AgentCli::Aider => "OPENAI_API_KEY",
         }
     }
 
-    /// The npm package that installs the CLI.
-    pub fn npm_package(self) -> &'static str {
+    /// The command that installs the CLI.
+    pub fn install_command(self) -> &'static str {
         match self {
-            AgentCli::ClaudeCode => "@anthropic-ai/claude-code",
-            AgentCli::Codex => "@openai/codex",
+            AgentCli::ClaudeCode => "npm install -g @anthropic-ai/claude-code",
+            AgentCli::Codex => "npm install -g @openai/codex",
+            AgentCli::Aider => "pipx install aider-chat",
         }
     }
 }
@@ -48,7 +53,7 @@ impl AgentCli {
 #[serde(deny_unknown_fields)]
 pub struct AgentWorkerConfig {
     /// The CLI: a name looked up on `PATH`, or a path (relative to the
-    /// project root). Default: `claude` or `codex` by kind.
+    /// project root). Default: `claude`, `codex` or `aider` by kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub program: Option<String>,
@@ -58,14 +63,15 @@ pub struct AgentWorkerConfig {
     pub model: Option<String>,
     /// The model server. Claude Code: without `/v1`
     /// (`https://api.anthropic.com`, passed as `ANTHROPIC_BASE_URL`); Codex:
-    /// with it (`https://api.openai.com/v1`, an OpenAI Responses endpoint).
-    /// Default: the CLI's own provider.
+    /// with it (`https://api.openai.com/v1`, an OpenAI Responses endpoint);
+    /// aider: with it too, an OpenAI chat-completions endpoint (the model is
+    /// then asked for as `openai/<model>`). Default: the CLI's own provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub base_url: Option<String>,
     /// The environment variable holding the key (never the key itself). It
     /// reaches the CLI through its environment only. Default:
-    /// `ANTHROPIC_API_KEY` (claude_code) or `OPENAI_API_KEY` (codex).
+    /// `ANTHROPIC_API_KEY` (claude_code) or `OPENAI_API_KEY` (codex, aider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub api_key_env: Option<String>,

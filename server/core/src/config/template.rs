@@ -63,13 +63,14 @@ max_file_kib = {max}
 # model = "claude-sonnet-4-5"
 # api_key_env = "ANTHROPIC_API_KEY"
 
-# Claude Code (kind = "claude_code") or Codex CLI (kind = "codex"), run
-# headless in the task's worktree per attempt. Every key is optional.
+# Claude Code (kind = "claude_code"), Codex CLI (kind = "codex") or aider
+# (kind = "aider"), run headless in the task's worktree per attempt. Every
+# key is optional.
 # [worker.agent]
-# program = "claude"               # default: claude | codex
+# program = "claude"               # default: claude | codex | aider
 # model = "claude-sonnet-4-5"
-# base_url = "https://api.anthropic.com"   # codex: an OpenAI Responses URL with /v1
-# api_key_env = "ANTHROPIC_API_KEY"        # codex: OPENAI_API_KEY
+# base_url = "https://api.anthropic.com"   # codex: an OpenAI Responses URL with /v1, aider: chat completions with /v1
+# api_key_env = "ANTHROPIC_API_KEY"        # codex, aider: OPENAI_API_KEY
 # timeout_secs = 1800
 # idle_timeout_secs = 300          # no output and no file change: an outage
 

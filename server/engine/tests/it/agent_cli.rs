@@ -24,37 +24,42 @@ use tdd_workers::{AgentCliWorker, Sandbox, StageRequest, Worker, WorkerError, Wo
 
 use crate::support::*;
 
-const API_KEY: &str = "sk-agent-test-7c2e";
+pub const API_KEY: &str = "sk-agent-test-7c2e";
 const REFACTORED: &str = "def add(a, b):\n    \"\"\"The sum of a and b.\"\"\"\n    return a + b\n";
 
 /// The pinned CLI, or a failure saying how to install it.
-fn cli_program(cli: AgentCli) -> String {
+pub fn cli_program(cli: AgentCli) -> String {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bin = match cli {
+        AgentCli::Aider => "tests/agents/.venv-aider/bin",
+        AgentCli::ClaudeCode | AgentCli::Codex => "tests/agents/node_modules/.bin",
+    };
     let path = repo
         .canonicalize()
         .unwrap()
-        .join("tests/agents/node_modules/.bin")
+        .join(bin)
         .join(cli.default_program());
     assert!(
         path.exists(),
-        "{} not found: run ./scripts/test, which installs the pinned agent CLIs with \
-         `npm ci` in tests/agents",
+        "{} not found: run ./scripts/test, which installs the pinned agent CLIs in \
+         tests/agents (`npm ci`; aider with pip in .venv-aider)",
         path.display()
     );
     path.display().to_string()
 }
 
-fn model_for(cli: AgentCli) -> &'static str {
+pub fn model_for(cli: AgentCli) -> &'static str {
     match cli {
         AgentCli::ClaudeCode => "fake-claude-model",
         AgentCli::Codex => "fake-codex-model",
+        AgentCli::Aider => "fake-aider-model",
     }
 }
 
-fn worker(cli: AgentCli, server: &FakeModel) -> AgentCliWorker {
+pub fn worker(cli: AgentCli, server: &FakeModel) -> AgentCliWorker {
     let base_url = match cli {
         AgentCli::ClaudeCode => server.base_url(),
-        AgentCli::Codex => format!("{}/v1", server.base_url()),
+        AgentCli::Codex | AgentCli::Aider => format!("{}/v1", server.base_url()),
     };
     AgentCliWorker::new("agent-1", cli, cli_program(cli), API_KEY)
         .model(model_for(cli))
@@ -92,6 +97,7 @@ fn when(text: impl Into<String>, reply: Reply) -> Entry {
 /// A reply that writes `content` to `rel` with the CLI's own tool.
 fn write(cli: AgentCli, worktree: &Path, rel: &str, content: &str) -> Reply {
     let reply = match cli {
+        AgentCli::Aider => unreachable!("aider has no tool loop to script: see aider.rs"),
         AgentCli::ClaudeCode => {
             let path = worktree.join(rel).display().to_string();
             Reply::tool("Write", json!({"file_path": path, "content": content}))
@@ -108,6 +114,7 @@ fn write(cli: AgentCli, worktree: &Path, rel: &str, content: &str) -> Reply {
 /// What the tool result of a write says, to pick the follow-up reply.
 fn wrote(cli: AgentCli, worktree: &Path, rel: &str) -> String {
     match cli {
+        AgentCli::Aider => unreachable!("aider has no tool loop to script: see aider.rs"),
         AgentCli::ClaudeCode => worktree.join(rel).display().to_string(),
         AgentCli::Codex => "Process exited with code 0".to_string(),
     }
@@ -128,6 +135,7 @@ fn a_task_merges_through(cli: AgentCli, name: &str) {
     server.push(when("Stage: GREEN", write(cli, &wt, IMPL_FILE, REAL)));
     server.push(when(wrote(cli, &wt, IMPL_FILE), done("Wrote add.")));
     match cli {
+        AgentCli::Aider => unreachable!("aider has no tool loop to script: see aider.rs"),
         // Claude Code's Write refuses to replace a file it has not read.
         AgentCli::ClaudeCode => {
             let path = wt.join(IMPL_FILE).display().to_string();
@@ -191,6 +199,7 @@ fn a_task_merges_through(cli: AgentCli, name: &str) {
         );
         assert!(usage.cached_tokens >= 800, "{usage:?}");
         match cli {
+            AgentCli::Aider => unreachable!("aider has no tool loop to script: see aider.rs"),
             AgentCli::ClaudeCode => assert!(usage.cost_usd.is_some_and(|c| c > 0.0), "{usage:?}"),
             AgentCli::Codex => assert_eq!(usage.cost_usd, None, "{usage:?}"),
         }
@@ -211,10 +220,12 @@ fn a_task_merges_through(cli: AgentCli, name: &str) {
     // script, the key only in the auth header.
     let requests = server.requests();
     let dialect = match cli {
+        AgentCli::Aider => unreachable!("aider has no tool loop to script: see aider.rs"),
         AgentCli::ClaudeCode => Dialect::Anthropic,
         AgentCli::Codex => Dialect::OpenAiResponses,
     };
     let expected_calls = match cli {
+        AgentCli::Aider => unreachable!("aider has no tool loop to script: see aider.rs"),
         AgentCli::ClaudeCode => 7,
         AgentCli::Codex => 6,
     };
@@ -243,6 +254,7 @@ fn a_task_merges_through(cli: AgentCli, name: &str) {
         let auth = (request.header("x-api-key"), request.header("authorization"));
         let bearer = format!("Bearer {API_KEY}");
         match cli {
+            AgentCli::Aider => unreachable!("aider has no tool loop to script: see aider.rs"),
             AgentCli::ClaudeCode => assert_eq!(auth.0, Some(API_KEY)),
             AgentCli::Codex => assert_eq!(auth.1, Some(bearer.as_str())),
         }
@@ -273,6 +285,7 @@ fn an_overloaded_server_is_an_outage(cli: AgentCli, name: &str, fault: Fault) {
     }
     let root = python_repo(name);
     let worker = match cli {
+        AgentCli::Aider => unreachable!("aider has no tool loop to script: see aider.rs"),
         // One retry instead of ten with backoff up to 40 s.
         AgentCli::ClaudeCode => worker(cli, &server).env("CLAUDE_CODE_MAX_RETRIES", "1"),
         AgentCli::Codex => worker(cli, &server).extra_args([

@@ -4,6 +4,7 @@
 mod support;
 
 mod agent_cli;
+mod aider;
 mod api_solver;
 mod api_worker;
 mod assist;

@@ -80,6 +80,10 @@ fn decide(solution: &Solution, cheat: Option<Cheat>, conv: &Conversation) -> Rep
     if conv.has_written || writes.is_empty() {
         return finish(conv, done);
     }
+    if conv.tools.is_empty() {
+        // A client with no tools takes edits as text (aider's "whole" format).
+        return Reply::text(whole_files(&writes));
+    }
     match Writer::choose(conv) {
         Ok(writer) => Reply {
             text: Some(format!(
@@ -92,6 +96,24 @@ fn decide(solution: &Solution, cheat: Option<Cheat>, conv: &Conversation) -> Rep
         },
         Err(why) => Reply::text(why),
     }
+}
+
+/// Each file as its path on a line and its whole content fenced below it:
+/// the edit format aider uses for models it does not know.
+fn whole_files(writes: &[FileWrite]) -> String {
+    let mut text = String::new();
+    for file in writes {
+        let newline = if file.content.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        text.push_str(&format!(
+            "{}\n```\n{}{newline}```\n\n",
+            file.path, file.content
+        ));
+    }
+    text
 }
 
 /// The files a stage writes; the cheat replaces GREEN's honest files.

@@ -80,6 +80,20 @@ fn api_worker_chat_answers_each_stage_in_json_and_sse() {
     }
 }
 
+/// aider offers no tools: the files come as text, each path on a line and
+/// its content fenced below ("whole" edit format).
+#[test]
+fn a_client_with_no_tools_gets_whole_files_as_text() {
+    let s = server();
+    for stream in [false, true] {
+        let mut body = engine_chat(&prompt("GREEN", 1, TASK), false, stream);
+        body.as_object_mut().unwrap().remove("tools");
+        let d = decode_chat(&bearer_post(&s, "/v1/chat/completions", &body));
+        assert!(d.calls.is_empty(), "{d:?}");
+        assert_eq!(d.text, format!("src/calc.py\n```\n{IMPL_PY}```\n\n"));
+    }
+}
+
 #[test]
 fn a_missing_stage_finishes_without_writing() {
     let s = server();

@@ -1,14 +1,15 @@
-//! Agent-CLI workers: Claude Code (`claude -p`) and Codex CLI (`codex exec`)
-//! run headless, once per attempt, in the task's worktree, with the stage
-//! prompt of the API worker. The process handling is the command worker's
+//! Agent-CLI workers: Claude Code (`claude -p`), Codex CLI (`codex exec`)
+//! and aider (`aider --message`) run headless, once per attempt, in the
+//! task's worktree, with the stage prompt of the API worker. The process handling is the command worker's
 //! ([`crate::process`]: own process group, killed as a group on timeout or
 //! cancel); each preset only knows its command line, its environment and
-//! how to read its JSONL output ([`claude`], [`codex`]).
+//! how to read its output ([`claude`], [`codex`]: JSONL; [`aider`]: text).
 //!
 //! Every attempt gets a throwaway home directory (removed afterwards), so
 //! the CLI sees no user settings, logins or session files, and writes none.
 //! The key travels only in the CLI's environment.
 
+mod aider;
 mod claude;
 mod codex;
 mod scratch;
@@ -48,7 +49,7 @@ enum Verdict {
     NoResult(String),
 }
 
-/// Runs Claude Code or Codex CLI per attempt; see docs/workers.md.
+/// Runs Claude Code, Codex CLI or aider per attempt; see docs/workers.md.
 pub struct AgentCliWorker {
     name: String,
     cli: AgentCli,
@@ -199,26 +200,36 @@ impl AgentCliWorker {
     pub fn resolve_program(&self) -> Result<PathBuf, String> {
         resolve_program(&self.shown, &self.program, &self.env).map_err(|problem| {
             format!(
-                "{problem}: install it with `npm install -g {}` or set [worker.agent] program \
-                 in .tdd/config.toml",
-                self.cli.npm_package()
+                "{problem}: install it with `{}` or set [worker.agent] program in \
+                 .tdd/config.toml",
+                self.cli.install_command()
             )
         })
     }
 
+    // Both with the key blanked: a provider may echo it in its error
+    // ("Incorrect API key provided: sk-…"), and the CLI prints that.
     fn failed(&self, what: impl std::fmt::Display, stderr: &str) -> WorkerError {
-        WorkerError::Failed(format!("agent CLI `{}` {what}{}", self.shown, tail(stderr)))
+        let message = format!("agent CLI `{}` {what}{}", self.shown, tail(stderr));
+        WorkerError::Failed(crate::transcript::redact(&message, &[&self.key]))
     }
 
     fn outage(&self, what: impl std::fmt::Display) -> WorkerError {
-        WorkerError::ProviderOutage(format!(
+        let message = format!(
             "agent CLI `{}` reported a provider outage: {what}",
             self.shown
-        ))
+        );
+        WorkerError::ProviderOutage(crate::transcript::redact(&message, &[&self.key]))
     }
 
-    /// The command line (after the program) and the environment of one run.
-    fn invocation(&self, prompt: &str, home: &Scratch) -> (Vec<String>, Vec<(String, String)>) {
+    /// The command line (after the program) and the environment of one run;
+    /// `files` are those the stage may change that exist already.
+    fn invocation(
+        &self,
+        prompt: &str,
+        home: &Scratch,
+        files: &[String],
+    ) -> (Vec<String>, Vec<(String, String)>) {
         let model = self.model.as_deref();
         let base_url = self.base_url.as_deref();
         let (mut args, preset_env) = match self.cli {
@@ -230,11 +241,14 @@ impl AgentCliWorker {
                 codex::args(model, base_url, &self.key_env),
                 codex::env(&self.key_env, &self.key, home),
             ),
+            AgentCli::Aider => (Vec::new(), aider::env(base_url, &self.key)),
         };
+        // Extra flags go before the prompt (Codex) and the files (aider).
         args.extend(self.extra_args.iter().cloned());
-        if self.cli == AgentCli::Codex {
-            // The prompt comes last, after any extra `-c` flags.
-            args.push(prompt.to_string());
+        match self.cli {
+            AgentCli::ClaudeCode => {}
+            AgentCli::Codex => args.push(prompt.to_string()),
+            AgentCli::Aider => args.extend(aider::args(model, base_url, home, files, prompt)),
         }
         let mut env = self.env.clone();
         env.extend(home.env());
@@ -277,7 +291,12 @@ impl Worker for AgentCliWorker {
             .map_err(|problem| self.failed(problem, ""))?;
         let home = Scratch::create()
             .map_err(|e| self.failed(format!("got no scratch home directory: {e}"), ""))?;
-        let (args, env) = self.invocation(&prompt(request), &home);
+        if self.cli == AgentCli::Aider {
+            aider::write_metadata(&home, self.model.as_deref(), self.base_url.as_deref())
+                .map_err(|e| self.failed(format!("could not write its model file: {e}"), ""))?;
+        }
+        let files = aider::existing(&request.worktree, &request.writable);
+        let (args, env) = self.invocation(&prompt(request), &home, &files);
         let allow = Allow {
             write: vec![home.path()],
             ..Allow::default()
@@ -314,6 +333,7 @@ impl Worker for AgentCliWorker {
         let verdict = match self.cli {
             AgentCli::ClaudeCode => claude::judge(&finished.stdout),
             AgentCli::Codex => codex::judge(&finished.stdout, wall_ms),
+            AgentCli::Aider => aider::judge(&finished.stdout),
         };
         let code = match finished.ending {
             Ending::Exited(code) => code,
@@ -326,6 +346,7 @@ impl Worker for AgentCliWorker {
                 let retrying = match self.cli {
                     AgentCli::ClaudeCode => claude::retrying(&finished.stdout),
                     AgentCli::Codex => codex::reconnecting(&finished.stdout),
+                    AgentCli::Aider => aider::retrying(&finished.stdout),
                 };
                 if let Some(why) = retrying {
                     return Err(
@@ -367,7 +388,7 @@ impl Worker for AgentCliWorker {
                 usage: Some(usage),
                 model: model.or_else(|| self.model.clone()),
                 transcript: Some(Transcript::new(
-                    TranscriptFormat::JsonLines,
+                    self.transcript_format(),
                     crate::transcript::redact(&finished.stdout, &[&self.key]),
                 )),
                 ..WorkerReport::default()
@@ -376,16 +397,16 @@ impl Worker for AgentCliWorker {
                 // The shell's codes for "not found" and "not executable".
                 126 | 127 => Err(self.failed(
                     format!(
-                        "could not start (exit {code}): install it with `npm install -g {}`",
-                        self.cli.npm_package()
+                        "could not start (exit {code}): install it with `{}`",
+                        self.cli.install_command()
                     ),
                     stderr,
                 )),
                 code => Err(self.failed(
                     format!(
                         "exited with code {code} without a final result ({seen}); if the CLI \
-                         itself is broken, reinstall it with `npm install -g {}`",
-                        self.cli.npm_package()
+                         itself is broken, reinstall it with `{}`",
+                        self.cli.install_command()
                     ),
                     stderr,
                 )),
@@ -396,6 +417,14 @@ impl Worker for AgentCliWorker {
 }
 
 impl AgentCliWorker {
+    /// What the CLI's stdout is: JSON events, or aider's plain text.
+    fn transcript_format(&self) -> TranscriptFormat {
+        match self.cli {
+            AgentCli::ClaudeCode | AgentCli::Codex => TranscriptFormat::JsonLines,
+            AgentCli::Aider => TranscriptFormat::Text,
+        }
+    }
+
     /// Writes the sandbox refused fail the attempt as a violation naming
     /// them: added to the report, or in place of the failure they caused.
     fn with_refusals(
@@ -422,7 +451,7 @@ impl AgentCliWorker {
                 exit_code: Some(code),
                 denied,
                 transcript: Some(Transcript::new(
-                    TranscriptFormat::JsonLines,
+                    self.transcript_format(),
                     crate::transcript::redact(stdout, &[&self.key]),
                 )),
                 ..WorkerReport::default()

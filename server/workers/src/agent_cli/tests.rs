@@ -162,7 +162,7 @@ fn the_key_is_only_in_the_environment_and_the_settings_are_the_presets() {
         .model("m-1")
         .base_url("http://127.0.0.1:9/")
         .extra_args(["--max-turns", "5"]);
-    let (args, env) = claude.invocation("Stage: RED", &home);
+    let (args, env) = claude.invocation("Stage: RED", &home, &[]);
     assert_eq!(&args[..2], ["-p", "Stage: RED"]);
     for flag in [
         "--dangerously-skip-permissions",
@@ -196,7 +196,7 @@ fn the_key_is_only_in_the_environment_and_the_settings_are_the_presets() {
     let codex = AgentCliWorker::new("w", AgentCli::Codex, "codex", "sk-secret-2")
         .base_url("http://127.0.0.1:9/v1")
         .extra_args(["-c", "x=1"]);
-    let (args, env) = codex.invocation("Stage: RED", &home);
+    let (args, env) = codex.invocation("Stage: RED", &home, &[]);
     assert_eq!(args.last().map(String::as_str), Some("Stage: RED"));
     assert!(args.contains(&"--ephemeral".to_string()), "{args:?}");
     let provider = args

@@ -175,22 +175,9 @@ fn a_task_merges_through(cli: AgentCli, name: &str) {
         git(&root, &["show", "tdd/calc:tests/test_calc.py"]),
         RED_TEST
     );
-    // The CLI left nothing else behind in the worktree that was merged.
-    let files = git(&root, &["ls-tree", "-r", "--name-only", "tdd/calc"]);
-    let expected = [".gitignore", "conftest.py", "pytest.ini", "src/README"];
-    let mut expected: Vec<&str> = expected.into_iter().chain([IMPL_FILE, TEST_FILE]).collect();
-    expected.sort();
-    assert_eq!(files.lines().collect::<Vec<_>>(), expected);
-
     // Every worker attempt recorded its usage: tokens, and a cost only
     // where the CLI reports one.
-    let worked: Vec<_> = outcome
-        .attempts
-        .iter()
-        .filter(|a| matches!(a.stage, Stage::Red | Stage::Green | Stage::Refactor))
-        .collect();
-    assert_eq!(worked.len(), 3, "{}", describe(&outcome));
-    for attempt in worked {
+    for attempt in only_the_task_merged(&root, &outcome) {
         let usage = attempt.usage.unwrap_or_else(|| panic!("{attempt:?}"));
         assert!(usage.calls >= 2, "{usage:?}");
         assert!(
@@ -259,6 +246,27 @@ fn a_task_merges_through(cli: AgentCli, name: &str) {
             AgentCli::Codex => assert_eq!(auth.1, Some(bearer.as_str())),
         }
     }
+}
+
+/// The CLI left nothing else behind in the worktree that was merged: the
+/// feature branch holds the project and the task's two files. Returns the
+/// attempts of the worker stages (one each).
+pub fn only_the_task_merged<'o>(
+    root: &Path,
+    outcome: &'o tdd_engine::pipeline::TaskOutcome,
+) -> Vec<&'o tdd_engine::pipeline::AttemptRecord> {
+    let files = git(root, &["ls-tree", "-r", "--name-only", "tdd/calc"]);
+    let expected = [".gitignore", "conftest.py", "pytest.ini", "src/README"];
+    let mut expected: Vec<&str> = expected.into_iter().chain([IMPL_FILE, TEST_FILE]).collect();
+    expected.sort();
+    assert_eq!(files.lines().collect::<Vec<_>>(), expected);
+    let worked: Vec<_> = outcome
+        .attempts
+        .iter()
+        .filter(|a| matches!(a.stage, Stage::Red | Stage::Green | Stage::Refactor))
+        .collect();
+    assert_eq!(worked.len(), 3, "{}", describe(outcome));
+    worked
 }
 
 fn paths(requests: &[tdd_fake_model::RecordedRequest]) -> Vec<String> {

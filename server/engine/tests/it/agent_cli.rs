@@ -25,7 +25,8 @@ use tdd_workers::{AgentCliWorker, Sandbox, StageRequest, Worker, WorkerError, Wo
 use crate::support::*;
 
 pub const API_KEY: &str = "sk-agent-test-7c2e";
-const REFACTORED: &str = "def add(a, b):\n    \"\"\"The sum of a and b.\"\"\"\n    return a + b\n";
+pub const REFACTORED: &str =
+    "def add(a, b):\n    \"\"\"The sum of a and b.\"\"\"\n    return a + b\n";
 
 /// The pinned CLI, or a failure saying how to install it.
 pub fn cli_program(cli: AgentCli) -> String {
@@ -170,11 +171,6 @@ fn a_task_merges_through(cli: AgentCli, name: &str) {
         describe(&outcome)
     );
     assert_eq!(server.remaining(), 0, "unused script entries");
-    assert_eq!(git(&root, &["show", "tdd/calc:src/calc.py"]), REFACTORED);
-    assert_eq!(
-        git(&root, &["show", "tdd/calc:tests/test_calc.py"]),
-        RED_TEST
-    );
     // Every worker attempt recorded its usage: tokens, and a cost only
     // where the CLI reports one.
     for attempt in only_the_task_merged(&root, &outcome) {
@@ -248,13 +244,18 @@ fn a_task_merges_through(cli: AgentCli, name: &str) {
     }
 }
 
-/// The CLI left nothing else behind in the worktree that was merged: the
-/// feature branch holds the project and the task's two files. Returns the
-/// attempts of the worker stages (one each).
+/// The refactored calc task merged, and the CLI left nothing else behind in
+/// the worktree: the feature branch holds the project and the task's two
+/// files. Returns the attempts of the worker stages (one each).
 pub fn only_the_task_merged<'o>(
     root: &Path,
     outcome: &'o tdd_engine::pipeline::TaskOutcome,
 ) -> Vec<&'o tdd_engine::pipeline::AttemptRecord> {
+    assert_eq!(git(root, &["show", "tdd/calc:src/calc.py"]), REFACTORED);
+    assert_eq!(
+        git(root, &["show", "tdd/calc:tests/test_calc.py"]),
+        RED_TEST
+    );
     let files = git(root, &["ls-tree", "-r", "--name-only", "tdd/calc"]);
     let expected = [".gitignore", "conftest.py", "pytest.ini", "src/README"];
     let mut expected: Vec<&str> = expected.into_iter().chain([IMPL_FILE, TEST_FILE]).collect();
@@ -438,10 +439,20 @@ fn cheater(cheat: Cheat, instead: &[PathBuf]) -> FakeModel {
 }
 
 fn a_cheat_is_caught(cli: AgentCli, cheat: Cheat, code: &str, name: &str) {
+    a_cheat_is_caught_by(|server| worker(cli, server), cheat, code, name);
+}
+
+/// [`a_cheat_is_caught`] with the worker `make` builds for the server.
+pub fn a_cheat_is_caught_by(
+    make: impl FnOnce(&FakeModel) -> AgentCliWorker,
+    cheat: Cheat,
+    code: &str,
+    name: &str,
+) {
     let root = python_repo(name);
     let ctx = python_context(&root);
     let server = cheater(cheat, &[]);
-    let mut worker = worker(cli, &server);
+    let mut worker = make(&server);
 
     let outcome = run_task(&ctx, &calc_task(), &mut worker);
 

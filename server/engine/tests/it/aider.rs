@@ -9,14 +9,13 @@
 use tdd_core::config::{AgentCli, SandboxMode};
 use tdd_engine::pipeline::run_task;
 use tdd_fake_model::{Cheat, Config, Dialect, FakeModel, Mode, Outcome, Solution, TaskSolution};
-use tdd_gates::Stage;
 use tdd_workers::Sandbox;
 use tdd_workers::transcript::TranscriptFormat;
 
-use crate::agent_cli::{API_KEY, model_for, only_the_task_merged, worker};
+use crate::agent_cli::{
+    API_KEY, REFACTORED, a_cheat_is_caught_by, model_for, only_the_task_merged, worker,
+};
 use crate::support::*;
-
-const REFACTORED: &str = "def add(a, b):\n    \"\"\"The sum of a and b.\"\"\"\n    return a + b\n";
 
 fn solution() -> Solution {
     Solution::new().with_task(
@@ -41,11 +40,6 @@ fn aider_takes_a_task_to_merge() {
     let outcome = run_task(&ctx, &calc_task(), &mut worker);
 
     assert!(outcome.merged(), "{}", describe(&outcome));
-    assert_eq!(git(&root, &["show", "tdd/calc:src/calc.py"]), REFACTORED);
-    assert_eq!(
-        git(&root, &["show", "tdd/calc:tests/test_calc.py"]),
-        RED_TEST
-    );
     // aider kept its history and caches in the throwaway home. One model
     // call per worker stage, each recorded with aider's token counts and its
     // plain-text transcript, the key nowhere in it.
@@ -88,32 +82,12 @@ fn aider_takes_a_task_to_merge() {
 /// runs it where bwrap is installed.
 #[test]
 fn aider_editing_the_test_in_green_is_put_back_and_rejected() {
-    let root = python_repo("aider-cheat-edit");
-    let ctx = python_context(&root);
-    let server = solver(Mode::Cheater(solution(), Cheat::EditTest));
     let sandbox = Sandbox::choose(SandboxMode::Bwrap).expect("bwrap (scripts/test installs it)");
-    let mut worker = worker(AgentCli::Aider, &server).sandbox(sandbox);
-
-    let outcome = run_task(&ctx, &calc_task(), &mut worker);
-
-    assert!(outcome.merged(), "{}", describe(&outcome));
-    let first = outcome
-        .attempts
-        .iter()
-        .find(|a| a.stage == Stage::Green)
-        .unwrap();
-    assert_eq!(first.outcome, Some(tdd_gates::Outcome::Violation));
-    assert!(
-        first
-            .reasons
-            .iter()
-            .any(|r| r.code == "pipeline.test_reverted"),
-        "{}",
-        describe(&outcome)
-    );
-    assert_eq!(
-        git(&root, &["show", "tdd/calc:tests/test_calc.py"]),
-        RED_TEST
+    a_cheat_is_caught_by(
+        |server| worker(AgentCli::Aider, server).sandbox(sandbox),
+        Cheat::EditTest,
+        "pipeline.test_reverted",
+        "aider-cheat-edit",
     );
 }
 

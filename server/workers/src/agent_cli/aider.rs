@@ -137,16 +137,7 @@ pub(super) fn judge(stdout: &str) -> Verdict {
             ),
         });
     };
-    let mut usage = Usage::default();
-    for line in lines.iter().filter(|l| l.starts_with("Tokens: ")) {
-        let (sent, received) = tokens(line);
-        usage.input_tokens += sent;
-        usage.output_tokens += received;
-        usage.calls += 1;
-        if let Some(cost) = session_cost(line) {
-            usage.cost_usd = Some(cost);
-        }
-    }
+    let usage = counted(&lines);
     let edited: Vec<&str> = lines
         .iter()
         .filter_map(|l| l.strip_prefix("Applied edit to "))
@@ -161,6 +152,29 @@ pub(super) fn judge(stdout: &str) -> Verdict {
         usage,
         model: None,
     }
+}
+
+/// The answered calls of the run: tokens from each `Tokens:` line, the
+/// session's cost from the last that prints one.
+fn counted(lines: &[&str]) -> Usage {
+    let mut usage = Usage::default();
+    for line in lines.iter().filter(|l| l.starts_with("Tokens: ")) {
+        let (sent, received) = tokens(line);
+        usage.input_tokens += sent;
+        usage.output_tokens += received;
+        usage.calls += 1;
+        if let Some(cost) = session_cost(line) {
+            usage.cost_usd = Some(cost);
+        }
+    }
+    usage
+}
+
+/// What a run that failed had used: its answered calls, if any.
+pub(super) fn spent(stdout: &str) -> Option<Usage> {
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    let usage = counted(&lines);
+    (usage.calls > 0).then_some(usage)
 }
 
 /// `Tokens: 2.3k sent, 150 received.` (with `Cost: …` after it, sometimes).
@@ -284,6 +298,18 @@ mod tests {
         // An error the retry got past does not decide.
         let recovered = format!("{down}Retrying in 0.2 seconds...\n{ANSWERED}");
         assert!(matches!(judge(&recovered), Verdict::Done { .. }));
+    }
+
+    #[test]
+    fn a_failed_run_keeps_the_calls_answered_before_it_failed() {
+        let out = format!("{ANSWERED}litellm.RateLimitError: slow down\n");
+        assert!(matches!(judge(&out), Verdict::Outage(_)));
+        let used = spent(&out).expect("one call was answered");
+        assert_eq!(
+            (used.calls, used.input_tokens, used.output_tokens),
+            (1, 657, 17)
+        );
+        assert_eq!(spent("litellm.RateLimitError: slow down\n"), None);
     }
 
     #[test]

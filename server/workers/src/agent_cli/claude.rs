@@ -105,6 +105,15 @@ pub(super) fn judge(stdout: &str) -> Verdict {
     }
 }
 
+/// What a run that failed had used: its `result` event's usage, when it
+/// counts any call.
+pub(super) fn spent(stdout: &str) -> Option<Usage> {
+    let (events, _) = json_lines(stdout);
+    let result = events.iter().rev().find(|e| e["type"] == "result")?;
+    let usage = usage(&events, result);
+    (usage.calls > 0 || usage.input_tokens > 0).then_some(usage)
+}
+
 fn usage(events: &[Value], result: &Value) -> Usage {
     let u = &result["usage"];
     let n = |v: &Value| v.as_u64().unwrap_or(0);

@@ -92,17 +92,8 @@ pub(super) fn judge(stdout: &str, wall_ms: u64) -> Verdict {
             None => Verdict::NoResult(describe_output(stdout, events.len(), bad)),
         };
     }
-    let n = |v: &Value| v.as_u64().unwrap_or(0);
-    let mut usage = Usage {
-        latency_ms: wall_ms,
-        ..Usage::default()
-    };
-    for turn in &turns {
-        let u = &turn["usage"];
-        usage.input_tokens += n(&u["input_tokens"]);
-        usage.cached_tokens += n(&u["cached_input_tokens"]);
-        usage.output_tokens += n(&u["output_tokens"]);
-    }
+    let mut usage = turns_usage(&turns);
+    usage.latency_ms = wall_ms;
     let completed: Vec<&Value> = events
         .iter()
         .filter(|e| e["type"] == "item.completed")
@@ -133,6 +124,32 @@ pub(super) fn judge(stdout: &str, wall_ms: u64) -> Verdict {
         usage,
         model: None,
     }
+}
+
+/// The tokens of the completed turns.
+fn turns_usage(turns: &[&Value]) -> Usage {
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    let mut usage = Usage::default();
+    for turn in turns {
+        let u = &turn["usage"];
+        usage.input_tokens += n(&u["input_tokens"]);
+        usage.cached_tokens += n(&u["cached_input_tokens"]);
+        usage.output_tokens += n(&u["output_tokens"]);
+    }
+    usage
+}
+
+/// What a run that failed had used: the turns it completed (one call each
+/// at least), if any.
+pub(super) fn spent(stdout: &str) -> Option<Usage> {
+    let (events, _) = json_lines(stdout);
+    let turns: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "turn.completed")
+        .collect();
+    let mut usage = turns_usage(&turns);
+    usage.calls = u32::try_from(turns.len()).unwrap_or(u32::MAX);
+    (usage.calls > 0).then_some(usage)
 }
 
 /// An error message of Codex: a provider's HTTP status or a connection

@@ -68,6 +68,8 @@ pub struct AgentCliWorker {
     idle: Duration,
     cancel: CancelToken,
     sandbox: Option<Sandbox>,
+    /// What the last failed attempt had used (see [`Worker::spent`]).
+    failed_use: Option<Usage>,
 }
 
 impl std::fmt::Debug for AgentCliWorker {
@@ -111,6 +113,7 @@ impl AgentCliWorker {
             idle: Duration::from_secs(tdd_core::config::DEFAULT_AGENT_IDLE_SECS),
             cancel: CancelToken::default(),
             sandbox: None,
+            failed_use: None,
         }
     }
 
@@ -286,6 +289,7 @@ impl Worker for AgentCliWorker {
     }
 
     fn perform(&mut self, request: &StageRequest) -> Result<WorkerReport, WorkerError> {
+        self.failed_use = None;
         let program = self
             .resolve_program()
             .map_err(|problem| self.failed(problem, ""))?;
@@ -329,6 +333,8 @@ impl Worker for AgentCliWorker {
         })?;
         let wall_ms = started.elapsed().as_millis() as u64;
         drop(home);
+        // Kept for `spent` unless the attempt succeeds (its report has it).
+        self.failed_use = self.used(&finished.stdout);
         let stderr = &finished.stderr;
         let verdict = match self.cli {
             AgentCli::ClaudeCode => claude::judge(&finished.stdout),
@@ -412,11 +418,28 @@ impl Worker for AgentCliWorker {
                 )),
             },
         };
-        self.with_refusals(result, code, &finished.stdout, stderr)
+        let result = self.with_refusals(result, code, &finished.stdout, stderr);
+        if result.is_ok() {
+            self.failed_use = None;
+        }
+        result
+    }
+
+    fn spent(&mut self) -> Option<Usage> {
+        self.failed_use.take()
     }
 }
 
 impl AgentCliWorker {
+    /// What a failed run had used, as far as its output tells.
+    fn used(&self, stdout: &str) -> Option<Usage> {
+        match self.cli {
+            AgentCli::ClaudeCode => claude::spent(stdout),
+            AgentCli::Codex => codex::spent(stdout),
+            AgentCli::Aider => aider::spent(stdout),
+        }
+    }
+
     /// What the CLI's stdout is: JSON events, or aider's plain text.
     fn transcript_format(&self) -> TranscriptFormat {
         match self.cli {

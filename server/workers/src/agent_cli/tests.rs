@@ -373,3 +373,38 @@ fn a_huge_prompt_is_cut_to_fit_one_argument_and_keeps_the_rules() {
     assert!(text.starts_with("Stage: RED"));
     assert!(text.contains("Working directory: /wt\n"));
 }
+
+/// An outage after some answered calls keeps their usage for the attempt's
+/// record (`Worker::spent`), taken once; a success leaves nothing there.
+#[test]
+fn a_failed_attempt_keeps_the_usage_of_the_calls_it_made() {
+    let dir = temp("spent");
+    let request = super::super::test_request(&dir, Stage::Green, 1);
+    let printed = "Tokens: 1.2k sent, 40 received.\nlitellm.RateLimitError: slow down";
+    let mut aider = AgentCliWorker::new(
+        "w",
+        AgentCli::Aider,
+        fake_cli(&dir, &format!("printf '%s\\n' '{printed}'")),
+        "k",
+    );
+    let err = aider.perform(&request).unwrap_err();
+    assert!(matches!(err, WorkerError::ProviderOutage(_)), "{err}");
+    let used = aider.spent().expect("the answered call");
+    assert_eq!(
+        (used.calls, used.input_tokens, used.output_tokens),
+        (1, 1200, 40)
+    );
+    assert_eq!(aider.spent(), None, "taken once");
+
+    let mut claude = AgentCliWorker::new(
+        "w",
+        AgentCli::ClaudeCode,
+        fake_cli(
+            &dir,
+            &format!("printf '%s' '{}'", CLAUDE_OK.replace('\'', "")),
+        ),
+        "k",
+    );
+    claude.perform(&request).unwrap();
+    assert_eq!(claude.spent(), None);
+}

@@ -15,7 +15,6 @@ pub struct TestSlots(Arc<Slots>);
 
 #[derive(Debug)]
 struct Slots {
-    total: usize,
     free: Mutex<usize>,
     freed: Condvar,
 }
@@ -27,10 +26,8 @@ pub struct Slot<'a>(&'a Slots);
 impl TestSlots {
     /// `n` runs at once (at least one).
     pub fn new(n: usize) -> Self {
-        let total = n.max(1);
         TestSlots(Arc::new(Slots {
-            total,
-            free: Mutex::new(total),
+            free: Mutex::new(n.max(1)),
             freed: Condvar::new(),
         }))
     }
@@ -38,10 +35,6 @@ impl TestSlots {
     /// One run per core.
     pub fn per_core() -> Self {
         Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
-    }
-
-    pub fn total(&self) -> usize {
-        self.0.total
     }
 
     /// Waits for a free slot; `None` when the run is cancelled first.

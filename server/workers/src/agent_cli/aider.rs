@@ -203,10 +203,8 @@ fn parse_count(text: &str) -> u64 {
 
 /// `Cost: $0.0012 message, $0.0024 session.` → 0.0024.
 fn session_cost(line: &str) -> Option<f64> {
-    let before = line.split(" session").next()?;
-    let amount = before.rsplit('$').next()?;
-    (before.len() < line.len()).then_some(())?;
-    amount.trim().parse().ok()
+    let (before, _) = line.split_once(" session")?;
+    before.rsplit_once('$')?.1.trim().parse().ok()
 }
 
 /// litellm's error kinds: the provider's trouble is an outage; a request

@@ -295,11 +295,14 @@ impl Worker for AgentCliWorker {
             .map_err(|problem| self.failed(problem, ""))?;
         let home = Scratch::create()
             .map_err(|e| self.failed(format!("got no scratch home directory: {e}"), ""))?;
-        if self.cli == AgentCli::Aider {
-            aider::write_metadata(&home, self.model.as_deref(), self.base_url.as_deref())
-                .map_err(|e| self.failed(format!("could not write its model file: {e}"), ""))?;
-        }
-        let files = aider::existing(&request.worktree, &request.writable);
+        let files = match self.cli {
+            AgentCli::Aider => {
+                aider::write_metadata(&home, self.model.as_deref(), self.base_url.as_deref())
+                    .map_err(|e| self.failed(format!("could not write its model file: {e}"), ""))?;
+                aider::existing(&request.worktree, &request.writable)
+            }
+            AgentCli::ClaudeCode | AgentCli::Codex => Vec::new(),
+        };
         let (args, env) = self.invocation(&prompt(request), &home, &files);
         let allow = Allow {
             write: vec![home.path()],
@@ -333,8 +336,28 @@ impl Worker for AgentCliWorker {
         })?;
         let wall_ms = started.elapsed().as_millis() as u64;
         drop(home);
-        // Kept for `spent` unless the attempt succeeds (its report has it).
-        self.failed_use = self.used(&finished.stdout);
+        let result = self.read_run(&finished, wall_ms);
+        // A failed attempt's usage waits for `spent`; a report carries its own.
+        self.failed_use = match &result {
+            Ok(_) => None,
+            Err(_) => self.used(&finished.stdout),
+        };
+        result
+    }
+
+    fn spent(&mut self) -> Option<Usage> {
+        self.failed_use.take()
+    }
+}
+
+impl AgentCliWorker {
+    /// The attempt's report or error, from how the CLI ended and what it
+    /// printed.
+    fn read_run(
+        &self,
+        finished: &process::Finished,
+        wall_ms: u64,
+    ) -> Result<WorkerReport, WorkerError> {
         let stderr = &finished.stderr;
         let verdict = match self.cli {
             AgentCli::ClaudeCode => claude::judge(&finished.stdout),
@@ -418,15 +441,7 @@ impl Worker for AgentCliWorker {
                 )),
             },
         };
-        let result = self.with_refusals(result, code, &finished.stdout, stderr);
-        if result.is_ok() {
-            self.failed_use = None;
-        }
-        result
-    }
-
-    fn spent(&mut self) -> Option<Usage> {
-        self.failed_use.take()
+        self.with_refusals(result, code, &finished.stdout, stderr)
     }
 }
 

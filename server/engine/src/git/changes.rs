@@ -4,7 +4,9 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use git2::{Delta, DiffFindOptions, DiffOptions, ErrorCode, Oid, build::CheckoutBuilder};
+use git2::{
+    Delta, Diff, DiffFindOptions, DiffOptions, ErrorCode, Oid, Repository, build::CheckoutBuilder,
+};
 
 use super::{Change, ChangeKind, GitError, Result, Worktree, check_worktree_path, io_err};
 
@@ -17,57 +19,17 @@ impl Worktree {
     pub fn changes(&self, since: Oid) -> Result<Vec<Change>> {
         // A tracked worktree's content costs what was touched; the
         // index-free scan reads and hashes every file.
-        let (repo, now) = match self.content_tree().ok().flatten() {
-            Some((repo, now)) => (std::rc::Rc::new(repo), Some(now)),
-            None => (self.repo()?, None),
-        };
-        let tree = repo.find_commit(since)?.tree()?;
-        let mut opts = DiffOptions::new();
-        opts.include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .include_typechange(true);
-        let mut diff = match now {
-            // Diffed as two small trees of only the changed paths: the same
-            // deltas and renames, at the cost of what changed.
-            Some(now) => {
-                let now = repo.find_tree(now)?;
-                let paths = super::tracked::changed_paths(&repo, Some(&tree), Some(&now))?;
-                if paths.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let old = repo.find_tree(super::tracked::only_paths(&repo, &tree, &paths)?)?;
-                let new = repo.find_tree(super::tracked::only_paths(&repo, &now, &paths)?)?;
-                repo.diff_tree_to_tree(Some(&old), Some(&new), Some(&mut opts))?
-            }
-            None => repo.diff_tree_to_workdir(Some(&tree), Some(&mut opts))?,
-        };
-        let mut find = DiffFindOptions::new();
-        find.renames(true).for_untracked(true);
-        diff.find_similar(Some(&mut find))?;
-        let path_of = |file: git2::DiffFile<'_>| {
-            file.path()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        };
-        let mut out = Vec::new();
-        for delta in diff.deltas() {
-            let new = path_of(delta.new_file());
-            let old = path_of(delta.old_file());
-            let change = match delta.status() {
-                Delta::Added | Delta::Untracked => Change::new(new, ChangeKind::Added),
-                Delta::Modified | Delta::Typechange => Change::new(new, ChangeKind::Modified),
-                Delta::Deleted => Change::new(old, ChangeKind::Deleted),
-                Delta::Renamed => Change::new(new, ChangeKind::Renamed { from: old }),
-                // A copy leaves its source in place: the new file is an addition.
-                Delta::Copied => Change::new(new, ChangeKind::Added),
-                Delta::Unmodified | Delta::Ignored | Delta::Unreadable | Delta::Conflicted => {
-                    continue;
-                }
-            };
-            out.push(change);
+        if let Some(changes) = self
+            .with_content_tree(|repo, now| tracked_changes(repo, since, now))
+            .ok()
+            .flatten()
+        {
+            return Ok(changes);
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        let repo = self.repo()?;
+        let tree = repo.find_commit(since)?.tree()?;
+        let diff = repo.diff_tree_to_workdir(Some(&tree), Some(&mut diff_options()))?;
+        read_deltas(diff)
     }
 
     /// Puts `paths` back as they are in the worktree's `HEAD` (file and index
@@ -148,4 +110,59 @@ fn remove_added(root: &Path, rel: &Path) -> Result<()> {
         dir = d.parent();
     }
     Ok(())
+}
+
+fn diff_options() -> DiffOptions {
+    let mut opts = DiffOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_typechange(true);
+    opts
+}
+
+/// The changes from commit `since` to tree `now`, diffed as two small trees
+/// of only the changed paths: the same deltas and renames, at the cost of
+/// what changed.
+fn tracked_changes(repo: &Repository, since: Oid, now: Oid) -> Result<Vec<Change>> {
+    let tree = repo.find_commit(since)?.tree()?;
+    let now = repo.find_tree(now)?;
+    let paths = super::tracked::changed_paths(repo, Some(&tree), Some(&now))?;
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let old = repo.find_tree(super::tracked::only_paths(repo, &tree, &paths)?)?;
+    let new = repo.find_tree(super::tracked::only_paths(repo, &now, &paths)?)?;
+    read_deltas(repo.diff_tree_to_tree(Some(&old), Some(&new), Some(&mut diff_options()))?)
+}
+
+/// A diff's deltas as changes, renames found by content similarity
+/// (untracked files included), sorted by path.
+fn read_deltas(mut diff: Diff<'_>) -> Result<Vec<Change>> {
+    let mut find = DiffFindOptions::new();
+    find.renames(true).for_untracked(true);
+    diff.find_similar(Some(&mut find))?;
+    let path_of = |file: git2::DiffFile<'_>| {
+        file.path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for delta in diff.deltas() {
+        let new = path_of(delta.new_file());
+        let old = path_of(delta.old_file());
+        let change = match delta.status() {
+            Delta::Added | Delta::Untracked => Change::new(new, ChangeKind::Added),
+            Delta::Modified | Delta::Typechange => Change::new(new, ChangeKind::Modified),
+            Delta::Deleted => Change::new(old, ChangeKind::Deleted),
+            Delta::Renamed => Change::new(new, ChangeKind::Renamed { from: old }),
+            // A copy leaves its source in place: the new file is an addition.
+            Delta::Copied => Change::new(new, ChangeKind::Added),
+            Delta::Unmodified | Delta::Ignored | Delta::Unreadable | Delta::Conflicted => {
+                continue;
+            }
+        };
+        out.push(change);
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }

@@ -241,6 +241,10 @@ impl Worktree {
         }
         let tree = repo.find_tree(tree_id)?;
         let sig = signature(&repo)?;
-        Ok(repo.commit(Some("HEAD"), &sig, &sig, &commit.message(), &tree, &[&head])?)
+        let oid = repo.commit(Some("HEAD"), &sig, &sig, &commit.message(), &tree, &[&head])?;
+        // Only a shortcut for what follows: the content is built again if
+        // this fails.
+        let _ = self.settle_if_at(tree_id);
+        Ok(oid)
     }
 }

@@ -93,17 +93,21 @@ impl StatWatch {
     }
 
     /// Scans again and adds every path that differs from the snapshot (new,
-    /// gone, changed or racy) to `touched`. True when a `.gitignore` surely
-    /// changed (a racy one only may have).
+    /// gone, changed or racy) to `touched`; sets `seen` when the scan differs
+    /// from the one before (or holds a file racy against it). True when a
+    /// `.gitignore` surely changed (a racy one only may have).
     pub fn drain(
         &mut self,
         root: &Path,
         ignored: &dyn Fn(&str) -> bool,
         touched: &mut BTreeSet<String>,
+        seen: &mut bool,
     ) -> bool {
         let is_ignore_file = |p: &str| p == ".gitignore" || p.ends_with("/.gitignore");
         let mut ignores_changed = false;
         let now = Scan::take(root, ignored);
+        let before = self.latest.as_ref().unwrap_or(&self.known);
+        *seen |= before.files != now.files || now.files.values().any(|s| before.racy(s));
         for (path, stamp) in &now.files {
             let changed = self.known.files.get(path) != Some(stamp);
             if changed || self.known.racy(stamp) {
@@ -148,14 +152,14 @@ mod tests {
         let mut watch = StatWatch::start(root, &none);
         // Every file is racy right after it was written: touched, to be read.
         let mut touched = BTreeSet::new();
-        watch.drain(root, &none, &mut touched);
+        watch.drain(root, &none, &mut touched, &mut true);
         assert_eq!(touched, BTreeSet::from(["a.py".into(), "b.py".into()]));
 
         // Old enough not to be racy, they are not touched.
         std::thread::sleep(RACY + Duration::from_millis(50));
         let mut watch = StatWatch::start(root, &none);
         let mut touched = BTreeSet::new();
-        watch.drain(root, &none, &mut touched);
+        watch.drain(root, &none, &mut touched, &mut true);
         assert!(touched.is_empty(), "{touched:?}");
 
         // Same length, same mtime put back: the ctime still moved.
@@ -169,8 +173,29 @@ mod tests {
             .unwrap();
         fs::write(root.join("c.py"), "c\n").unwrap();
         fs::remove_file(root.join("b.py")).unwrap();
-        watch.drain(root, &none, &mut touched);
+        watch.drain(root, &none, &mut touched, &mut true);
         let expected = ["a.py", "b.py", "c.py"].map(String::from);
         assert_eq!(touched, BTreeSet::from(expected));
+    }
+
+    #[test]
+    fn a_scan_like_the_one_before_sees_nothing_and_a_write_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::write(root.join("a.py"), "a\n").unwrap();
+        std::thread::sleep(RACY + Duration::from_millis(50));
+        let mut watch = StatWatch::start(root, &none);
+        let mut touched = BTreeSet::new();
+        let mut seen = false;
+        watch.drain(root, &none, &mut touched, &mut seen);
+        assert!(!seen);
+        fs::write(root.join("a.py"), "b\n").unwrap();
+        watch.drain(root, &none, &mut touched, &mut seen);
+        assert!(seen);
+        // Written within the racy window of the scan before: seen again,
+        // though its stamp may not have moved.
+        let mut seen = false;
+        watch.drain(root, &none, &mut touched, &mut seen);
+        assert!(seen);
     }
 }

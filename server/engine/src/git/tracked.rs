@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use std::collections::BTreeMap;
@@ -19,10 +19,54 @@ use super::{GitError, Result, Worktree, io_err};
 
 /// The watch of a worktree and the tree its files were last known to equal
 /// (but for the touched paths).
-#[derive(Debug)]
 pub(crate) struct Tracker {
     watch: Watch,
     at: Oid,
+    /// The tree of what the worktree holds, as last built, while no write
+    /// came since: the stages ask for it several times between two writes.
+    content: Option<Oid>,
+    /// Where content trees are built (see [`Worktree::with_content_tree`]).
+    memory: Option<MemoryRepo>,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("watch", &self.watch)
+            .field("at", &self.at)
+            .field("content", &self.content)
+            .finish()
+    }
+}
+
+/// A repository handle whose new objects stay in memory (a mempack backend
+/// above the disk's): a content tree's blobs and trees are wanted for their
+/// ids and a diff, and a loose object is a file created per write. Never a
+/// kept handle ([`super::handles`]): the stages' commits must reach the disk.
+struct MemoryRepo {
+    repo: Repository,
+    /// The worktree's path when opened: parking and adopting move it.
+    path: PathBuf,
+    builds: u32,
+}
+
+/// Content trees built in one [`MemoryRepo`] before it is opened afresh,
+/// which drops what its memory holds.
+const BUILDS_PER_MEMORY: u32 = 256;
+
+impl MemoryRepo {
+    fn open(path: &Path) -> Result<MemoryRepo> {
+        let repo = Repository::open(path)?;
+        // Above the loose and packed backends, so every write lands here.
+        let odb = repo.odb()?;
+        odb.add_new_mempack_backend(1000)?;
+        drop(odb);
+        Ok(MemoryRepo {
+            repo,
+            path: path.to_path_buf(),
+            builds: 0,
+        })
+    }
 }
 
 /// Shared by the clones of one [`Worktree`].
@@ -45,12 +89,20 @@ impl Tracker {
             Tracking::Events => Watch::start(root, &ignorer(repo))?,
             Tracking::Stat => Watch::start_stat(root, &ignorer(repo)),
         };
-        Some(Tracker { watch, at: tree })
+        Some(Tracker {
+            watch,
+            at: tree,
+            content: None,
+            memory: None,
+        })
     }
 
     /// The touched paths, or `None` when the whole tree must be looked at.
     pub fn touched(&mut self, repo: &Repository, root: &Path) -> Option<BTreeSet<String>> {
         self.watch.drain(root, &ignorer(repo));
+        if self.watch.take_seen() {
+            self.content = None;
+        }
         self.watch.touched().cloned()
     }
 
@@ -58,8 +110,10 @@ impl Tracker {
     /// but for the paths in `still`.
     pub fn settle(&mut self, repo: &Repository, root: &Path, tree: Oid, still: &BTreeSet<String>) {
         self.watch.drain(root, &ignorer(repo));
+        self.watch.take_seen();
         self.watch.forget(still);
         self.at = tree;
+        self.content = still.is_empty().then_some(tree);
     }
 
     pub fn at(&self) -> Oid {
@@ -116,40 +170,91 @@ impl Worktree {
             .is_some_and(|t| !lock(t).is_broken() && lock(t).tracking() == how)
     }
 
-    /// The tree of what the worktree holds now: tracked files and untracked
-    /// ones git does not ignore, as the index-free diff sees them, with a
-    /// handle on the repository that can read it. Its new blobs and trees are
-    /// kept in that handle's memory (a mempack backend), never written to
-    /// disk: only the id is wanted, and a loose object is a file created per
-    /// call. `None` when the worktree is not tracked (or the tracking lost
-    /// count).
-    pub(crate) fn content_tree(&self) -> Result<Option<(Repository, Oid)>> {
+    /// Runs `f` on the tree of what the worktree holds now (tracked files
+    /// and untracked ones git does not ignore, as the index-free diff sees
+    /// them) and a handle that can read it, whose new objects stay in memory
+    /// ([`MemoryRepo`]). `None` when the worktree is not tracked (or the
+    /// tracking lost count). The tracker stays locked while `f` runs.
+    pub(crate) fn with_content_tree<T>(
+        &self,
+        f: impl FnOnce(&Repository, Oid) -> Result<T>,
+    ) -> Result<Option<T>> {
         let Some(tracked) = &self.tracked else {
             return Ok(None);
         };
-        // A handle of its own, never a kept one ([`super::handles`]): the
-        // memory backend must not hold what the stages commit.
-        let repo = Repository::open(&self.path)?;
-        // Above the loose and packed backends, so every write lands here.
-        let odb = repo.odb()?;
-        odb.add_new_mempack_backend(1000)?;
-        drop(odb);
-        let tree = self.content_tree_in(&repo, tracked)?;
-        Ok(tree.map(|oid| (repo, oid)))
-    }
-
-    fn content_tree_in(&self, repo: &Repository, tracked: &Tracked) -> Result<Option<Oid>> {
         let mut tracker = lock(tracked);
-        let Some(touched) = tracker.touched(repo, &self.path) else {
+        let Some(oid) = self.content_in(&mut tracker)? else {
             return Ok(None);
         };
-        let base = repo.find_tree(tracker.at())?;
+        let memory = tracker.memory.as_ref().expect("content_in opens it");
+        f(&memory.repo, oid).map(Some)
+    }
+
+    /// The id of [`Worktree::with_content_tree`]'s tree.
+    pub(crate) fn content_tree(&self) -> Result<Option<Oid>> {
+        self.with_content_tree(|_, oid| Ok(oid))
+    }
+
+    /// After a commit of `tree`: when the files hold exactly that tree, it
+    /// becomes the known one and nothing is touched, so asking for the
+    /// content, or moving the worktree to another tree, costs nothing until
+    /// the next write. Only for an event watch: a stat watch would scan every
+    /// file to know, and its next look scans anyway.
+    pub(crate) fn settle_if_at(&self, tree: Oid) -> Result<()> {
+        let Some(tracked) = &self.tracked else {
+            return Ok(());
+        };
+        let mut tracker = lock(tracked);
+        if tracker.tracking() != Tracking::Events {
+            return Ok(());
+        }
+        if self.content_in(&mut tracker)? == Some(tree) {
+            // `content_in` drained the watch just now.
+            tracker.watch.forget(&BTreeSet::new());
+            tracker.at = tree;
+        }
+        Ok(())
+    }
+
+    /// The content tree's id, built in the tracker's [`MemoryRepo`] unless
+    /// no write came since it was last built.
+    fn content_in(&self, tracker: &mut Tracker) -> Result<Option<Oid>> {
+        let mut memory = match tracker.memory.take() {
+            Some(m) if m.builds < BUILDS_PER_MEMORY && m.path == self.path => m,
+            _ => MemoryRepo::open(&self.path)?,
+        };
+        let content = self.content_with(tracker, &mut memory);
+        tracker.memory = Some(memory);
+        content
+    }
+
+    fn content_with(&self, tracker: &mut Tracker, memory: &mut MemoryRepo) -> Result<Option<Oid>> {
+        let Some(touched) = tracker.touched(&memory.repo, &self.path) else {
+            return Ok(None);
+        };
+        if let Some(content) = tracker.content {
+            return Ok(Some(content));
+        }
+        memory.builds += 1;
+        let built = self.build_content_tree(&memory.repo, tracker.at, &touched)?;
+        tracker.content = Some(built);
+        Ok(Some(built))
+    }
+
+    /// `base` with the touched paths as the worktree holds them.
+    fn build_content_tree(
+        &self,
+        repo: &Repository,
+        base: Oid,
+        touched: &BTreeSet<String>,
+    ) -> Result<Oid> {
+        let base = repo.find_tree(base)?;
         if touched.is_empty() {
-            return Ok(Some(base.id()));
+            return Ok(base.id());
         }
         let ignored = ignorer(repo);
         let mut update = Updates::new();
-        for rel in &touched {
+        for rel in touched {
             let full = self.path.join(rel);
             let in_base = base.get_path(Path::new(rel)).ok();
             let meta = match fs::symlink_metadata(&full) {
@@ -178,43 +283,52 @@ impl Worktree {
             let (oid, mode) = file_blob(repo, &full, &meta)?;
             update.insert(rel.clone(), Some((oid, mode)));
         }
-        Ok(Some(update_tree(repo, &base, &update)?))
+        update_tree(repo, &base, &update)
     }
 
     /// For a tracked worktree, the untracked files git does not ignore, or
     /// [`GitError::Dirty`] when a tracked file differs from `HEAD`; `None`
     /// when the worktree is not tracked.
     pub(crate) fn tracked_untracked(&self) -> Result<Option<BTreeSet<String>>> {
-        let Some((repo, now)) = self.content_tree().ok().flatten() else {
-            return Ok(None);
-        };
-        let head = repo.head()?.peel_to_tree()?;
-        let now = repo.find_tree(now)?;
-        let mut untracked = BTreeSet::new();
-        let mut dirty = Vec::new();
-        for path in changed_paths(&repo, Some(&head), Some(&now))? {
-            let in_head = head
-                .get_path(Path::new(&path))
-                .is_ok_and(|e| e.kind() != Some(ObjectType::Tree));
-            if in_head {
-                dirty.push(path);
-            } else {
-                untracked.insert(path);
-            }
-        }
-        if !dirty.is_empty() {
-            let mut files = dirty.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
-            if dirty.len() > 5 {
-                files.push_str(&format!(" and {} more", dirty.len() - 5));
-            }
-            return Err(GitError::Dirty {
-                path: self.path.clone(),
-                files,
-            });
-        }
-        Ok(Some(untracked))
+        // The content tree's own failure means "not tracked"; a dirty tree is an error.
+        self.with_content_tree(|repo, now| Ok(untracked_or_dirty(&self.path, repo, now)))
+            .ok()
+            .flatten()
+            .transpose()
     }
+}
 
+/// The paths of tree `now` that `HEAD` lacks, or [`GitError::Dirty`] naming
+/// the ones it has with other content.
+fn untracked_or_dirty(root: &Path, repo: &Repository, now: Oid) -> Result<BTreeSet<String>> {
+    let head = repo.head()?.peel_to_tree()?;
+    let now = repo.find_tree(now)?;
+    let mut untracked = BTreeSet::new();
+    let mut dirty = Vec::new();
+    for path in changed_paths(repo, Some(&head), Some(&now))? {
+        let in_head = head
+            .get_path(Path::new(&path))
+            .is_ok_and(|e| e.kind() != Some(ObjectType::Tree));
+        if in_head {
+            dirty.push(path);
+        } else {
+            untracked.insert(path);
+        }
+    }
+    if !dirty.is_empty() {
+        let mut files = dirty.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        if dirty.len() > 5 {
+            files.push_str(&format!(" and {} more", dirty.len() - 5));
+        }
+        return Err(GitError::Dirty {
+            path: root.to_path_buf(),
+            files,
+        });
+    }
+    Ok(untracked)
+}
+
+impl Worktree {
     /// Moves the files of a tracked worktree from what it holds to `to`:
     /// writes what differs between its known tree and `to`, and puts every
     /// touched path back as `to` has it (an untracked file git would not
@@ -300,13 +414,18 @@ fn put(
     let existing = fs::symlink_metadata(&full).ok();
     match entry {
         Some(entry) if entry.kind() == Some(ObjectType::Blob) => {
+            let blob = repo.find_blob(entry.id())?;
             if let Some(meta) = &existing {
+                // A file created again costs far more than one read (a new
+                // inode; on ext4, after many deletions, a search for one).
+                if holds(&full, meta, &blob, entry.filemode()) {
+                    return Ok(());
+                }
                 remove(&full, meta.is_dir())?;
             }
             if let Some(parent) = full.parent() {
                 make_dirs(root, parent)?;
             }
-            let blob = repo.find_blob(entry.id())?;
             if entry.filemode() == i32::from(FileMode::Link) {
                 let target =
                     <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(blob.content());
@@ -335,6 +454,21 @@ fn put(
         }
     }
     Ok(())
+}
+
+/// Whether `full` (whose metadata is `meta`) is already `blob` with git
+/// mode `mode`: same kind, same executable bit, same bytes.
+fn holds(full: &Path, meta: &fs::Metadata, blob: &git2::Blob<'_>, mode: i32) -> bool {
+    if mode == i32::from(FileMode::Link) {
+        return meta.file_type().is_symlink()
+            && fs::read_link(full)
+                .is_ok_and(|target| target.as_os_str().as_encoded_bytes() == blob.content());
+    }
+    let executable = mode == i32::from(FileMode::BlobExecutable);
+    meta.file_type().is_file()
+        && (meta.permissions().mode() & 0o111 != 0) == executable
+        && meta.len() == blob.size() as u64
+        && fs::read(full).is_ok_and(|bytes| bytes == blob.content())
 }
 
 fn remove(full: &Path, dir: bool) -> Result<()> {

@@ -34,6 +34,8 @@ pub(crate) struct Watch {
     source: Source,
     touched: BTreeSet<String>,
     broken: bool,
+    /// Something was written (or may have been) since [`Watch::take_seen`].
+    seen: bool,
     /// A `.gitignore` changed since the known tree (for a stat watch, which
     /// reports racy files touched without knowing whether they changed).
     ignores_changed: bool,
@@ -67,6 +69,7 @@ impl Watch {
                 source: Source::Events(inner),
                 touched: BTreeSet::new(),
                 broken: false,
+                seen: true,
                 ignores_changed: false,
             })
         }
@@ -84,6 +87,7 @@ impl Watch {
             source: Source::Stat(StatWatch::start(root, ignored)),
             touched: BTreeSet::new(),
             broken: false,
+            seen: true,
             ignores_changed: false,
         }
     }
@@ -102,14 +106,23 @@ impl Watch {
         match &mut self.source {
             #[cfg(target_os = "linux")]
             Source::Events(inner) => {
-                if !self.broken && !inner.drain(root, ignored, &mut self.touched) {
+                if !self.broken && !inner.drain(root, ignored, &mut self.touched, &mut self.seen) {
                     self.broken = true;
                 }
             }
             Source::Stat(stat) => {
-                self.ignores_changed |= stat.drain(root, ignored, &mut self.touched);
+                self.ignores_changed |=
+                    stat.drain(root, ignored, &mut self.touched, &mut self.seen);
             }
         }
+    }
+
+    /// Whether a drain saw a write (or, for a stat watch, a file it cannot
+    /// tell is unchanged) since the last call: a touched path written again
+    /// leaves the touched set as it was, so only this tells that what the
+    /// touched paths hold may have changed.
+    pub fn take_seen(&mut self) -> bool {
+        std::mem::take(&mut self.seen) || self.broken
     }
 
     /// The paths touched since the last [`Watch::forget`], or `None` when
@@ -245,13 +258,14 @@ mod linux {
             Ok(())
         }
 
-        /// Reads the queue dry into `touched`; false when the watch can no
-        /// longer be trusted.
+        /// Reads the queue dry into `touched` (`seen` set when an event came);
+        /// false when the watch can no longer be trusted.
         pub fn drain(
             &mut self,
             root: &Path,
             ignored: &dyn Fn(&str) -> bool,
             touched: &mut BTreeSet<String>,
+            seen: &mut bool,
         ) -> bool {
             let mut buffer = [0u8; 16 * 1024];
             loop {
@@ -262,6 +276,7 @@ mod linux {
                 };
                 let mut new_dirs = Vec::new();
                 for event in events {
+                    *seen = true;
                     if event.mask.contains(EventMask::Q_OVERFLOW) {
                         return false;
                     }

@@ -371,10 +371,7 @@ impl Run<'_> {
     /// The tests run in the worktree, or the report of a run on the very
     /// same files (see [`ReportCache`]), marked as reused.
     fn test_run(&self, stage: Stage, only: &[String]) -> Result<TestRun, Stop> {
-        let content = self.time(
-            |t| &mut t.diff,
-            || self.wt.content_tree().ok().flatten().map(|(_, tree)| tree),
-        );
+        let content = self.time(|t| &mut t.diff, || self.wt.content_tree().ok().flatten());
         let count = |reused: bool| {
             let mut spent = self.spent.get();
             if reused {

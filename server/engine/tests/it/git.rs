@@ -560,8 +560,74 @@ fn tracked_changes_equal_a_full_scan_under_random_edits() {
             most = most.max(changes.len());
             assert!(tracked.is_tracked(), "round {round}: the watch lost count");
         }
+        // Now and then a stage commit of everything changed since HEAD: the
+        // tracked worktree then knows its files are HEAD's, and the edits
+        // after it must still be seen.
+        if round % 25 == 24 {
+            let head = head_of(&tracked);
+            let mut paths = Vec::new();
+            for change in scanned.changes(head).unwrap() {
+                if let ChangeKind::Renamed { from } = &change.kind {
+                    paths.push(from.clone());
+                }
+                paths.push(change.path.clone());
+            }
+            let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+            match tracked.commit_stage(&stage("T-R", Stage::Green, "ok", &paths)) {
+                Ok(_) | Err(GitError::NothingToCommit { .. }) => {}
+                Err(e) => panic!("round {round}: {e}"),
+            }
+            let head = head_of(&tracked);
+            assert_eq!(tracked.changes(head).unwrap(), [], "round {round}");
+            assert_eq!(scanned.changes(head).unwrap(), [], "round {round}");
+        }
     }
     assert!(most >= 4, "the edits changed too little to compare: {most}");
+}
+
+/// A path written again after its content was asked for, and a file
+/// written after a stage commit, are seen: the content a tracked worktree
+/// keeps between two questions holds only while nothing was written.
+#[test]
+fn a_tracked_worktree_sees_a_path_written_again_and_a_write_after_a_commit() {
+    let root = user_repo("tracked-again");
+    let project = Project::open(&root).unwrap();
+    project.ensure_feature_branch("shop", "main").unwrap();
+    let mut wt = project.create_worktree("shop", "T-A").unwrap();
+    wt.track(Tracking::Events).unwrap();
+    let base = head_of(&wt);
+    let added = |path: &str| vec![Change::new(path, ChangeKind::Added)];
+
+    write(&wt.path, "src/a.py", "A = 1\n");
+    assert_eq!(wt.changes(base).unwrap(), added("src/a.py"));
+    // The same path, the same length: only the write tells it changed.
+    write(&wt.path, "src/a.py", "A = 2\n");
+    let first = commit_file(&wt, "T-A", Stage::Green, "src/b.py", "B = 1\n");
+    assert_eq!(wt.changes(first).unwrap(), added("src/a.py"));
+    let committed = wt
+        .commit_stage(&stage("T-A", Stage::Refactor, "ok", &["src/a.py"]))
+        .unwrap();
+    let repo = Repository::open(&wt.path).unwrap();
+    let blob = repo
+        .find_commit(committed)
+        .unwrap()
+        .tree()
+        .unwrap()
+        .get_path(Path::new("src/a.py"))
+        .unwrap()
+        .to_object(&repo)
+        .unwrap()
+        .peel_to_blob()
+        .unwrap();
+    assert_eq!(blob.content(), b"A = 2\n");
+    assert_eq!(wt.changes(committed).unwrap(), []);
+
+    write(&wt.path, "src/a.py", "A = 3\n");
+    assert_eq!(
+        wt.changes(committed).unwrap(),
+        vec![Change::new("src/a.py", ChangeKind::Modified)]
+    );
+    assert!(wt.is_tracked());
 }
 
 /// A merged task's worktree is parked and adopted by the next task: it then
@@ -616,6 +682,8 @@ fn parked_worktree_adopted(name: &str, track: Option<Tracking>) {
     project.fast_forward_feature("shop", &other).unwrap();
     project.remove_worktree("T-2").unwrap();
 
+    let inode = |path: &Path| std::os::unix::fs::MetadataExt::ino(&fs::metadata(path).unwrap());
+    let kept = inode(&first.path.join("tests/test_one.py"));
     let first_path = first.path.clone();
     project.park_worktree(&pool, first).unwrap();
     assert!(!first_path.exists());
@@ -632,6 +700,11 @@ fn parked_worktree_adopted(name: &str, track: Option<Tracking>) {
     adopted.sync_index().unwrap();
     assert_eq!(git(&adopted.path, &["status", "--porcelain=v1"]), "");
     assert_eq!(read(&adopted.path, "src/two.py"), "TWO = 2\n");
+    assert_eq!(
+        inode(&adopted.path.join("tests/test_one.py")),
+        kept,
+        "a file already as the branch has it is not written again"
+    );
     assert!(!adopted.path.join("leftover.txt").exists());
     assert!(
         adopted.path.join("cache.log").exists(),

@@ -10,6 +10,7 @@
 //! report still shows how every other test fares; the gates need that to see
 //! a GREEN that breaks an earlier test.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -55,11 +56,60 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// A fresh file path for a runner's report, outside the project.
-fn report_path(extension: &str) -> PathBuf {
+/// The file a runner writes its report to, outside the project: one per
+/// thread and extension, emptied before each run and removed when the
+/// thread ends. A fresh file per run costs an inode created and one freed
+/// each time, and on ext4 without a journal every freed inode is walked
+/// past by the creations of the next half minute.
+fn report_path(extension: &str) -> std::io::Result<PathBuf> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("tdd-report-{}-{n}.{extension}", std::process::id()))
+    thread_local! {
+        static FILES: ReportFiles = ReportFiles {
+            n: NEXT.fetch_add(1, Ordering::Relaxed),
+            made: std::cell::RefCell::new(Vec::new()),
+        };
+    }
+    FILES.with(|files| {
+        let path = std::env::temp_dir().join(format!(
+            "tdd-report-{}-{}.{extension}",
+            std::process::id(),
+            files.n
+        ));
+        // Emptied, never deleted, so a runner that writes nothing leaves
+        // nothing to read; not followed if it is a link someone put there.
+        let opened = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path);
+        match opened {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                let why = format!("cannot empty the report file {}: {e}", path.display());
+                return Err(std::io::Error::new(e.kind(), why));
+            }
+        }
+        let mut made = files.made.borrow_mut();
+        if !made.contains(&path) {
+            made.push(path.clone());
+        }
+        Ok(path)
+    })
+}
+
+/// The report files of one thread, removed when it ends.
+struct ReportFiles {
+    n: u64,
+    made: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+impl Drop for ReportFiles {
+    fn drop(&mut self) {
+        for path in self.made.get_mut().drain(..) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// In a configured test command, where the engine's JUnit XML report path
@@ -130,12 +180,21 @@ pub fn run_tests(
     timeout: Duration,
     cancel: &CancelToken,
 ) -> Result<TestRun, TestRunError> {
-    let report_file = match layout.language {
-        _ if generic_junit(layout) => Some(report_path("xml")),
-        Language::Python => Some(report_path("xml")),
-        Language::Typescript => Some(report_path("json")),
+    let extension = match layout.language {
+        _ if generic_junit(layout) => Some("xml"),
+        Language::Python => Some("xml"),
+        Language::Typescript => Some("json"),
         Language::Rust | Language::Go => None,
     };
+    let report_file =
+        extension
+            .map(report_path)
+            .transpose()
+            .map_err(|source| TestRunError::Spawn {
+                command: layout.test_command.clone(),
+                dir: dir.to_path_buf(),
+                source,
+            })?;
     let command = command(layout, only, report_file.as_deref());
     let mut env = env;
     // Worktrees of one crate must not share a target directory: cargo does not
@@ -166,12 +225,16 @@ pub fn run_tests(
         Ending::Cancelled => return Err(TestRunError::Cancelled { command }),
         Ending::Exited(_) | Ending::Signalled(_) => {}
     }
-    let file_text = report_file.as_ref().map(|p| {
-        let text = std::fs::read_to_string(p);
-        let _ = std::fs::remove_file(p);
-        text
-    });
+    let file_text = report_file
+        .as_ref()
+        .map(|p| match std::fs::read_to_string(p) {
+            Ok(text) if text.is_empty() => {
+                Err(std::io::Error::other(format!("{} is empty", p.display())))
+            }
+            read => read,
+        });
     let parsed = match (layout.language, file_text) {
+        (_, Some(Err(e))) => Err(format!("the runner wrote no report file: {e}")),
         (_, Some(Ok(xml))) if generic_junit(layout) => {
             report::junit_xml(&xml).map_err(|e| e.to_string())
         }
@@ -183,7 +246,6 @@ pub fn run_tests(
             report::cargo_test(&finished.stdout, &finished.stderr).map_err(|e| e.to_string())
         }
         (Language::Go, _) => report::go_test_json(&finished.stdout).map_err(|e| e.to_string()),
-        (_, Some(Err(e))) => Err(format!("the runner wrote no report file: {e}")),
         (_, None) => Err("no report file was requested".to_string()),
     };
     match parsed {

@@ -202,7 +202,9 @@ fn a_configured_command_with_a_junit_placeholder_is_judged_from_its_xml() {
     let passing = run(&dir);
     assert_eq!(passing.report.summary().passed, 2, "{:#?}", passing.report);
 
-    // A runner that writes nothing there is an infrastructure error, not a pass.
+    // A runner that writes nothing there is an infrastructure error, not a
+    // pass: the report path is reused, and the passing report just written
+    // there must not be read again.
     layout.test_command = "true {junit}".into();
     let error = run_tests(
         &layout,
@@ -213,8 +215,7 @@ fn a_configured_command_with_a_junit_placeholder_is_judged_from_its_xml() {
         &CancelToken::default(),
     )
     .unwrap_err();
-    assert!(
-        error.to_string().contains("gave no usable report"),
-        "{error}"
-    );
+    let error = error.to_string();
+    assert!(error.contains("gave no usable report"), "{error}");
+    assert!(error.contains("is empty"), "{error}");
 }

@@ -48,11 +48,15 @@ struct MemoryRepo {
     /// The worktree's path when opened: parking and adopting move it.
     path: PathBuf,
     builds: u32,
+    /// Bytes of the files hashed into its memory.
+    bytes: u64,
 }
 
-/// Content trees built in one [`MemoryRepo`] before it is opened afresh,
-/// which drops what its memory holds.
+/// Content trees built, or bytes of files hashed, in one [`MemoryRepo`]
+/// before it is opened afresh, which drops what its memory holds (a test
+/// suite rewriting a large snapshot file would otherwise pile up copies).
 const BUILDS_PER_MEMORY: u32 = 256;
+const BYTES_PER_MEMORY: u64 = 32 << 20;
 
 impl MemoryRepo {
     fn open(path: &Path) -> Result<MemoryRepo> {
@@ -65,7 +69,12 @@ impl MemoryRepo {
             repo,
             path: path.to_path_buf(),
             builds: 0,
+            bytes: 0,
         })
+    }
+
+    fn is_full(&self) -> bool {
+        self.builds >= BUILDS_PER_MEMORY || self.bytes >= BYTES_PER_MEMORY
     }
 }
 
@@ -220,7 +229,7 @@ impl Worktree {
     /// no write came since it was last built.
     fn content_in(&self, tracker: &mut Tracker) -> Result<Option<Oid>> {
         let mut memory = match tracker.memory.take() {
-            Some(m) if m.builds < BUILDS_PER_MEMORY && m.path == self.path => m,
+            Some(m) if !m.is_full() && m.path == self.path => m,
             _ => MemoryRepo::open(&self.path)?,
         };
         let content = self.content_with(tracker, &mut memory);
@@ -235,8 +244,7 @@ impl Worktree {
         if let Some(content) = tracker.content {
             return Ok(Some(content));
         }
-        memory.builds += 1;
-        let built = self.build_content_tree(&memory.repo, tracker.at, &touched)?;
+        let built = self.build_content_tree(memory, tracker.at, &touched)?;
         tracker.content = Some(built);
         Ok(Some(built))
     }
@@ -244,10 +252,12 @@ impl Worktree {
     /// `base` with the touched paths as the worktree holds them.
     fn build_content_tree(
         &self,
-        repo: &Repository,
+        memory: &mut MemoryRepo,
         base: Oid,
         touched: &BTreeSet<String>,
     ) -> Result<Oid> {
+        memory.builds += 1;
+        let repo = &memory.repo;
         let base = repo.find_tree(base)?;
         if touched.is_empty() {
             return Ok(base.id());
@@ -281,6 +291,7 @@ impl Worktree {
                 continue;
             }
             let (oid, mode) = file_blob(repo, &full, &meta)?;
+            memory.bytes += meta.len();
             update.insert(rel.clone(), Some((oid, mode)));
         }
         update_tree(repo, &base, &update)

@@ -230,7 +230,11 @@ impl Worktree {
     fn content_in(&self, tracker: &mut Tracker) -> Result<Option<Oid>> {
         let mut memory = match tracker.memory.take() {
             Some(m) if !m.is_full() && m.path == self.path => m,
-            _ => MemoryRepo::open(&self.path)?,
+            _ => {
+                // The kept content's trees were in the memory dropped.
+                tracker.content = None;
+                MemoryRepo::open(&self.path)?
+            }
         };
         let content = self.content_with(tracker, &mut memory);
         tracker.memory = Some(memory);

@@ -18,7 +18,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::watch::walk;
+use super::watch::walk_with;
 
 /// Wider than the kernel's clock tick, by which file stamps lag.
 const RACY: Duration = Duration::from_millis(50);
@@ -48,21 +48,19 @@ impl Scan {
         let began = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i64);
-        let (_, paths) = walk(root, "", ignored);
-        let files = paths
-            .into_iter()
-            .filter_map(|rel| {
-                let meta = std::fs::symlink_metadata(root.join(&rel)).ok()?;
-                let stamp = Stamp {
-                    len: meta.len(),
-                    mtime: (meta.mtime(), meta.mtime_nsec()),
-                    ctime: (meta.ctime(), meta.ctime_nsec()),
-                    ino: meta.ino(),
-                    mode: meta.mode(),
-                };
-                Some((rel, stamp))
-            })
-            .collect();
+        let mut files = HashMap::new();
+        walk_with(root, "", ignored, &mut |rel, entry| {
+            // Not followed if it is a link, as `symlink_metadata`.
+            let Ok(meta) = entry.metadata() else { return };
+            let stamp = Stamp {
+                len: meta.len(),
+                mtime: (meta.mtime(), meta.mtime_nsec()),
+                ctime: (meta.ctime(), meta.ctime_nsec()),
+                ino: meta.ino(),
+                mode: meta.mode(),
+            };
+            files.insert(rel, stamp);
+        });
         Scan { files, began }
     }
 

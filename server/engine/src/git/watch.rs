@@ -173,7 +173,21 @@ pub(super) fn walk(
     rel: &str,
     ignored: &dyn Fn(&str) -> bool,
 ) -> (Vec<String>, Vec<String>) {
-    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    let mut files = Vec::new();
+    let dirs = walk_with(root, rel, ignored, &mut |path, _| files.push(path));
+    (dirs, files)
+}
+
+/// [`walk`], handing each file to `file` with its directory entry (whose
+/// metadata is read relative to the open directory, without resolving the
+/// whole path again).
+pub(super) fn walk_with(
+    root: &Path,
+    rel: &str,
+    ignored: &dyn Fn(&str) -> bool,
+    file: &mut dyn FnMut(String, &std::fs::DirEntry),
+) -> Vec<String> {
+    let mut dirs = Vec::new();
     let mut stack = vec![rel.to_string()];
     while let Some(dir) = stack.pop() {
         let full: PathBuf = if dir.is_empty() {
@@ -199,11 +213,11 @@ pub(super) fn walk(
                     stack.push(path);
                 }
             } else {
-                files.push(path);
+                file(path, &entry);
             }
         }
     }
-    (dirs, files)
+    dirs
 }
 
 #[cfg(target_os = "linux")]

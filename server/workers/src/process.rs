@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Output past this many bytes per stream is dropped (and `truncated` set).
@@ -150,8 +149,10 @@ fn spawn_and_wait(
         cancel,
         idle.map(|i| (i, &activity)),
     )?;
-    let (stdout, cut_out) = stdout.join().unwrap_or_default();
-    let (stderr, cut_err) = stderr.join().unwrap_or_default();
+    // The group is gone by now; a process that left it may still hold a pipe.
+    let until = Instant::now() + OUTPUT_GRACE;
+    let (stdout, cut_out) = stdout.collect(until);
+    let (stderr, cut_err) = stderr.collect(until);
     Ok(Finished {
         ending,
         stdout,
@@ -334,28 +335,68 @@ fn latest_change(dir: &std::path::Path) -> Option<SystemTime> {
         .max()
 }
 
-/// Reads a stream to its end on its own thread (so neither pipe can fill and
-/// block the child), keeping at most `MAX_OUTPUT_BYTES`; each read is
-/// progress.
-fn capture(
-    mut stream: impl Read + Send + 'static,
-    activity: Activity,
-) -> JoinHandle<(String, bool)> {
+/// How long the output may take to reach its end after the command's group
+/// is gone. Only a process that left the group (`setsid`, a daemon) still
+/// holds a pipe then; its later output is not waited for.
+const OUTPUT_GRACE: Duration = Duration::from_secs(1);
+
+/// One stream's output as its reader thread has kept it so far.
+#[derive(Default)]
+struct Kept {
+    bytes: Vec<u8>,
+    truncated: bool,
+    ended: bool,
+}
+
+/// A stream read to its end on a thread of its own (so neither pipe can
+/// fill and block the child), keeping at most `MAX_OUTPUT_BYTES`; each read
+/// is progress.
+struct Capture(Arc<(Mutex<Kept>, std::sync::Condvar)>);
+
+fn capture(mut stream: impl Read + Send + 'static, activity: Activity) -> Capture {
+    let shared = Arc::new((Mutex::new(Kept::default()), std::sync::Condvar::new()));
+    let theirs = shared.clone();
     std::thread::spawn(move || {
-        let mut kept = Vec::new();
+        let (kept, ended) = &*theirs;
+        let lock = || kept.lock().unwrap_or_else(|e| e.into_inner());
         let mut chunk = [0u8; 64 * 1024];
-        let mut truncated = false;
         loop {
             match stream.read(&mut chunk) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     activity.seen(SystemTime::now());
-                    let room = MAX_OUTPUT_BYTES.saturating_sub(kept.len());
-                    kept.extend_from_slice(&chunk[..n.min(room)]);
-                    truncated |= n > room;
+                    let mut kept = lock();
+                    let room = MAX_OUTPUT_BYTES.saturating_sub(kept.bytes.len());
+                    kept.bytes.extend_from_slice(&chunk[..n.min(room)]);
+                    kept.truncated |= n > room;
                 }
             }
         }
-        (String::from_utf8_lossy(&kept).into_owned(), truncated)
-    })
+        lock().ended = true;
+        ended.notify_all();
+    });
+    Capture(shared)
+}
+
+impl Capture {
+    /// The text and whether some was dropped: at the stream's end, or
+    /// what came before `until`.
+    fn collect(self, until: Instant) -> (String, bool) {
+        let (kept, ended) = &*self.0;
+        let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+        while !kept.ended {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            kept = ended
+                .wait_timeout(kept, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        (
+            String::from_utf8_lossy(&kept.bytes).into_owned(),
+            kept.truncated,
+        )
+    }
 }

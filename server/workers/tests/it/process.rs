@@ -67,6 +67,43 @@ fn a_timeout_kills_the_whole_group_including_grandchildren() {
     assert!(!alive(pid), "grandchild {pid} survived the group kill");
 }
 
+/// A process that left the command's group (`setsid`, as daemons do) and
+/// still holds its output pipe: the run ends with the command, with the
+/// output written so far, instead of waiting for that process.
+#[test]
+fn an_escaped_process_holding_the_output_does_not_hold_the_run() {
+    let pidfile =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("escaped-{}", std::process::id()));
+    let _ = std::fs::remove_file(&pidfile);
+    // The command waits until the process has left its group.
+    let command = format!(
+        "setsid sh -c 'echo $$ > {0}; exec sleep 60' & \
+         while [ ! -s {0} ]; do sleep 0.01; done; echo started",
+        pidfile.display()
+    );
+    let started = Instant::now();
+    let done = run(&spec(&command, 30_000), &CancelToken::default()).unwrap();
+    let took = started.elapsed();
+    let pid = (0..100)
+        .find_map(|_| {
+            let text = std::fs::read_to_string(&pidfile).unwrap_or_default();
+            let pid = text.trim().parse::<i32>().ok();
+            if pid.is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            pid
+        })
+        .expect("the escaped process wrote its pid");
+    // SAFETY: kill only sends a signal to the process this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    assert_eq!(done.ending, Ending::Exited(0));
+    assert_eq!(done.stdout, "started\n");
+    // It would take the full 60 s if the run waited for the escaped process.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
 #[test]
 fn cancellation_stops_a_running_command() {
     let cancel = CancelToken::default();

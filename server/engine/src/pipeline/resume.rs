@@ -148,16 +148,25 @@ impl Run<'_> {
         // VERIFY rejection sends a task back to GREEN).
         // (number, a violation?, evidence)
         let prior: Vec<(u32, bool, Option<String>)> = match &self.ctx.recorder {
-            Some(recorder) => self
-                .recorded()
-                .into_iter()
-                .filter(|a| a.run_id == recorder.run_id && a.stage == stage.as_str())
-                .map(|a| {
-                    let violation =
-                        a.failure_kind.as_deref() == Some(FailureKind::Violation.as_str());
-                    (a.attempt, violation, a.evidence)
-                })
-                .collect(),
+            Some(recorder) => {
+                let Some(task_id) = recorder.task_ids.get(&self.task.key) else {
+                    return Prior::default();
+                };
+                let store = recorder
+                    .store
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                store
+                    .read(|tx| tx.stage_attempts(*task_id, recorder.run_id, stage.as_str()))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(attempt, failure_kind, evidence)| {
+                        let violation =
+                            failure_kind.as_deref() == Some(FailureKind::Violation.as_str());
+                        (attempt, violation, evidence)
+                    })
+                    .collect()
+            }
             None => self
                 .out
                 .attempts

@@ -97,6 +97,18 @@ pub trait Queries: sealed::Db {
         runs::by_task(self.conn(), self.db_path(), task_id)
     }
 
+    /// A run's attempts of one task at one stage, as (attempt number,
+    /// failure kind, evidence), in the order they were recorded: what the
+    /// pipeline asks before each attempt, without the rows' JSON columns.
+    fn stage_attempts(
+        &self,
+        task_id: TaskId,
+        run_id: RunId,
+        stage: &str,
+    ) -> Result<Vec<(u32, Option<String>, Option<String>)>> {
+        runs::of_stage(self.conn(), self.db_path(), task_id, run_id, stage)
+    }
+
     /// The stored transcripts of a task's attempts, by attempt id.
     fn task_transcripts(&self, task_id: TaskId) -> Result<Vec<runs::TranscriptRow>> {
         runs::transcripts_of_task(self.conn(), self.db_path(), task_id)

@@ -263,6 +263,26 @@ pub(super) fn by_task(
     .at(db)
 }
 
+pub(super) fn of_stage(
+    conn: &rusqlite::Connection,
+    db: &std::path::Path,
+    task_id: TaskId,
+    run_id: RunId,
+    stage: &str,
+) -> Result<Vec<(u32, Option<String>, Option<String>)>> {
+    conn.prepare_cached(
+        "SELECT attempt, failure_kind, evidence FROM attempts \
+         WHERE task_id = ?1 AND run_id = ?2 AND stage = ?3 ORDER BY id",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map(rusqlite::params![task_id, run_id, stage], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect()
+    })
+    .at(db)
+}
+
 /// How many attempts of `stage` have an evidence starting with `prefix`.
 pub(super) fn count_with_evidence(
     conn: &rusqlite::Connection,

@@ -32,6 +32,7 @@ pub mod outbound;
 mod probe;
 pub mod process;
 mod protocol;
+mod report_file;
 pub mod sandbox;
 mod script_file;
 mod scripted;

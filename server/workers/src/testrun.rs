@@ -10,9 +10,7 @@
 //! report still shows how every other test fares; the gates need that to see
 //! a GREEN that breaks an earlier test.
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tdd_core::config::{Language, Layout};
@@ -54,62 +52,6 @@ pub struct TestRun {
 /// Quotes a path or argument for `sh -c`.
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// The file a runner writes its report to, outside the project: one per
-/// thread and extension, emptied before each run and removed when the
-/// thread ends. A fresh file per run costs an inode created and one freed
-/// each time, and on ext4 without a journal every freed inode is walked
-/// past by the creations of the next half minute.
-fn report_path(extension: &str) -> std::io::Result<PathBuf> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    thread_local! {
-        static FILES: ReportFiles = ReportFiles {
-            n: NEXT.fetch_add(1, Ordering::Relaxed),
-            made: std::cell::RefCell::new(Vec::new()),
-        };
-    }
-    FILES.with(|files| {
-        let path = std::env::temp_dir().join(format!(
-            "tdd-report-{}-{}.{extension}",
-            std::process::id(),
-            files.n
-        ));
-        // Emptied, never deleted, so a runner that writes nothing leaves
-        // nothing to read; not followed if it is a link someone put there.
-        let opened = std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path);
-        match opened {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                let why = format!("cannot empty the report file {}: {e}", path.display());
-                return Err(std::io::Error::new(e.kind(), why));
-            }
-        }
-        let mut made = files.made.borrow_mut();
-        if !made.contains(&path) {
-            made.push(path.clone());
-        }
-        Ok(path)
-    })
-}
-
-/// The report files of one thread, removed when it ends.
-struct ReportFiles {
-    n: u64,
-    made: std::cell::RefCell<Vec<PathBuf>>,
-}
-
-impl Drop for ReportFiles {
-    fn drop(&mut self) {
-        for path in self.made.get_mut().drain(..) {
-            let _ = std::fs::remove_file(path);
-        }
-    }
 }
 
 /// In a configured test command, where the engine's JUnit XML report path
@@ -186,15 +128,14 @@ pub fn run_tests(
         Language::Typescript => Some("json"),
         Language::Rust | Language::Go => None,
     };
-    let report_file =
-        extension
-            .map(report_path)
-            .transpose()
-            .map_err(|source| TestRunError::Spawn {
-                command: layout.test_command.clone(),
-                dir: dir.to_path_buf(),
-                source,
-            })?;
+    let report_file = extension
+        .map(crate::report_file::report_path)
+        .transpose()
+        .map_err(|source| TestRunError::Spawn {
+            command: layout.test_command.clone(),
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     let command = command(layout, only, report_file.as_deref());
     let mut env = env;
     // Worktrees of one crate must not share a target directory: cargo does not

@@ -6,7 +6,8 @@
 //!
 //! A file is removed when its thread ends, and the ones still there when
 //! the process exits (threads alive at `exit` never run their destructors)
-//! by an `atexit` hook. Only a process killed outright leaves its files.
+//! by an `atexit` hook. A process killed outright leaves its files; the
+//! next process to make one removes those of processes no longer running.
 
 use std::cell::RefCell;
 use std::io;
@@ -64,8 +65,33 @@ fn register(path: PathBuf) {
         unsafe {
             libc::atexit(remove_all);
         }
+        remove_orphans(&std::env::temp_dir());
     });
     MADE.lock().unwrap_or_else(|e| e.into_inner()).push(path);
+}
+
+/// Removes the report files in `dir` of processes that no longer run.
+fn remove_orphans(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("tdd-report-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } == -1
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Removes every report file still there (at exit).
@@ -99,6 +125,23 @@ impl Drop for ThreadFiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_files_of_a_process_that_no_longer_runs_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        // A pid past the kernel's limit (4,194,304 at most) cannot run.
+        let orphan = dir.path().join("tdd-report-2147483000-0.xml");
+        let mine = dir
+            .path()
+            .join(format!("tdd-report-{}-0.xml", std::process::id()));
+        let other = dir.path().join("tdd-report-notes.txt");
+        for path in [&orphan, &mine, &other] {
+            std::fs::write(path, "x").unwrap();
+        }
+        remove_orphans(dir.path());
+        assert!(!orphan.exists());
+        assert!(mine.exists() && other.exists());
+    }
 
     #[test]
     fn a_thread_keeps_one_file_and_its_end_or_the_exit_hook_removes_it() {

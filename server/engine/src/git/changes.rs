@@ -126,12 +126,12 @@ fn diff_options() -> DiffOptions {
 fn tracked_changes(repo: &Repository, since: Oid, now: Oid) -> Result<Vec<Change>> {
     let tree = repo.find_commit(since)?.tree()?;
     let now = repo.find_tree(now)?;
-    let paths = super::tracked::changed_paths(repo, Some(&tree), Some(&now))?;
+    let paths = super::trees::changed_paths(repo, Some(&tree), Some(&now))?;
     if paths.is_empty() {
         return Ok(Vec::new());
     }
-    let old = repo.find_tree(super::tracked::only_paths(repo, &tree, &paths)?)?;
-    let new = repo.find_tree(super::tracked::only_paths(repo, &now, &paths)?)?;
+    let old = repo.find_tree(super::trees::only_paths(repo, &tree, &paths)?)?;
+    let new = repo.find_tree(super::trees::only_paths(repo, &now, &paths)?)?;
     read_deltas(repo.diff_tree_to_tree(Some(&old), Some(&new), Some(&mut diff_options()))?)
 }
 

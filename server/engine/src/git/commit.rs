@@ -216,7 +216,7 @@ impl Worktree {
     fn commit_stage_tracked(&self, commit: &StageCommit) -> Result<Oid> {
         let repo = self.repo()?;
         let head = repo.head()?.peel_to_commit()?;
-        let mut updates = super::tracked::Updates::new();
+        let mut updates = super::trees::Updates::new();
         for path in &commit.paths {
             let rel = check_worktree_path(&self.path, path)?;
             let full = self.path.join(rel);
@@ -227,12 +227,12 @@ impl Worktree {
                         reason: "is a directory: name its files",
                     });
                 }
-                Ok(meta) => Some(super::tracked::file_blob(&repo, &full, &meta)?),
+                Ok(meta) => Some(super::trees::file_blob(&repo, &full, &meta)?),
                 Err(_) => None,
             };
             updates.insert(rel.to_string_lossy().into_owned(), update);
         }
-        let tree_id = super::tracked::update_tree(&repo, &head.tree()?, &updates)?;
+        let tree_id = super::trees::update_tree(&repo, &head.tree()?, &updates)?;
         if tree_id == head.tree_id() && !commit.allow_empty {
             return Err(GitError::NothingToCommit {
                 task: commit.task.clone(),

@@ -27,7 +27,9 @@ mod handles;
 mod merge;
 mod pool;
 mod stat_watch;
+mod switch;
 mod tracked;
+mod trees;
 mod watch;
 mod worktree;
 

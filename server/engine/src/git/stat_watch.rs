@@ -104,15 +104,18 @@ impl StatWatch {
         let is_ignore_file = |p: &str| p == ".gitignore" || p.ends_with("/.gitignore");
         let mut ignores_changed = false;
         let now = Scan::take(root, ignored);
+        // Against the scan before: anything new, gone, changed or racy.
         let before = self.latest.as_ref().unwrap_or(&self.known);
-        *seen |= before.files != now.files || now.files.values().any(|s| before.racy(s));
+        let mut moved = before.files.len() != now.files.len();
         for (path, stamp) in &now.files {
+            moved |= before.files.get(path) != Some(stamp) || before.racy(stamp);
             let changed = self.known.files.get(path) != Some(stamp);
             if changed || self.known.racy(stamp) {
                 touched.insert(path.clone());
             }
             ignores_changed |= changed && is_ignore_file(path);
         }
+        *seen |= moved;
         for path in self.known.files.keys() {
             if !now.files.contains_key(path) {
                 touched.insert(path.clone());

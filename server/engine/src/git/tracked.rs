@@ -106,11 +106,16 @@ impl Tracker {
 
     /// The touched paths, or `None` when the whole tree must be looked at.
     pub fn touched(&mut self, repo: &Repository, root: &Path) -> Option<BTreeSet<String>> {
+        self.drain(repo, root);
+        self.watch.touched().cloned()
+    }
+
+    /// Reads what the watch saw; a write drops the kept content.
+    fn drain(&mut self, repo: &Repository, root: &Path) {
         self.watch.drain(root, &ignorer(repo));
         if self.watch.take_seen() {
             self.content = None;
         }
-        self.watch.touched().cloned()
     }
 
     /// The files are exactly `tree` now (after the engine wrote them so),
@@ -240,12 +245,14 @@ impl Worktree {
     }
 
     fn content_with(&self, tracker: &mut Tracker, memory: &mut MemoryRepo) -> Result<Option<Oid>> {
-        let Some(touched) = tracker.touched(&memory.repo, &self.path) else {
+        tracker.drain(&memory.repo, &self.path);
+        let Some(touched) = tracker.watch.touched() else {
             return Ok(None);
         };
         if let Some(content) = tracker.content {
             return Ok(Some(content));
         }
+        let touched = touched.clone();
         let built = self.build_content_tree(memory, tracker.at, &touched)?;
         tracker.content = Some(built);
         Ok(Some(built))

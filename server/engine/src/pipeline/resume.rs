@@ -10,8 +10,8 @@
 
 use super::*;
 use crate::git::{StageHistory, Tracking};
-use crate::store::Queries;
-use crate::store::runs::AttemptRow;
+use crate::store::runs::{AttemptRow, RunId};
+use crate::store::{Queries, ReadTx, StoreError, TaskId};
 
 /// Trailer note of a RED whose tests passed at once.
 pub(super) const ALREADY_IMPLEMENTED: &str = "already-implemented";
@@ -75,18 +75,28 @@ pub(super) struct Prior {
 
 /// Every recorded attempt of the task, when attempts are recorded.
 fn recorded(ctx: &PipelineContext, key: &str) -> Vec<AttemptRow> {
+    read_task(ctx, key, |tx, task_id, _| tx.task_attempts(task_id))
+}
+
+/// `read` on the store with the task's id and the run's, or nothing (the
+/// default) when attempts are not recorded or the read fails.
+fn read_task<T: Default>(
+    ctx: &PipelineContext,
+    key: &str,
+    read: impl FnOnce(&ReadTx<'_>, TaskId, RunId) -> Result<T, StoreError>,
+) -> T {
     let Some(recorder) = &ctx.recorder else {
-        return Vec::new();
+        return T::default();
     };
     let Some(task_id) = recorder.task_ids.get(key) else {
-        return Vec::new();
+        return T::default();
     };
     let store = recorder
         .store
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     store
-        .read(|tx| tx.task_attempts(*task_id))
+        .read(|tx| read(tx, *task_id, recorder.run_id))
         .unwrap_or_default()
 }
 
@@ -148,25 +158,15 @@ impl Run<'_> {
         // VERIFY rejection sends a task back to GREEN).
         // (number, a violation?, evidence)
         let prior: Vec<(u32, bool, Option<String>)> = match &self.ctx.recorder {
-            Some(recorder) => {
-                let Some(task_id) = recorder.task_ids.get(&self.task.key) else {
-                    return Prior::default();
-                };
-                let store = recorder
-                    .store
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                store
-                    .read(|tx| tx.stage_attempts(*task_id, recorder.run_id, stage.as_str()))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(attempt, failure_kind, evidence)| {
-                        let violation =
-                            failure_kind.as_deref() == Some(FailureKind::Violation.as_str());
-                        (attempt, violation, evidence)
-                    })
-                    .collect()
-            }
+            Some(_) => read_task(self.ctx, &self.task.key, |tx, task_id, run_id| {
+                tx.stage_attempts(task_id, run_id, stage.as_str())
+            })
+            .into_iter()
+            .map(|(attempt, failure_kind, evidence)| {
+                let violation = failure_kind.as_deref() == Some(FailureKind::Violation.as_str());
+                (attempt, violation, evidence)
+            })
+            .collect(),
             None => self
                 .out
                 .attempts
